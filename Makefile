@@ -1,0 +1,40 @@
+# Two commands set everything up on a fresh clone: `make app` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 7860
+export GRADIO_ANALYTICS_ENABLED = False
+export NO_PROXY = 127.0.0.1,localhost
+export no_proxy = 127.0.0.1,localhost
+export TF_CPP_MIN_LOG_LEVEL = 2
+
+.PHONY: install install-test app test bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(VENV)/.runtime-installed: requirements.txt | $(PY)
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.test-installed: requirements-test.txt requirements.txt $(VENV)/.runtime-installed
+	$(PY) -m pip install -q -r requirements-test.txt
+	touch $@
+
+install: $(VENV)/.runtime-installed
+
+install-test: $(VENV)/.test-installed
+
+app: install
+	$(PY) app.py --host $(HOST) --port $(PORT)
+
+test: install-test
+	$(PY) -m pytest -q
+
+bench: install-test
+	$(PY) -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) .pytest_cache test-artifacts

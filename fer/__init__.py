@@ -1,0 +1,34 @@
+"""fer: facial expression recognition with explainable, CPU-fast Keras models."""
+
+import os
+
+# TensorFlow's C++ start-up chatter hides real messages; users can still override this.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from fer.errors import DataFormatError, FerError, ImageError, ModelSourceError  # noqa: E402
+from fer.labels import FER2013_LABELS, FERPLUS_LABELS  # noqa: E402
+
+__all__ = [
+    "FER2013_LABELS", "FERPLUS_LABELS", "FerError", "DataFormatError", "ImageError", "ModelSourceError",
+    "load_model", "build_model", "list_models", "Recognizer", "FacePrediction", "preprocess_face",
+    "__version__",
+]
+__version__ = "0.1.0"
+
+# TensorFlow loads lazily: `import fer` stays cheap until a model is needed.
+_LAZY = {
+    "load_model": "fer.hub",
+    "build_model": "fer.models",
+    "list_models": "fer.models",
+    "Recognizer": "fer.recognizer",
+    "FacePrediction": "fer.recognizer",
+    "preprocess_face": "fer.preprocessing",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'fer' has no attribute {name!r}")

@@ -1,0 +1,95 @@
+"""ModelConfig: the facts that travel with a model's weights as config.json."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from fer.errors import ModelSourceError
+
+CONFIG_FORMAT_VERSION = 1
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    """Everything needed to rebuild, serve and describe a model.
+
+    Serving code reads labels, input shape, Grad-CAM layer and temperature from here, never from flags.
+    """
+
+    architecture: str
+    labels: list[str]
+    input_shape: list[int]
+    last_conv_layer: str
+    architecture_options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # The model's final layer emits logits; probabilities are softmax(logits / temperature).
+    output: str = "logits"
+    temperature: float = 1.0
+    flip_tta: bool = True
+    preprocessing: dict[str, Any] = dataclasses.field(
+        default_factory=lambda: {
+            "function": "fer.preprocessing.preprocess_face",
+            "pixels": "raw 0-255 values; scaling is a layer inside the model",
+        }
+    )
+    training: dict[str, Any] = dataclasses.field(default_factory=dict)
+    metrics: dict[str, Any] = dataclasses.field(default_factory=dict)
+    format_version: int = CONFIG_FORMAT_VERSION
+
+    def __post_init__(self) -> None:
+        self.labels = [str(label) for label in self.labels]
+        self.input_shape = [int(v) for v in self.input_shape]
+        if len(self.labels) < 2:
+            raise ModelSourceError(f"config needs at least 2 labels, got {self.labels!r}")
+        if len(set(self.labels)) != len(self.labels):
+            raise ModelSourceError(f"config labels must be unique, got {self.labels!r}")
+        if len(self.input_shape) != 3 or self.input_shape[2] not in (1, 3) or min(self.input_shape) < 1:
+            raise ModelSourceError(
+                f"config input_shape must be [height, width, 1 or 3], got {self.input_shape!r}"
+            )
+        if self.output != "logits":
+            raise ModelSourceError(f"config output must be 'logits', got {self.output!r}")
+        if not self.temperature > 0:
+            raise ModelSourceError(f"config temperature must be > 0, got {self.temperature!r}")
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.labels)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
+        known = {field.name for field in dataclasses.fields(cls)}
+        missing = [name for name in ("architecture", "labels", "input_shape", "last_conv_layer") if name not in data]
+        if missing:
+            raise ModelSourceError(f"config.json is missing required keys: {', '.join(missing)}")
+        version = data.get("format_version", CONFIG_FORMAT_VERSION)
+        if version > CONFIG_FORMAT_VERSION:
+            raise ModelSourceError(
+                f"config.json has format_version {version}; this fer supports up to {CONFIG_FORMAT_VERSION}. "
+                "Upgrade fer to load it."
+            )
+        return cls(**{key: value for key, value in data.items() if key in known})
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "ModelConfig":
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise ModelSourceError(f"{path} does not exist") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise ModelSourceError(f"{path} is not valid JSON: {error}") from None
+        if not isinstance(data, dict):
+            raise ModelSourceError(f"{path} must hold a JSON object")
+        try:
+            return cls.from_dict(data)
+        except TypeError as error:
+            raise ModelSourceError(f"{path}: {error}") from None

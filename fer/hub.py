@@ -1,0 +1,86 @@
+"""Model sources: load_model() from a local folder, a bundled model name, or hf://owner/repo@revision."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from fer.classifier import EmotionModel
+from fer.errors import ModelSourceError
+from fer.model_folder import CONFIG_FILE, MODEL_FILE, load_model_folder
+
+BUNDLED_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+DEFAULT_MODEL = "fer2013-cnn"
+HF_PREFIX = "hf://"
+# Hub repo ids: owner/name, letters, digits, '-', '_', '.', no leading/trailing separators, <= 96 chars.
+_REPO_PART = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?"
+_HF_SOURCE = re.compile(rf"^hf://(?P<repo>{_REPO_PART}/{_REPO_PART})(?:@(?P<revision>[A-Za-z0-9._/-]{{1,200}}))?$")
+
+ACCEPTED_FORMS = (
+    "a local model folder (containing model.keras and config.json)",
+    f"a bundled model name ({', '.join(n for n in ('fer2013-cnn', 'ferplus-cnn'))} ...)",
+    "hf://owner/repo or hf://owner/repo@revision (a commit sha, tag or branch)",
+)
+
+
+def parse_hf_source(source: str) -> tuple[str, str | None]:
+    """Split 'hf://owner/repo@revision' into (repo_id, revision or None); raise on malformed ids."""
+    match = _HF_SOURCE.match(source)
+    if not match or ".." in match.group("repo") or "--" in match.group("repo"):
+        raise ModelSourceError(
+            f"malformed Hugging Face source {source!r}: expected hf://owner/repo or hf://owner/repo@revision"
+        )
+    return match.group("repo"), match.group("revision")
+
+
+def bundled_models() -> list[str]:
+    """Names of the model folders shipped in models/."""
+    if not BUNDLED_MODELS_DIR.is_dir():
+        return []
+    return sorted(p.name for p in BUNDLED_MODELS_DIR.iterdir() if (p / MODEL_FILE).is_file())
+
+
+def resolve_source(source: str | Path) -> Path:
+    """Turn any accepted source into a local model folder, downloading from the Hub if needed."""
+    text = str(source).strip()
+    if text.startswith(HF_PREFIX):
+        repo_id, revision = parse_hf_source(text)
+        return download_from_hub(repo_id, revision)
+    path = Path(text).expanduser()
+    if path.is_dir():
+        return path
+    if text and "/" not in text and (BUNDLED_MODELS_DIR / text).is_dir():
+        return BUNDLED_MODELS_DIR / text
+    accepted = "\n  - ".join(ACCEPTED_FORMS)
+    raise ModelSourceError(f"unknown model source {text!r}; accepted forms:\n  - {accepted}")
+
+
+def download_from_hub(repo_id: str, revision: str | None = None) -> Path:
+    """snapshot_download the model folder files; reuses the HF cache and honours HF_TOKEN / HF_HUB_OFFLINE."""
+    import huggingface_hub
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
+
+    try:
+        folder = huggingface_hub.snapshot_download(
+            repo_id=repo_id,
+            revision=revision,
+            allow_patterns=[MODEL_FILE, CONFIG_FILE, "README.md"],
+        )
+    except RepositoryNotFoundError:
+        raise ModelSourceError(f"hf://{repo_id}: repository not found (or private without a token in HF_TOKEN)") from None
+    except RevisionNotFoundError:
+        raise ModelSourceError(f"hf://{repo_id}@{revision}: revision not found") from None
+    except LocalEntryNotFoundError:
+        raise ModelSourceError(
+            f"hf://{repo_id}@{revision or 'main'}: not in the local Hugging Face cache and the Hub cannot be reached"
+        ) from None
+    except (HfHubHTTPError, OSError, ValueError) as error:
+        raise ModelSourceError(f"hf://{repo_id}: download failed: {error}") from None
+    return Path(folder)
+
+
+def load_model(source: str | Path = DEFAULT_MODEL) -> EmotionModel:
+    """Load a model from any accepted source (see ACCEPTED_FORMS) into an EmotionModel."""
+    folder = resolve_source(source)
+    model, config = load_model_folder(folder)
+    return EmotionModel(model, config, source=str(source))

@@ -1,0 +1,120 @@
+"""Model card (README.md) for a model folder, built from its config.json."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fer.config import ModelConfig
+from fer.model_folder import CONFIG_FILE
+
+CARD_FILE = "README.md"
+
+
+def _metric_lines(config: ModelConfig) -> list[str]:
+    metrics = config.metrics
+    if "accuracy" not in metrics:
+        return ["No evaluation has been recorded for this model yet."]
+    split = metrics.get("split", "unknown split")
+    dataset = metrics.get("dataset", "unknown dataset")
+    lines = [
+        f"Measured on **{dataset}**, split **{split}** (n = {metrics.get('n', '?')}), "
+        f"with the model's own inference (flip TTA: {config.flip_tta}, temperature {config.temperature:.3f}):",
+        "",
+        "| metric | value |",
+        "| --- | --- |",
+        f"| accuracy | {metrics['accuracy']:.4f} |",
+    ]
+    for key, name in (("macro_f1", "macro-F1"), ("weighted_f1", "weighted-F1"),
+                      ("ece_before_temperature", "ECE before temperature scaling"), ("ece", "ECE (calibrated)")):
+        if key in metrics:
+            lines.append(f"| {name} | {metrics[key]:.4f} |")
+    if metrics.get("note"):
+        lines += ["", metrics["note"]]
+    return lines
+
+
+def model_card(config: ModelConfig, repo_id: str | None = None) -> str:
+    """Markdown card with Hub metadata: library, task, labels, eval results, intended use, limits."""
+    metrics = config.metrics
+    dataset = metrics.get("dataset", "fer2013")
+    front = [
+        "---",
+        "library_name: keras",
+        "pipeline_tag: image-classification",
+        "tags:",
+        "- keras",
+        "- image-classification",
+        "- facial-expression-recognition",
+        "- fer",
+        "datasets:",
+        f"- {'ferplus' if 'ferplus' in dataset.lower() else 'fer2013'}",
+    ]
+    if "accuracy" in metrics:
+        front += [
+            "model-index:",
+            f"- name: {repo_id or config.architecture}",
+            "  results:",
+            "  - task:",
+            "      type: image-classification",
+            "    dataset:",
+            f"      name: {dataset}",
+            f"      type: {'ferplus' if 'ferplus' in dataset.lower() else 'fer2013'}",
+            f"      split: {metrics.get('split', 'unknown')}",
+            "    metrics:",
+            "    - type: accuracy",
+            f"      value: {metrics['accuracy']:.4f}",
+        ]
+        if "macro_f1" in metrics:
+            front += ["    - type: f1", "      name: macro-F1", f"      value: {metrics['macro_f1']:.4f}"]
+    front.append("---")
+    training = config.training
+    body = [
+        f"# {repo_id or 'Facial expression model'} ({config.architecture})",
+        "",
+        f"Classifies a face crop into {config.num_classes} expressions: {', '.join(config.labels)}.",
+        f"Input: {config.input_shape[0]}x{config.input_shape[1]} "
+        f"{'grey' if config.input_shape[2] == 1 else 'RGB'} face crop, raw 0-255 pixels "
+        "(preprocess with `fer.preprocessing.preprocess_face`). Output: logits; probabilities are "
+        f"softmax(logits / {config.temperature:.3f}).",
+        "",
+        "## Evaluation",
+        "",
+        *_metric_lines(config),
+        "",
+        "## Use",
+        "",
+        "```python",
+        "from fer import Recognizer",
+        f"recognizer = Recognizer(\"{('hf://' + repo_id) if repo_id else 'path/to/this/folder'}\")",
+        "for face in recognizer.predict(\"photo.jpg\"):",
+        "    print(face.to_dict())",
+        "```",
+        "",
+        "## Training",
+        "",
+        f"Data: {training.get('data', 'unknown')}; trained on split(s) {training.get('train_split', '?')}, "
+        f"selected on {training.get('val_split', '?')}. Epochs completed: {training.get('epochs_completed', '?')} "
+        f"of {training.get('epochs', '?')}.",
+        "",
+        f"Command: `{training.get('command', 'unknown')}`",
+        "",
+        "## Intended use and limitations",
+        "",
+        "- For research, teaching and demos of facial-expression recognition. Not for decisions about people "
+        "(hiring, policing, health, education, access): expressions are not emotions, and a face does not "
+        "reveal what a person feels.",
+        "- Trained on FER-2013 web images (48x48 grey): mostly frontal, adult faces. Accuracy drops for "
+        "profile views, occlusion, poor light, children and elderly faces; dataset labels are noisy "
+        "(human agreement on FER-2013 is about 65%).",
+        "- The figures above come from one split of one dataset; expect lower accuracy on your own images.",
+        "",
+        f"Configuration travels in `{CONFIG_FILE}` (labels, input size, Grad-CAM layer `{config.last_conv_layer}`, "
+        "temperature, metrics).",
+    ]
+    return "\n".join(front + [""] + body) + "\n"
+
+
+def write_model_card(folder: str | Path, config: ModelConfig, repo_id: str | None = None) -> Path:
+    path = Path(folder) / CARD_FILE
+    path.write_text(model_card(config, repo_id))
+    return path

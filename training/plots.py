@@ -1,0 +1,55 @@
+"""Learning-curve and confusion-matrix pictures (matplotlib, no display needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def plot_learning_curve(history: dict[str, list[float]], path: str | Path) -> Path:
+    """Loss and accuracy per epoch for train and validation."""
+    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 4))
+    epochs = np.arange(1, len(history.get("loss", [])) + 1)
+    for key, axis in (("loss", loss_axis), ("accuracy", accuracy_axis)):
+        for prefix, style in (("", "-"), ("val_", "--")):
+            values = history.get(prefix + key)
+            if values:
+                axis.plot(epochs[: len(values)], values, style, label=("validation " if prefix else "train ") + key)
+        axis.set_xlabel("epoch")
+        axis.set_title(key)
+        axis.grid(alpha=0.3)
+        axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return Path(path)
+
+
+def plot_confusion_matrix(matrix: Sequence[Sequence[int]], labels: Sequence[str], path: str | Path,
+                          title: str = "") -> Path:
+    """Row-normalised confusion matrix with counts, true classes on rows."""
+    matrix = np.asarray(matrix, dtype=np.float64)
+    normalised = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    figure, axis = plt.subplots(figsize=(1.0 * len(labels) + 2, 1.0 * len(labels) + 1.5))
+    image = axis.imshow(normalised, cmap="Blues", vmin=0, vmax=1)
+    axis.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    axis.set_yticks(range(len(labels)), labels)
+    axis.set_xlabel("predicted")
+    axis.set_ylabel("true")
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            colour = "white" if normalised[i, j] > 0.5 else "black"
+            axis.text(j, i, f"{normalised[i, j]:.2f}\n({int(matrix[i, j])})", ha="center", va="center",
+                      fontsize=7, color=colour)
+    axis.set_title(title)
+    figure.colorbar(image, ax=axis, fraction=0.046)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return Path(path)

@@ -1,0 +1,295 @@
+"""python -m training.train: train a registry model on FER-2013 / FER+, resumable, with a time budget."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from fer.classifier import EmotionModel  # noqa: E402
+from fer.config import ModelConfig  # noqa: E402
+from fer.data import FaceDataset, load_dataset  # noqa: E402
+from fer.errors import FerError  # noqa: E402
+from fer.hub import resolve_source  # noqa: E402
+from fer.model_folder import load_model_folder, save_model_folder  # noqa: E402
+from fer.models import LOGITS_NAME, backbone_layer_names, build_model, list_models  # noqa: E402
+from fer.preprocessing import preprocess_faces  # noqa: E402
+from training import pipeline, plots  # noqa: E402
+from training.card import write_model_card  # noqa: E402
+from training.metrics import classification_metrics, fit_temperature, format_table  # noqa: E402
+from training.schedules import WarmupCosine  # noqa: E402
+
+STATE_FILE = "state.json"
+RESUME_FILE = "last.keras"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m training.train", description=__doc__)
+    data = parser.add_argument_group("data")
+    data.add_argument("--data", required=True, help="fer2013.csv[.gz] or a Kaggle image folder (train/, test/)")
+    data.add_argument("--ferplus", help="fer2013new.csv: train on FER+ labels aligned with --data")
+    data.add_argument("--ferplus-targets", choices=("distribution", "majority"), default="distribution")
+    data.add_argument("--train-split", default="Training")
+    data.add_argument("--val-split", default="PublicTest")
+    data.add_argument("--limit", type=int, default=0, help="use only the first N training rows (smoke tests)")
+    model = parser.add_argument_group("model")
+    model.add_argument("--model", default="cnn", choices=list_models())
+    model.add_argument("--model-options", default="{}", help='JSON, e.g. \'{"filters": [32, 64, 128, 256]}\'')
+    model.add_argument("--input-size", type=int, default=48)
+    model.add_argument("--weights", choices=("none", "imagenet"), default="none", help="transfer backbones only")
+    model.add_argument("--init-from", help="start from this model source's weights (head replaced if labels differ)")
+    model.add_argument("--frozen-epochs", type=int, default=2, help="transfer models: epochs with a frozen backbone")
+    model.add_argument("--finetune-lr-factor", type=float, default=0.1)
+    optim = parser.add_argument_group("optimisation")
+    optim.add_argument("--epochs", type=int, default=20)
+    optim.add_argument("--batch-size", type=int, default=64)
+    optim.add_argument("--optimizer", choices=("sgd", "adamw"), default="sgd")
+    optim.add_argument("--lr", type=float, default=0.03, help="peak learning rate")
+    optim.add_argument("--schedule", choices=("cosine", "plateau"), default="cosine")
+    optim.add_argument("--warmup-epochs", type=float, default=1.0)
+    optim.add_argument("--weight-decay", type=float, default=1e-4)
+    optim.add_argument("--label-smoothing", type=float, default=0.0)
+    optim.add_argument("--balance", choices=pipeline.BALANCE_MODES, default="none")
+    optim.add_argument("--early-stopping", type=int, default=0, help="patience in epochs (0: off)")
+    augment = parser.add_argument_group("augmentation")
+    augment.add_argument("--no-augment", action="store_true")
+    augment.add_argument("--no-flip", action="store_true")
+    augment.add_argument("--rotation", type=float, default=10.0, help="max degrees (0: off)")
+    augment.add_argument("--zoom", type=float, default=0.1, help="0: off")
+    augment.add_argument("--shift", type=float, default=0.1, help="0: off")
+    augment.add_argument("--crop-min", type=float, default=40 / 48, help="random crop side fraction (1: off)")
+    run = parser.add_argument_group("run")
+    run.add_argument("--out", required=True, help="model folder to write, e.g. models/fer2013-cnn")
+    run.add_argument("--run-dir", help="resume state and logs (default: runs/<name of --out>)")
+    run.add_argument("--resume", action="store_true", help="continue from the run directory's last epoch")
+    run.add_argument("--time-budget", type=float, default=0.0, help="minutes; stop at an epoch boundary and save")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--no-temperature", action="store_true", help="skip temperature scaling")
+    args = parser.parse_args(argv)
+    try:
+        args.model_options = json.loads(args.model_options)
+    except json.JSONDecodeError as error:
+        parser.error(f"--model-options is not valid JSON: {error}")
+    if args.epochs < 1 or args.batch_size < 1:
+        parser.error("--epochs and --batch-size must be positive")
+    args.run_dir = Path(args.run_dir or Path("runs") / Path(args.out).name)
+    return args
+
+
+def load_splits(args: argparse.Namespace) -> tuple[FaceDataset, FaceDataset]:
+    train = load_dataset(args.data, args.train_split, args.ferplus)
+    if args.limit:
+        train = train.subset(np.arange(min(args.limit, len(train))))
+    val = load_dataset(args.data, args.val_split, args.ferplus)
+    return train, val
+
+
+def targets_of(dataset: FaceDataset, args: argparse.Namespace) -> np.ndarray:
+    if dataset.soft_targets is not None and args.ferplus_targets == "distribution":
+        return dataset.soft_targets.astype(np.float32)
+    return np.eye(dataset.num_classes, dtype=np.float32)[dataset.labels]
+
+
+def new_model(args: argparse.Namespace, num_classes: int, labels: tuple[str, ...]) -> tuple[keras.Model, ModelConfig]:
+    input_shape = [args.input_size, args.input_size, 1]
+    if args.init_from:
+        model, base = load_model_folder(resolve_source(args.init_from))
+        if list(base.labels) != list(labels):
+            features = model.get_layer(LOGITS_NAME).input
+            model = keras.Model(model.inputs, keras.layers.Dense(num_classes, name=LOGITS_NAME)(features))
+        return model, ModelConfig(base.architecture, list(labels), base.input_shape, base.last_conv_layer,
+                                  architecture_options=base.architecture_options)
+    options = dict(args.model_options)
+    if args.model != "cnn":
+        options.setdefault("weights", None if args.weights == "none" else "imagenet")
+    built = build_model(args.model, num_classes, input_shape, **options)
+    return built.model, ModelConfig(args.model, list(labels), input_shape, built.last_conv_layer,
+                                    architecture_options=built.options)
+
+
+def phases(args: argparse.Namespace, config: ModelConfig) -> list[tuple[int, int, bool, float]]:
+    """(first epoch, end epoch, backbone frozen, peak lr): transfer models start with a frozen backbone."""
+    frozen = min(args.frozen_epochs, args.epochs - 1) if config.architecture != "cnn" and not args.init_from else 0
+    if frozen <= 0:
+        return [(0, args.epochs, False, args.lr)]
+    return [(0, frozen, True, args.lr), (frozen, args.epochs, False, args.lr * args.finetune_lr_factor)]
+
+
+def compile_for_phase(model, config, args, frozen: bool, peak_lr: float, epochs: int, steps: int) -> None:
+    backbone = set(backbone_layer_names(config.architecture, model))
+    for layer in model.layers:
+        layer.trainable = not (frozen and layer.name in backbone)
+    if args.schedule == "cosine":
+        learning_rate = WarmupCosine(peak_lr, total_steps=epochs * steps,
+                                     warmup_steps=min(int(args.warmup_epochs * steps), epochs * steps - 1))
+    else:
+        learning_rate = peak_lr
+    if args.optimizer == "sgd":
+        optimizer = keras.optimizers.SGD(learning_rate, momentum=0.9, nesterov=True, weight_decay=args.weight_decay)
+    else:
+        optimizer = keras.optimizers.AdamW(learning_rate, weight_decay=args.weight_decay)
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=args.label_smoothing),
+        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+    )
+
+
+class RunState(keras.callbacks.Callback):
+    """After each epoch: save the resume checkpoint, append history, keep the best model folder, watch the clock."""
+
+    def __init__(self, args, config: ModelConfig, state: dict, phase: int, train_size: int) -> None:
+        super().__init__()
+        self.args, self.config, self.state, self.phase, self.train_size = args, config, state, phase, train_size
+        self.sitting_start = state["sitting_start"]
+        self.stopped_by_budget = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_start = time.time()
+
+    def on_test_begin(self, logs=None):
+        self.train_seconds = time.time() - self.epoch_start
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        duration = time.time() - self.epoch_start
+        speed = self.train_size / max(getattr(self, "train_seconds", duration), 1e-9)
+        print(f"epoch {epoch + 1}: {speed:.0f} images/s, {duration / 60:.1f} min", flush=True)
+        state = self.state
+        for key, value in logs.items():
+            state["history"].setdefault(key, []).append(float(value))
+        state["history"].setdefault("images_per_second", []).append(speed)
+        state.update(epochs_completed=epoch + 1, phase=self.phase,
+                     train_seconds=state["train_seconds"] + duration)
+        state["epoch_seconds"].append(duration)
+        val_accuracy = float(logs.get("val_accuracy", -1.0))
+        if val_accuracy > state["best_val_accuracy"]:
+            state.update(best_val_accuracy=val_accuracy, best_epoch=epoch + 1)
+            self.config.metrics = {"val_accuracy_no_tta": val_accuracy, "split": self.args.val_split,
+                                   "epoch": epoch + 1, "note": "interim: best epoch so far, before final evaluation"}
+            save_model_folder(self.model, self.config, self.args.out)
+        self.model.save(self.args.run_dir / RESUME_FILE)  # with optimizer state and schedule position
+        (self.args.run_dir / STATE_FILE).write_text(json.dumps(state, indent=1))
+        if self.args.time_budget:
+            elapsed = time.time() - self.sitting_start
+            # Stop when one more epoch (as slow as the slowest so far this sitting) would overrun the budget.
+            if elapsed + max(state["epoch_seconds"][-3:]) > self.args.time_budget * 60:
+                print(f"time budget: {elapsed / 60:.1f} of {self.args.time_budget:g} min used; stopping after "
+                      f"epoch {epoch + 1} (resume with --resume)", flush=True)
+                self.stopped_by_budget = True
+                self.model.stop_training = True
+
+
+def finalize(args, config: ModelConfig, state: dict, val: FaceDataset, val_images: np.ndarray) -> dict:
+    """Reload the best epoch, fit a temperature on the validation split, measure and write card and plots."""
+    model, saved = load_model_folder(args.out)
+    config.architecture_options = saved.architecture_options
+    classifier = EmotionModel(model, config)
+    logits = np.concatenate([classifier.logits(val_images[i:i + 256]) for i in range(0, len(val_images), 256)])
+    temperature = 1.0 if args.no_temperature else fit_temperature(logits, val.labels)
+    from fer.classifier import softmax
+
+    before = classification_metrics(softmax(logits), val.labels, config.labels)
+    after = classification_metrics(softmax(logits / temperature), val.labels, config.labels)
+    config.temperature = temperature
+    complete = state["epochs_completed"] >= args.epochs
+    config.metrics = {
+        **after,
+        "dataset": "FER+ (fer2013new.csv, majority label)" if args.ferplus else "FER-2013 (fer2013.csv)",
+        "split": args.val_split,
+        "ece_before_temperature": before["ece"],
+        "flip_tta": config.flip_tta,
+        "best_epoch": state["best_epoch"],
+        "complete": complete,
+        "note": (f"{args.val_split} was also used to pick the best epoch and fit the temperature."
+                 + ("" if complete else f" Training stopped after {state['epochs_completed']} of {args.epochs} "
+                                        "epochs (time budget); resume with --resume.")),
+    }
+    save_model_folder(model, config, args.out)
+    plots.plot_learning_curve(state["history"], Path(args.out) / "learning_curve.png")
+    plots.plot_confusion_matrix(after["confusion_matrix"], config.labels, Path(args.out) / "confusion_matrix.png",
+                                title=f"{config.metrics['dataset']} {args.val_split}, accuracy {after['accuracy']:.3f}")
+    write_model_card(args.out, config)
+    print(format_table(after))
+    print(f"temperature {temperature:.3f}: ECE {before['ece']:.4f} -> {after['ece']:.4f}")
+    return config.metrics
+
+
+def train(args: argparse.Namespace) -> dict:
+    keras.utils.set_random_seed(args.seed)
+    args.run_dir.mkdir(parents=True, exist_ok=True)
+    state_path, resume_path = args.run_dir / STATE_FILE, args.run_dir / RESUME_FILE
+    if args.resume and not (state_path.is_file() and resume_path.is_file()):
+        raise FerError(f"--resume: no saved run in {args.run_dir} ({STATE_FILE} and {RESUME_FILE} expected)")
+    if not args.resume and state_path.is_file():
+        raise FerError(f"{args.run_dir} already holds a run; pass --resume to continue it or remove the folder")
+
+    train_set, val = load_splits(args)
+    print(f"data: {len(train_set)} {args.train_split} and {len(val)} {args.val_split} faces, "
+          f"classes {dict(zip(train_set.label_names, train_set.class_counts().tolist()))}", flush=True)
+    model, config = new_model(args, train_set.num_classes, train_set.label_names)
+    config.training = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "resume"}
+    config.training["command"] = "python -m training.train " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    state = {"epochs_completed": 0, "phase": -1, "best_val_accuracy": -1.0, "best_epoch": 0, "history": {},
+             "train_seconds": 0.0, "epoch_seconds": []}
+    if args.resume:
+        state = json.loads(state_path.read_text())
+        model = keras.saving.load_model(resume_path, safe_mode=True)
+        print(f"resuming after epoch {state['epochs_completed']} of {args.epochs}", flush=True)
+    state["sitting_start"] = time.time()
+    state["epoch_seconds"] = []
+
+    input_shape = config.input_shape
+    train_images = preprocess_faces(train_set.images, input_shape)
+    val_images = preprocess_faces(val.images, input_shape)
+    indices = pipeline.balanced_indices(train_set.labels, args.balance, train_set.num_classes, args.seed)
+    weights = None
+    if args.balance == "weights":
+        weights = pipeline.class_weights(train_set.labels, train_set.num_classes)[train_set.labels[indices]]
+    augmentation = None if args.no_augment else pipeline.Augmentation(
+        flip=not args.no_flip, rotation_degrees=args.rotation, zoom=args.zoom, shift=args.shift, crop_min=args.crop_min)
+    train_data = pipeline.make_dataset(train_images[indices], targets_of(train_set, args)[indices], args.batch_size,
+                                       True, augmentation, weights, args.seed)
+    val_data = pipeline.make_dataset(val_images, targets_of(val, args), 256, False)
+    steps = int(np.ceil(len(indices) / args.batch_size))
+
+    for number, (first, end, frozen, peak_lr) in enumerate(phases(args, config)):
+        if state["epochs_completed"] >= end:
+            continue
+        if not (args.resume and state["phase"] == number and state["epochs_completed"] > first):
+            compile_for_phase(model, config, args, frozen, peak_lr, end - first, steps)
+        run_state = RunState(args, config, state, number, len(indices))
+        callbacks = [run_state, keras.callbacks.CSVLogger(str(args.run_dir / "history.csv"), append=True)]
+        if args.schedule == "plateau":
+            callbacks.append(keras.callbacks.ReduceLROnPlateau("val_accuracy", factor=0.5, patience=2, verbose=1))
+        if args.early_stopping:
+            callbacks.append(keras.callbacks.EarlyStopping("val_accuracy", patience=args.early_stopping))
+        model.fit(train_data, validation_data=val_data, initial_epoch=state["epochs_completed"], epochs=end,
+                  callbacks=callbacks, verbose=1 if sys.stdout.isatty() else 2)
+        if run_state.stopped_by_budget or model.stop_training:
+            break
+    return finalize(args, config, state, val, val_images)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        metrics = train(args)
+    except FerError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"model folder: {args.out} ({metrics['split']} accuracy {metrics['accuracy']:.4f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
