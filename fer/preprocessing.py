@@ -14,6 +14,9 @@ COLOR_ORDERS = ("rgb", "bgr")
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
     """Map uint8 / uint16 / bool / float pixels onto 0..255 uint8 without changing the shape."""
+    if not image.dtype.isnative:
+        # Big-endian pixels (e.g. from FITS or raw PNG rows) must be scaled like native ones, not clipped.
+        image = image.astype(image.dtype.newbyteorder("="))
     if image.dtype == np.uint8:
         return image
     if image.dtype == np.bool_:
@@ -26,7 +29,7 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
         # Floats in 0..1 are the usual convention (skimage, matplotlib); anything larger is read as 0..255.
         scale = 255.0 if image.size and float(image.max()) <= 1.0 else 1.0
         return np.clip(np.rint(image * scale), 0, 255).astype(np.uint8)
-    if np.issubdtype(image.dtype, np.integer):
+    if image.dtype.kind in "iu":  # not issubdtype(integer): numpy counts timedelta64 as an integer
         return np.clip(image, 0, 255).astype(np.uint8)
     raise ImageError(f"unsupported pixel type {image.dtype}; use uint8, uint16 or float")
 
