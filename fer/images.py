@@ -58,6 +58,9 @@ def load_image(source: Any) -> np.ndarray:
         raise ImageError(f"cannot read an image from {type(source).__name__}; pass a path, bytes, PIL image or array")
     try:
         with Image.open(opener) as image:
+            # PIL only refuses images over twice its limit (it just warns below that): enforce ours before decoding.
+            if image.width * image.height > MAX_IMAGE_PIXELS:
+                raise Image.DecompressionBombError(f"{image.width}x{image.height}")
             image.load()
             return _from_pil(image)
     except UnidentifiedImageError:
