@@ -25,8 +25,10 @@ ACCEPTED_FORMS = (
 
 def parse_hf_source(source: str) -> tuple[str, str | None]:
     """Split 'hf://owner/repo@revision' into (repo_id, revision or None); raise on malformed ids."""
-    match = _HF_SOURCE.match(source)
-    if not match or ".." in match.group("repo") or "--" in match.group("repo"):
+    # fullmatch, not match: the pattern's `$` also matches before a trailing newline.
+    match = _HF_SOURCE.fullmatch(source)
+    # No ".." in the repo or the revision: git refs cannot hold it, and a revision names a path in the HF cache.
+    if not match or ".." in source or "--" in match.group("repo"):
         raise ModelSourceError(
             f"malformed Hugging Face source {source!r}: expected hf://owner/repo or hf://owner/repo@revision"
         )
