@@ -1,0 +1,171 @@
+"""Explanation maps for one model: Saliency, SmoothGrad, Grad-CAM, Grad-CAM++ and Score-CAM (tf-keras-vis)."""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from typing import Sequence
+
+import cv2
+import keras
+import numpy as np
+import tensorflow as tf
+from tf_keras_vis.gradcam import Gradcam
+from tf_keras_vis.gradcam_plus_plus import GradcamPlusPlus
+from tf_keras_vis.saliency import Saliency
+from tf_keras_vis.scorecam import Scorecam
+
+from fer.classifier import EmotionModel
+
+# Method key -> the name shown to people.
+METHODS: dict[str, str] = {
+    "saliency": "Vanilla Saliency",
+    "smoothgrad": "SmoothGrad",
+    "gradcam": "Grad-CAM",
+    "gradcam++": "Grad-CAM++",
+    "scorecam": "Score-CAM",
+}
+DEFAULT_METHOD = "gradcam"
+
+# tf-keras-vis hands a single-input functional model a list of one tensor; Keras 3 warns about the
+# structure and then handles it correctly, so this one message is noise.
+warnings.filterwarnings("ignore", message="The structure of `inputs` doesn't match", category=UserWarning)
+
+
+class Explainer:
+    """The tf-keras-vis visualisers of one EmotionModel, built once and reused for every request.
+
+    All methods target the chosen class's logit (the model's output layer), except Score-CAM, which by
+    its definition weighs masked inputs by the softmax probability of that class. Calls are serialised
+    with a lock: the visualisers build Keras graphs per call and the model is shared by every session.
+    """
+
+    def __init__(self, model: EmotionModel, smooth_samples: int = 20, smooth_noise: float = 0.2,
+                 scorecam_max_maps: int | None = 64) -> None:
+        if smooth_samples < 1:
+            raise ValueError(f"smooth_samples must be at least 1, got {smooth_samples}")
+        self.model = model
+        network = model.model
+        # The Grad-CAM layer is a fact of the model, stored in its config; never guessed.
+        self.layer = model.config.last_conv_layer
+        network.get_layer(self.layer)  # fail early (ValueError) if the config names a missing layer
+        channels = int(network.get_layer(self.layer).output.shape[-1])
+        # Faster Score-CAM: only the maps with the largest variance, which keeps it under a second on CPU.
+        self.scorecam_max_maps = None if not scorecam_max_maps or scorecam_max_maps >= channels else scorecam_max_maps
+        self.smooth_samples, self.smooth_noise = smooth_samples, smooth_noise
+        # clone=False: no model modifier is needed because the output layer already emits logits.
+        saliency = Saliency(network, clone=False)
+        self._visualisers = {
+            "saliency": saliency,
+            "smoothgrad": saliency,
+            "gradcam": Gradcam(network, clone=False),
+            "gradcam++": GradcamPlusPlus(network, clone=False),
+            "scorecam": Scorecam(network, clone=False),
+        }
+        self._lock = threading.Lock()
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        return tuple(METHODS)
+
+    @property
+    def busy(self) -> bool:
+        """True while another thread is computing an explanation (callers may skip instead of waiting)."""
+        return self._lock.locked()
+
+    def explain(self, face: np.ndarray, method: str = DEFAULT_METHOD, class_index: int = 0) -> np.ndarray:
+        """Heatmap (H, W) float32 in 0..1 at the model's input size for one preprocessed face.
+
+        `face` is one model input, (H, W, C) or a batch of one (1, H, W, C), e.g. from model.preprocess().
+        """
+        face = np.asarray(face)
+        if face.ndim == 4 and face.shape[0] == 1:
+            face = face[0]
+        if face.ndim != 3:
+            raise ValueError(f"explain() takes one face of shape (H, W, C) or (1, H, W, C), got {face.shape}; "
+                             "use explain_batch() for several faces")
+        return self.explain_batch(face[None], method, [class_index])[0]
+
+    def explain_batch(self, faces: np.ndarray, method: str = DEFAULT_METHOD,
+                      class_indices: Sequence[int] | int = 0) -> np.ndarray:
+        """Heatmaps (N, H, W) float32 in 0..1 for a preprocessed batch, one target class per face."""
+        method = check_method(method)
+        faces = np.asarray(faces)
+        expected = tuple(self.model.input_shape)
+        if faces.ndim != 4 or tuple(faces.shape[1:]) != expected:
+            raise ValueError(f"expected a batch of shape (N, {', '.join(map(str, expected))}), got {faces.shape}")
+        count = faces.shape[0]
+        if count == 0:
+            return np.zeros((0, *expected[:2]), np.float32)
+        indices = [class_indices] * count if isinstance(class_indices, (int, np.integer)) else list(class_indices)
+        if len(indices) != count:
+            raise ValueError(f"got {len(indices)} class indices for {count} faces")
+        num_classes = self.model.config.num_classes
+        for index in indices:
+            if not 0 <= int(index) < num_classes:
+                raise ValueError(f"class index {index} is out of range for {num_classes} classes")
+        targets = tf.one_hot([int(i) for i in indices], num_classes)
+
+        def score(output: tf.Tensor) -> tf.Tensor:
+            # One value per face: the output (logit) of that face's target class.
+            return tf.reduce_sum(output * targets, axis=-1)
+
+        seed = tf.constant(faces, dtype=tf.float32)
+        with self._lock:
+            heatmaps = self._run(method, score, seed)
+        heatmaps = np.nan_to_num(np.asarray(heatmaps, dtype=np.float32).reshape(count, *expected[:2]))
+        return np.clip(heatmaps, 0.0, 1.0)
+
+    def _run(self, method: str, score, seed: tf.Tensor) -> np.ndarray:
+        visualiser = self._visualisers[method]
+        if method == "saliency":
+            return visualiser(score, seed)
+        if method == "smoothgrad":
+            return visualiser(score, seed, smooth_samples=self.smooth_samples, smooth_noise=self.smooth_noise)
+        cam_options = dict(penultimate_layer=self.layer, seek_penultimate_conv_layer=False)
+        if method == "scorecam":
+            # Score-CAM calls model.predict(); its progress bar would spam the server log. Interactive
+            # logging is thread-local in Keras 3, so switching it off here affects this thread only.
+            interactive = keras.config.is_interactive_logging_enabled()
+            keras.config.disable_interactive_logging()
+            try:
+                return visualiser(score, seed, max_N=self.scorecam_max_maps, batch_size=128, **cam_options)
+            finally:
+                if interactive:
+                    keras.config.enable_interactive_logging()
+        return visualiser(score, seed, **cam_options)
+
+
+def check_method(method: str) -> str:
+    """Return the method key, or raise ValueError naming the accepted ones."""
+    key = str(method).strip().lower()
+    if key not in METHODS:
+        # Accept the display names too ("Grad-CAM++"), as the app's dropdown shows those.
+        by_title = {title.lower(): name for name, title in METHODS.items()}
+        if key in by_title:
+            return by_title[key]
+        raise ValueError(f"unknown explanation method {method!r}; accepted: {', '.join(METHODS)}")
+    return key
+
+
+def overlay(face_rgb: np.ndarray, heatmap: np.ndarray, alpha: float = 0.45,
+            colormap: int = cv2.COLORMAP_JET) -> np.ndarray:
+    """Blend a 0..1 heatmap (resized to the face) over a face crop; returns RGB uint8 of the face's size."""
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be within 0..1, got {alpha}")
+    face = np.asarray(face_rgb)
+    if face.ndim == 3 and face.shape[2] == 1:
+        face = face[:, :, 0]
+    if face.ndim == 2:
+        face = cv2.cvtColor(face.astype(np.uint8), cv2.COLOR_GRAY2RGB)
+    if face.ndim != 3 or face.shape[2] not in (3, 4) or min(face.shape[:2]) < 1:
+        raise ValueError(f"overlay() takes a grey or RGB face image, got shape {face.shape}")
+    face = np.ascontiguousarray(face[:, :, :3], dtype=np.uint8)
+    heatmap = np.asarray(heatmap, dtype=np.float32)
+    if heatmap.ndim != 2:
+        raise ValueError(f"heatmap must be 2-D, got shape {heatmap.shape}")
+    height, width = face.shape[:2]
+    heat = cv2.resize(np.clip(np.nan_to_num(heatmap), 0.0, 1.0), (width, height), interpolation=cv2.INTER_LINEAR)
+    colored = cv2.applyColorMap(np.uint8(np.rint(heat * 255)), colormap)  # OpenCV colour maps are BGR
+    colored = cv2.cvtColor(colored, cv2.COLOR_BGR2RGB)
+    return cv2.addWeighted(colored, alpha, face, 1.0 - alpha, 0.0)
