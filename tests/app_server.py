@@ -1,0 +1,97 @@
+"""Helpers for the app tests: run `python app.py` on a free local port, and make test images and videos."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+from PIL import Image
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO_ROOT / "examples"
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve_app(model_dir: Path, timeout: float = 180.0) -> Iterator[str]:
+    """Start `python app.py --host 127.0.0.1 --port N` with FER_MODEL=model_dir; yield its URL; stop it."""
+    port = free_port()
+    env = {**os.environ, "FER_MODEL": str(model_dir), "GRADIO_ANALYTICS_ENABLED": "False",
+           "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    ARTIFACTS.mkdir(exist_ok=True)
+    log_path = ARTIFACTS / f"app-server-{port}.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port)],
+                                   cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}/"
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(f"app.py exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
+                try:
+                    with urllib.request.urlopen(url, timeout=5) as response:
+                        if response.status == 200:
+                            break
+                except (urllib.error.URLError, ConnectionError, TimeoutError):
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"app.py did not answer within {timeout:.0f} s:\n{log_path.read_text()[-3000:]}")
+                time.sleep(0.5)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def letterbox(image: np.ndarray, width: int = 640, height: int = 480, fill: int = 128) -> np.ndarray:
+    """Fit an RGB image into width x height without distortion, padded with grey."""
+    scale = min(width / image.shape[1], height / image.shape[0])
+    resized = cv2.resize(image, (int(image.shape[1] * scale), int(image.shape[0] * scale)),
+                         interpolation=cv2.INTER_AREA)
+    canvas = np.full((height, width, 3), fill, np.uint8)
+    top, left = (height - resized.shape[0]) // 2, (width - resized.shape[1]) // 2
+    canvas[top:top + resized.shape[0], left:left + resized.shape[1]] = resized
+    return canvas
+
+
+def example_rgb(name: str = "grace_hopper.jpg") -> np.ndarray:
+    return np.asarray(Image.open(EXAMPLES / name).convert("RGB"))
+
+
+def two_faces() -> np.ndarray:
+    """Grace Hopper and Eileen Collins side by side (both public domain): a 2-face photo."""
+    return np.concatenate([letterbox(example_rgb("grace_hopper.jpg"), 480, 480),
+                           letterbox(example_rgb("astronaut.jpg"), 480, 480)], axis=1)
+
+
+def write_y4m(path: Path, frames: list[np.ndarray], fps: int = 10) -> Path:
+    """A YUV4MPEG2 file (4:2:0, what Chrome's fake camera reads) from RGB frames of one even size."""
+    height, width = frames[0].shape[:2]
+    with open(path, "wb") as stream:
+        stream.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode("ascii"))
+        for frame in frames:
+            stream.write(b"FRAME\n")
+            # I420 = the Y plane, then the quarter-size U and V planes: the byte order Y4M 4:2:0 expects.
+            stream.write(cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2YUV_I420).tobytes())
+    return path

@@ -1,0 +1,386 @@
+"""The app's handlers called directly (no server): photo, explanations, webcam stream, video, bad input."""
+
+from __future__ import annotations
+
+import re
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from app_server import example_rgb, letterbox, two_faces
+
+SKIP = {"__type__": "update"}  # what gr.skip() returns: an update that changes nothing
+
+
+@pytest.fixture(scope="module")
+def app():
+    import app as app_module
+
+    return app_module
+
+
+@pytest.fixture(scope="module")
+def source(tiny_model_dir) -> str:
+    return str(tiny_model_dir)
+
+
+def save(tmp_path, name: str, image: np.ndarray | Image.Image, **options) -> str:
+    path = tmp_path / name
+    (image if isinstance(image, Image.Image) else Image.fromarray(image)).save(path, **options)
+    return str(path)
+
+
+def photo_outputs(result: tuple) -> dict:
+    annotated, faces, explanation, analysis, face_picker, class_picker, *panels = result
+    return dict(annotated=annotated, faces=faces, explanation=explanation, analysis=analysis,
+                face_picker=face_picker, class_picker=class_picker, panels=panels)
+
+
+# ---------------------------------------------------------------- photo
+
+
+def test_photo_boxes_the_face_with_probabilities_and_an_explanation(app, source, face_photo_path, tiny_model):
+    out = photo_outputs(app.analyze_photo(str(face_photo_path), source, "gradcam"))
+    photo = example_rgb()
+    assert out["annotated"].shape == photo.shape and out["annotated"].dtype == np.uint8
+    assert len(out["faces"]) == 1
+    face = out["faces"][0]
+    x, y, width, height = face["box"]
+    assert 100 < x < 160 and 50 < y < 110 and 240 < width < 320 and width == height  # Grace Hopper's face
+    assert list(face["emotions"]) == list(tiny_model.labels)
+    assert sum(face["emotions"].values()) == pytest.approx(1.0, abs=1e-5)
+    # The same numbers as the library's own one-call path.
+    from fer.recognizer import Recognizer
+
+    expected = Recognizer(tiny_model).predict(face_photo_path)[0].to_dict()
+    assert face["box"] == expected["box"]
+    for label, probability in expected["emotions"].items():
+        assert face["emotions"][label] == pytest.approx(probability, abs=1e-5)
+    # The box is drawn in face #1's colour on its edge; the middle of the face is untouched.
+    from fer.annotate import face_color
+
+    assert np.abs(out["annotated"][y + height - 1, x + width // 2].astype(int) - face_color(0)).max() < 30
+    assert np.abs(out["annotated"][y + height // 2, x].astype(int) - face_color(0)).max() < 30
+    np.testing.assert_array_equal(out["annotated"][y + height // 2, x + width // 2], photo[y + height // 2, x + width // 2])
+    # The explanation is the overlay on the face crop, at the crop's size.
+    assert out["explanation"].shape == (height, width, 3)
+    assert out["face_picker"]["value"] == 0 and len(out["face_picker"]["choices"]) == 1
+    assert out["class_picker"]["choices"] == [app.PREDICTED, *tiny_model.labels]
+    first, *others = out["panels"]
+    assert first["visible"] is True and first["value"] == face["emotions"] and first["label"] == "Face #1"
+    assert all(panel["visible"] is False for panel in others)
+
+
+def test_all_faces_of_a_photo_go_through_one_model_call(app, source, tmp_path, monkeypatch):
+    engine = app.get_engine(source)
+    calls = []
+    original = engine.model.predict_proba
+
+    def counting(batch, *args, **kwargs):
+        calls.append(len(batch))
+        return original(batch, *args, **kwargs)
+
+    monkeypatch.setattr(engine.model, "predict_proba", counting)
+    out = photo_outputs(app.analyze_photo(save(tmp_path, "two.png", two_faces()), source))
+    assert len(out["faces"]) == 2
+    assert calls == [2]
+    assert [panel["visible"] for panel in out["panels"][:3]] == [True, True, False]
+
+
+def test_model_source_comes_from_fer_model_by_default(app, source, face_photo_path, monkeypatch):
+    monkeypatch.setenv("FER_MODEL", source)
+    assert app.default_model_source() == source
+    out = photo_outputs(app.analyze_photo(str(face_photo_path), None))
+    assert len(out["faces"]) == 1
+    assert out["analysis"].source == source
+    assert app.get_engine(None) is app.get_engine(source)  # cached, not reloaded
+
+
+def test_model_card_shows_the_config_figures(app, source):
+    card = app.model_card(source)
+    assert "accuracy **50.0%**" in card and "split **PublicTest**" in card and "input 48×48 grey" in card
+    assert "angry, disgust, fear, happy, sad, surprise, neutral" in card
+
+
+def test_bad_model_source_is_a_warning_not_a_crash(app, face_photo_path):
+    with pytest.warns(UserWarning, match="Cannot load the model: unknown model source"):
+        out = photo_outputs(app.analyze_photo(str(face_photo_path), "no-such-model"))
+    assert out["annotated"] is None and out["faces"] == []
+    with pytest.warns(UserWarning, match="Cannot load the model"):
+        assert app.model_card("hf://bad id").startswith("**Model not loaded:**")
+
+
+# ---------------------------------------------------------------- bad photos
+
+
+def test_corrupt_and_non_image_files_warn(app, source, tmp_path, face_photo_path):
+    not_image = tmp_path / "notes.jpg"
+    not_image.write_text("this is not a picture")
+    with pytest.warns(UserWarning, match="Cannot read this image: notes.jpg: not a recognised image format"):
+        out = photo_outputs(app.analyze_photo(str(not_image), source))
+    assert out["annotated"] is None and out["faces"] == []
+    truncated = tmp_path / "truncated.jpg"
+    truncated.write_bytes(face_photo_path.read_bytes()[:5000])
+    with pytest.warns(UserWarning, match="Cannot read this image: truncated.jpg: cannot decode image"):
+        out = photo_outputs(app.analyze_photo(str(truncated), source))
+    assert out["faces"] == [] and "/tmp" not in str(out)
+
+
+def test_unreadable_upload_is_a_clear_error_before_the_handler(app, tmp_path):
+    import gradio as gr
+    from gradio.data_classes import ImageData
+
+    not_image = tmp_path / "report.pdf"
+    not_image.write_bytes(b"%PDF-1.4 not an image")
+    component = app.readable_upload_errors(gr.Image(type="filepath", render=False))
+    with pytest.raises(gr.Error, match="report.pdf cannot be read as a photo: it is not an image"):
+        component.preprocess(ImageData(path=str(not_image), orig_name="report.pdf"))
+    photo = save(tmp_path, "fine.png", example_rgb())
+    assert component.preprocess(ImageData(path=photo, orig_name="fine.png")) == photo
+
+
+def test_tiny_image_says_no_face(app, source, tmp_path, capsys):
+    out = photo_outputs(app.analyze_photo(save(tmp_path, "dot.png", np.zeros((1, 1, 3), np.uint8)), source))
+    assert out["annotated"].shape == (1, 1, 3) and out["faces"] == [] and out["explanation"] is None
+    assert "No face found" in capsys.readouterr().out
+
+
+def test_photo_without_face_says_so(app, source, tmp_path, capsys):
+    blank = np.full((300, 400, 3), 200, np.uint8)
+    out = photo_outputs(app.analyze_photo(save(tmp_path, "wall.jpg", blank), source))
+    assert out["faces"] == [] and out["annotated"].shape == (300, 400, 3)
+    assert "No face found" in capsys.readouterr().out and all(p["visible"] is False for p in out["panels"])
+
+
+@pytest.mark.parametrize("kind", ["grey", "rgba", "png16"])
+def test_grey_rgba_and_16_bit_photos_find_the_same_face(app, source, tmp_path, kind, face_photo_path):
+    rgb = example_rgb()
+    grey = np.asarray(Image.fromarray(rgb).convert("L"))
+    if kind == "grey":
+        path = save(tmp_path, "grey.jpg", grey, quality=95)
+    elif kind == "rgba":
+        path = save(tmp_path, "rgba.png", np.dstack([rgb, np.full(grey.shape, 255, np.uint8)]))
+    else:
+        path = save(tmp_path, "sixteen.png", Image.fromarray(grey.astype(np.uint16) * 257, mode="I;16"))
+        assert Image.open(path).mode in ("I;16", "I")
+    out = photo_outputs(app.analyze_photo(path, source))
+    assert len(out["faces"]) == 1
+    reference = photo_outputs(app.analyze_photo(str(face_photo_path), source))["faces"][0]["box"]
+    assert np.abs(np.array(out["faces"][0]["box"]) - reference).max() <= 12
+    assert out["annotated"].shape == rgb.shape  # grey and 16-bit photos are shown as RGB
+    assert out["explanation"].ndim == 3
+
+
+def test_huge_photo_is_analysed_and_shown_downscaled(app, source, tmp_path, capsys):
+    canvas = Image.new("RGB", (8000, 8000), (90, 90, 90))
+    canvas.paste(Image.fromarray(example_rgb()).resize((5120, 6000)), (1400, 1000))
+    path = save(tmp_path, "huge.jpg", canvas, quality=80)
+    del canvas
+    out = photo_outputs(app.analyze_photo(path, source))
+    assert max(out["annotated"].shape[:2]) == app.MAX_DISPLAY_SIDE
+    assert len(out["faces"]) == 1
+    x, y, width, _ = out["faces"][0]["box"]  # in the coordinates of the full-size photo
+    assert 1400 + 1000 < x < 1400 + 1600 and 1000 + 500 < y < 1000 + 1100 and width > 2000
+    assert max(out["explanation"].shape[:2]) <= app.MAX_CROP_SIDE
+    assert "Large photo (8000×8000)" in capsys.readouterr().out
+
+
+def test_thirty_faces_keep_the_largest_twenty(app, source, tmp_path, capsys):
+    face = example_rgb()[40:440, 90:440]
+    tile = cv2.resize(face, (110, int(110 * face.shape[0] / face.shape[1])), interpolation=cv2.INTER_AREA)
+    grid = np.concatenate([np.concatenate([tile] * 6, axis=1)] * 5, axis=0)
+    out = photo_outputs(app.analyze_photo(save(tmp_path, "crowd.png", grid), source))
+    assert len(out["faces"]) == app.MAX_FACES
+    printed = capsys.readouterr().out
+    assert re.search(r"Found (\d+) faces; classified the 20 largest", printed)
+    assert f"Showing panels for the first {app.MAX_FACE_PANELS} faces" in printed
+    assert sum(panel["visible"] for panel in out["panels"]) == app.MAX_FACE_PANELS
+    assert all(sum(face["emotions"].values()) == pytest.approx(1.0, abs=1e-5) for face in out["faces"])
+
+
+# ---------------------------------------------------------------- explanations
+
+
+@pytest.fixture(scope="module")
+def analysis(app, source, face_photo_path):
+    return photo_outputs(app.analyze_photo(str(face_photo_path), source))["analysis"]
+
+
+@pytest.mark.parametrize("method", ["saliency", "gradcam", "Grad-CAM++", "scorecam"])
+def test_explain_face_overlays_the_chosen_method_on_the_face(app, analysis, method):
+    image = app.explain_face(analysis, 0, app.PREDICTED, method)
+    box = analysis.predictions[0].box
+    assert image.shape == (box.height, box.width, 3) and image.dtype == np.uint8
+    assert not np.array_equal(image, analysis.crops[0])  # the heatmap is visible
+
+
+def test_explain_face_class_choice_changes_the_map(app, analysis):
+    predicted = app.explain_face(analysis, 0, app.PREDICTED, "gradcam")
+    assert np.array_equal(predicted, app.explain_face(analysis, 0, analysis.predictions[0].label, "gradcam"))
+    other = next(label for label in analysis.labels if label != analysis.predictions[0].label)
+    assert not np.array_equal(predicted, app.explain_face(analysis, 0, other, "gradcam"))
+
+
+def test_explain_face_bad_requests_are_messages(app, analysis, capsys):
+    with pytest.warns(UserWarning, match="unknown explanation method 'lime'; accepted: saliency"):
+        assert app.explain_face(analysis, 0, app.PREDICTED, "lime") is None
+    with pytest.warns(UserWarning, match="There is no face #3; pick one of 1–1"):
+        assert app.explain_face(analysis, 3) is None
+    with pytest.warns(UserWarning, match="unknown class 'bored'"):
+        assert app.explain_face(analysis, 0, "bored") is None
+    assert app.explain_face(None, 0) is None
+    assert "Analyse a photo with at least one face first" in capsys.readouterr().out
+
+
+def test_all_methods_side_by_side(app, analysis):
+    gallery = app.explain_all_methods(analysis, 0, "happy")
+    assert [caption.split(" · ")[0] for _, caption in gallery] == list(app.METHODS.values())
+    assert all(" · happy · " in caption and caption.endswith(" ms") for _, caption in gallery)
+    box = analysis.predictions[0].box
+    assert all(image.shape == (box.height, box.width, 3) for image, _ in gallery)
+    assert len({image.tobytes() for image, _ in gallery}) == len(app.METHODS)  # five different maps
+
+
+# ---------------------------------------------------------------- webcam
+
+
+def test_tracker_smooths_per_face_and_keeps_identities():
+    from fer.faces import Box
+    from fer.tracking import FaceTracker
+
+    tracker = FaceTracker(weight=0.5, min_iou=0.3, max_missed=1)
+    left, right = Box(10, 10, 100, 100), Box(300, 10, 100, 100)
+    first = tracker.update([left, right], np.array([[1.0, 0.0], [0.0, 1.0]]))
+    assert [t.track_id for t in first] == [1, 2]
+    # The faces moved a little and arrive in the other order: each keeps its track and is averaged.
+    second = tracker.update([Box(305, 12, 100, 100), Box(12, 8, 100, 100)], np.array([[1.0, 0.0], [0.0, 1.0]]))
+    assert [t.track_id for t in second] == [2, 1]
+    np.testing.assert_allclose(second[0].probabilities, [0.5, 0.5])
+    np.testing.assert_allclose(second[1].probabilities, [0.5, 0.5])
+    tracker.update([Box(12, 8, 100, 100)], np.array([[0.0, 1.0]]))
+    assert sorted(t.track_id for t in tracker.tracks) == [1, 2]  # the right face missed once: kept
+    tracker.update([Box(12, 8, 100, 100)], np.array([[0.0, 1.0]]))
+    assert [t.track_id for t in tracker.tracks] == [1]  # missed twice: dropped
+    assert tracker.update([Box(600, 600, 50, 50)], np.array([[1.0, 0.0]]))[0].track_id == 3  # a new face
+    with pytest.raises(ValueError, match="weight"):
+        FaceTracker(weight=0.0)
+
+
+def test_stream_labels_every_frame_and_refreshes_gradcam_every_n(app, source):
+    frame = letterbox(example_rgb())
+    state, cams = None, []
+    for _ in range(7):
+        annotated, probabilities, cam, state = app.stream_frame(frame, state, source, cam_every=3)
+        assert annotated.shape == (480, 640, 3)
+        assert probabilities["label"] == "Face #1 (smoothed)"
+        assert sum(probabilities["value"].values()) == pytest.approx(1.0, abs=1e-5)
+        cams.append(cam)
+    assert [not (isinstance(cam, dict) and cam == SKIP) for cam in cams] == [True, False, False, True, False, False, True]
+    assert cams[0].shape == (app.CAM_TILE_SIDE, app.CAM_TILE_SIDE, 3)
+    assert [track.track_id for track in state.tracker.tracks] == [1]  # one face, one track throughout
+    assert not np.array_equal(annotated, frame)  # box and label drawn
+
+
+def test_stream_smooths_a_changing_face(app, source):
+    frame = letterbox(example_rgb())
+    _, first, _, state = app.stream_frame(frame, None, source)
+    flipped = np.ascontiguousarray(frame[:, ::-1])  # same place, different pixels: new raw probabilities
+    engine = app.get_engine(source)
+    raw = dict(zip(engine.labels, engine.stream_recognizer.predict_frame(flipped)[0].probabilities.values()))
+    _, second, _, state = app.stream_frame(flipped, state, source)
+    for label in engine.labels:
+        expected = app.EMA_WEIGHT * raw[label] + (1 - app.EMA_WEIGHT) * first["value"][label]
+        assert second["value"][label] == pytest.approx(expected, abs=1e-5)
+
+
+def test_stream_handles_empty_large_and_faceless_frames(app, source):
+    assert app.stream_frame(None, None, source)[:3] == (SKIP, SKIP, SKIP)
+    big = cv2.resize(letterbox(example_rgb()), (1280, 960))
+    annotated, probabilities, _, state = app.stream_frame(big, None, source)
+    assert annotated.shape == (480, 640, 3) and probabilities["label"] == "Face #1 (smoothed)"
+    annotated, probabilities, cam, state = app.stream_frame(np.zeros((480, 640, 3), np.uint8), state, source)
+    assert probabilities["label"] == "No face in view" and cam == SKIP
+    assert len(state.tracker.tracks) == 1 and state.tracker.tracks[0].missed == 1
+
+
+def test_stream_warns_once_for_a_bad_model_and_resets_on_model_change(app, source, recwarn):
+    frame = letterbox(example_rgb())
+    state = None
+    for _ in range(3):
+        *outputs, state = app.stream_frame(frame, state, "no-such-model")
+        assert outputs == [SKIP, SKIP, SKIP]
+    assert sum("Webcam analysis stopped" in str(w.message) for w in recwarn) == 1
+    _, _, _, state = app.stream_frame(frame, state, source)
+    assert state.source == source and state.frame_index == 1 and len(state.tracker.tracks) == 1
+
+
+# ---------------------------------------------------------------- video
+
+
+def write_video(path, frames, fps=10):
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, frames[0].shape[1::-1])
+    for frame in frames:
+        writer.write(np.ascontiguousarray(frame[:, :, ::-1]))
+    writer.release()
+    return str(path)
+
+
+class RecordingProgress:
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, value, desc=None, unit=None):
+        self.calls.append(value)
+
+
+def test_video_is_annotated_with_a_timeline(app, source, tmp_path):
+    face = letterbox(example_rgb(), 320, 240)
+    frames = [face] * 12 + [np.full_like(face, 100)] * 8  # a face, then an empty scene
+    progress = RecordingProgress()
+    output, figure, summary = app.analyze_video(write_video(tmp_path / "clip.avi", frames), source, 4,
+                                                progress=progress)
+    capture = cv2.VideoCapture(output)
+    count, first = 0, None
+    while True:
+        ok, bgr = capture.read()
+        if not ok:
+            break
+        first = bgr if first is None else first
+        count += 1
+    capture.release()
+    assert output.endswith(".webm") and count == 20 and first.shape == (240, 320, 3)
+    assert np.abs(first[:, :, ::-1].astype(int) - face).mean() > 1  # boxes and labels drawn
+    assert summary.startswith("Analysed 5 of 20 frames (1 in 4, 2.0 s at 10 fps); a face was found in 3 of them")
+    lines = figure.axes[0].get_lines()
+    assert [line.get_label() for line in lines] == list(app.get_engine(source).labels)
+    times = lines[0].get_xdata()
+    np.testing.assert_allclose(times, [0.0, 0.4, 0.8, 1.2, 1.6])
+    stacked = np.array([line.get_ydata() for line in lines])
+    np.testing.assert_allclose(stacked[:, :3].sum(axis=0), 1.0, atol=1e-5)  # faces: probabilities
+    assert np.isnan(stacked[:, 3:]).all()  # no face: gaps in the timeline
+    assert progress.calls[0] == 0.0 and progress.calls[-1] == (17, 20)
+
+
+def test_unreadable_video_warns(app, source, tmp_path):
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00" * 2048)
+    with pytest.warns(UserWarning, match="cannot be read as a video|No frames could be read"):
+        assert app.analyze_video(str(broken), source, 5, progress=RecordingProgress()) == (None, None, "")
+    assert app.analyze_video(None, source) == (None, None, "")
+
+
+def test_page_wiring(app):
+    config = app.demo.get_config_file()
+    names = {dependency.get("api_name") for dependency in config["dependencies"]}
+    assert {"predict", "explain", "explain_all", "stream", "analyze_video", "model_info"} <= names
+    assert None not in names and False not in names  # every event is named
+    stream = next(d for d in config["dependencies"] if d.get("api_name") == "stream")
+    assert stream["stream_every"] == app.STREAM_EVERY and stream["time_limit"] == app.STREAM_TIME_LIMIT
+    stream_fn = next(fn for fn in app.demo.fns.values() if fn.api_name == "stream")
+    assert stream_fn.concurrency_limit == app.STREAM_CONCURRENCY > 1  # several webcam users at once
+    webcam = next(c for c in config["components"] if c.get("props", {}).get("elem_id") == "webcam-input")
+    assert webcam["props"]["streaming"] is True
+    assert webcam["props"]["webcam_options"]["constraints"]["video"]["width"] == {"ideal": 640}
+    assert app.demo.delete_cache is not None
