@@ -25,7 +25,7 @@ def draw_face(frame: np.ndarray, box: Box, text: str, color: tuple[int, int, int
     """Draw one box and its label (in place) on an RGB uint8 frame; sizes follow the frame's size."""
     height, width = frame.shape[:2]
     thickness = max(1, round(max(height, width) / 400))
-    scale = max(0.4, max(height, width) / 1400)
+    scale = max(0.45, max(height, width) / 1000)
     left, top = box.x, box.y
     right, bottom = box.x + box.width - 1, box.y + box.height - 1
     cv2.rectangle(frame, (left, top), (right, bottom), color, thickness, cv2.LINE_AA)

@@ -1,0 +1,34 @@
+# Self-hosting the FER Explain app in one command:
+#   docker build -t fer-explain . && docker run --rm -p 7860:7860 fer-explain
+# then open http://localhost:7860. Pick another default model with -e FER_MODEL=hf://owner/repo@revision
+# (add -e HF_TOKEN=... for a private repo).
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    GRADIO_ANALYTICS_ENABLED=False \
+    HF_HUB_DISABLE_TELEMETRY=1 \
+    TF_CPP_MIN_LOG_LEVEL=2
+
+# An unprivileged user owns the app; Gradio's temporary cache lives under /tmp.
+RUN useradd --create-home --uid 1000 app
+WORKDIR /home/app/fer
+
+# Dependencies first, so code changes do not reinstall TensorFlow.
+COPY requirements.txt ./
+RUN pip install -r requirements.txt
+
+COPY --chown=app:app fer/ fer/
+COPY --chown=app:app models/ models/
+COPY --chown=app:app examples/ examples/
+COPY --chown=app:app app.py ./
+
+USER app
+EXPOSE 7860
+HEALTHCHECK --interval=30s --timeout=5s --start-period=90s --retries=3 \
+    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:7860/', timeout=4)"
+
+# 0.0.0.0 inside the container; publish the port with -p to choose who can reach it.
+CMD ["python", "app.py", "--host", "0.0.0.0", "--port", "7860"]

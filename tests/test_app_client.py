@@ -1,0 +1,71 @@
+"""`python app.py` served on 127.0.0.1 and called over HTTP with gradio_client, as an API user would."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from app_server import serve_app
+
+
+@pytest.fixture(scope="module")
+def client(tiny_model_dir):
+    from gradio_client import Client
+
+    with serve_app(tiny_model_dir) as url:
+        yield Client(url, verbose=False)
+
+
+def test_predict_returns_boxes_probabilities_and_an_explanation(client, tiny_model_dir, face_photo_path):
+    from gradio_client import handle_file
+
+    result = client.predict(handle_file(str(face_photo_path)), str(tiny_model_dir), "gradcam", api_name="/predict")
+    annotated_path, faces, explanation_path, face_picker, class_picker, *panels = result
+    assert len(faces) == 1
+    x, y, width, height = faces[0]["box"]
+    assert 100 < x < 160 and 50 < y < 110 and 240 < width < 320
+    assert len(faces[0]["emotions"]) == 7
+    assert sum(faces[0]["emotions"].values()) == pytest.approx(1.0, abs=1e-5)
+    with Image.open(annotated_path) as annotated, Image.open(face_photo_path) as original:
+        assert annotated.size == original.size
+    with Image.open(explanation_path) as explanation:
+        assert explanation.size == (width, height) and explanation.mode == "RGB"
+    assert face_picker["value"] == 0 and class_picker["value"] == "(predicted)"
+    assert panels[0]["visible"] is True and panels[0]["label"] == "Face #1"
+    assert panels[0]["value"]["label"] == max(faces[0]["emotions"], key=faces[0]["emotions"].get)
+
+
+def test_explanations_use_the_session_state_of_the_last_photo(client, tiny_model_dir, face_photo_path):
+    from gradio_client import handle_file
+
+    faces = client.predict(handle_file(str(face_photo_path)), str(tiny_model_dir), "gradcam", api_name="/predict")[1]
+    _, _, width, height = faces[0]["box"]
+    gallery = client.predict(0, "happy", api_name="/explain_all")
+    assert [item["caption"].split(" · ")[:2] for item in gallery] == [
+        [title, "happy"] for title in ("Vanilla Saliency", "SmoothGrad", "Grad-CAM", "Grad-CAM++", "Score-CAM")]
+    sizes = set()
+    for item in gallery:
+        with Image.open(item["image"]) as image:
+            sizes.add(image.size)
+    assert sizes == {(width, height)}
+    explanation = client.predict(0, "sad", "scorecam", api_name="/explain")
+    with Image.open(explanation) as image:
+        assert image.size == (width, height) and np.asarray(image).std() > 5
+
+
+def test_non_image_upload_is_a_readable_error(client, tiny_model_dir, tmp_path):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    fake = tmp_path / "holiday.png"
+    fake.write_text("definitely not a png")
+    with pytest.raises(AppError, match="holiday.png cannot be read as a photo: it is not an image"):
+        client.predict(handle_file(str(fake)), str(tiny_model_dir), "gradcam", api_name="/predict")
+    # ... and the app keeps serving.
+    assert "accuracy **50.0%**" in client.predict(str(tiny_model_dir), api_name="/model_info")
+
+
+def test_api_lists_named_endpoints(client):
+    endpoints = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    assert {"/predict", "/explain", "/explain_all", "/analyze_video", "/model_info", "/stream"} <= set(endpoints)
