@@ -7,6 +7,7 @@ import dataclasses
 import gzip
 import io
 import logging
+import warnings
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
@@ -88,14 +89,23 @@ def _read_rows(path: Path, required: Sequence[str]) -> Iterator[tuple[int, dict[
 
 
 def _parse_pixels(text: str | None, where: str) -> np.ndarray:
-    tokens = (text or "").split()
-    if len(tokens) != FER2013_PIXELS:
-        raise DataFormatError(f"{where}: expected {FER2013_PIXELS} pixel values (48x48), found {len(tokens)}")
+    text = text or ""
+    # np.fromstring is ~10x faster than split(); it complains when it stops early, which sends us to the
+    # slow path that names the problem exactly.
     try:
-        values = np.array(tokens, dtype=np.int32)
-    except ValueError:
-        bad = next(token for token in tokens if not token.lstrip("-").isdigit())
-        raise DataFormatError(f"{where}: non-numeric pixel value {bad!r}") from None
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            values = np.fromstring(text, dtype=np.int64, sep=" ")
+    except ValueError:  # numpy 2.x raises where 1.x warned
+        caught, values = [True], np.zeros(0)
+    if caught or values.size != FER2013_PIXELS:
+        tokens = text.split()
+        if len(tokens) != FER2013_PIXELS:
+            raise DataFormatError(f"{where}: expected {FER2013_PIXELS} pixel values (48x48), found {len(tokens)}")
+        bad = next((token for token in tokens if not token.lstrip("-").isdigit()), None)
+        if bad is not None:
+            raise DataFormatError(f"{where}: non-numeric pixel value {bad!r}")
+        values = np.array(tokens, dtype=np.int64)
     if values.min() < 0 or values.max() > 255:
         raise DataFormatError(f"{where}: pixel values must be in 0..255, found {values.min()}..{values.max()}")
     return values.astype(np.uint8).reshape(FER2013_SIZE, FER2013_SIZE)
@@ -127,8 +137,10 @@ class _RowErrors:
             logger.warning("%s: skipped %d malformed row(s); first: %s", self.path, len(self.messages), self.messages[0])
 
 
-def _read_fer2013_rows(path: Path, skip_malformed: bool) -> list[tuple[int, str, np.ndarray | None, int | None]]:
-    """Every row as (line, usage, pixels, label); malformed rows kept as None when skipping is allowed."""
+def _read_fer2013_rows(path: Path, skip_malformed: bool,
+                       splits: tuple[str, ...]) -> list[tuple[int, str, np.ndarray | None, int | None]]:
+    """Every row as (line, usage, pixels, label); pixels and label are parsed only for the wanted splits
+    and are None for other rows (and for malformed rows when skipping is allowed)."""
     errors = _RowErrors(path, skip_malformed)
     rows = []
     for line, row in _read_rows(path, ("emotion", "pixels", "Usage")):
@@ -137,6 +149,9 @@ def _read_fer2013_rows(path: Path, skip_malformed: bool) -> list[tuple[int, str,
         try:
             if usage not in SPLITS:
                 raise DataFormatError(f"{where}: Usage {usage!r} is not one of {', '.join(SPLITS)}")
+            if usage not in splits:
+                rows.append((line, usage, None, None))
+                continue
             rows.append((line, usage, _parse_pixels(row.get("pixels"), where),
                          _parse_label(row.get("emotion"), len(FER2013_LABELS), where)))
         except DataFormatError as error:
@@ -161,7 +176,7 @@ def load_fer2013(
     in which case such rows are skipped and counted in a logged warning.
     """
     path, splits = Path(path), _check_splits(splits)
-    rows = [row for row in _read_fer2013_rows(path, skip_malformed) if row[1] in splits and row[2] is not None]
+    rows = [row for row in _read_fer2013_rows(path, skip_malformed, splits) if row[1] in splits and row[2] is not None]
     if not rows:
         raise _empty_split_error(path, splits)
     return FaceDataset(
@@ -185,7 +200,7 @@ def load_ferplus(
     Rows without an image name, or whose majority is 'unknown' or 'NF' (not a face), are dropped as FER+ does.
     """
     fer2013_path, ferplus_path, splits = Path(fer2013_path), Path(ferplus_path), _check_splits(splits)
-    image_rows = _read_fer2013_rows(fer2013_path, skip_malformed)
+    image_rows = _read_fer2013_rows(fer2013_path, skip_malformed, splits)
     vote_columns = FERPLUS_LABELS + FERPLUS_EXTRA_COLUMNS
     vote_rows = list(_read_rows(ferplus_path, ("Usage", "Image name") + vote_columns))
     if len(vote_rows) != len(image_rows):

@@ -49,7 +49,7 @@ def resolve_source(source: str | Path) -> Path:
         repo_id, revision = parse_hf_source(text)
         return download_from_hub(repo_id, revision)
     path = Path(text).expanduser()
-    if path.is_dir():
+    if text and path.is_dir():
         return path
     if text and "/" not in text and (BUNDLED_MODELS_DIR / text).is_dir():
         return BUNDLED_MODELS_DIR / text

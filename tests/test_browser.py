@@ -86,6 +86,14 @@ def test_upload_a_photo_and_see_boxes_labels_and_explanation(page, face_photo_pa
     explanation = fetch_image(page, "#explanation-output")
     assert 240 < explanation.shape[0] < 320 and explanation.shape[0] == explanation.shape[1]
     page.screenshot(path=str(ARTIFACTS / "browser-photo.png"), full_page=True)
+    # Picking a bundled example analyses it too.
+    previous = page.locator("#faces-output img").first.get_attribute("src")
+    page.locator("img[src*='astronaut.jpg']").first.click()
+    page.wait_for_function(
+        "previous => { const img = document.querySelector('#faces-output img'); return img && img.src !== previous; }",
+        arg=previous)
+    astronaut = fetch_image(page, "#faces-output")
+    assert astronaut.shape == (512, 512, 3) and green_pixels(astronaut) > 200
 
 
 def test_webcam_stream_returns_labelled_frames(page):

@@ -80,6 +80,21 @@ def test_batch_gives_one_map_per_face_for_its_own_class(explainer, face_input):
     assert not np.allclose(maps[0], maps[1], atol=1e-3), "different classes must give different maps"
 
 
+def test_batched_smoothgrad_equals_tf_keras_vis_smoothgrad(tiny_model, face_input):
+    import tensorflow as tf
+    from tf_keras_vis.saliency import Saliency
+
+    explainer = Explainer(tiny_model, smooth_samples=6, smooth_noise=0.2)
+    batch = np.stack([face_input, face_input[::-1]])
+    ours = explainer.explain_batch(batch, "smoothgrad", [3, 5])
+    targets = tf.one_hot([3, 5], 7)
+    np.random.seed(0)  # tf-keras-vis draws its noise from numpy's global generator
+    reference = Saliency(tiny_model.model, clone=False)(lambda output: tf.reduce_sum(output * targets, axis=-1),
+                                                        batch.astype(np.float32), smooth_samples=6, smooth_noise=0.2)
+    np.testing.assert_allclose(ours, reference, atol=1e-4)
+    np.testing.assert_array_equal(ours, explainer.explain_batch(batch, "smoothgrad", [3, 5]))  # reproducible
+
+
 def test_cam_layer_comes_from_the_config(tiny_model, face_input):
     import copy
 

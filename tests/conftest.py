@@ -1,0 +1,68 @@
+"""Shared fixtures: tiny model folders built in temp dirs, the example photo, the optional real data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+import pytest  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO_ROOT / "examples"
+DATA_DIR = REPO_ROOT.parent / "shared" / "data" / "fer2013"
+FER2013_CSV = DATA_DIR / "fer2013.csv.gz"
+FERPLUS_CSV = DATA_DIR / "fer2013new.csv"
+
+# A small cnn so tests build, save and run models in about a second.
+TINY_CNN = dict(filters=(8, 16), dense_units=(16,), block_dropout=0.0, head_dropout=0.0)
+
+
+def make_model_folder(folder: Path, labels=None, seed: int = 0, **options) -> Path:
+    """Build an untrained tiny cnn and write it as a model folder (model.keras + config.json)."""
+    import keras
+
+    from fer.config import ModelConfig
+    from fer.labels import FER2013_LABELS
+    from fer.model_folder import save_model_folder
+    from fer.models import build_model
+
+    labels = list(labels or FER2013_LABELS)
+    keras.utils.set_random_seed(seed)
+    built = build_model("cnn", len(labels), (48, 48, 1), **{**TINY_CNN, **options})
+    config = ModelConfig("cnn", labels, [48, 48, 1], built.last_conv_layer, architecture_options=built.options,
+                         metrics={"accuracy": 0.5, "split": "PublicTest", "dataset": "synthetic test data", "n": 10})
+    return save_model_folder(built.model, config, folder)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A FER-2013-labelled tiny model folder, shared by the session (do not modify it)."""
+    return make_model_folder(tmp_path_factory.mktemp("models") / "tiny-fer2013")
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_model_dir):
+    from fer.hub import load_model
+
+    return load_model(tiny_model_dir)
+
+
+@pytest.fixture(scope="session")
+def face_photo_path() -> Path:
+    """Grace Hopper's portrait (public domain, from matplotlib's sample data): one frontal face."""
+    return EXAMPLES / "grace_hopper.jpg"
+
+
+@pytest.fixture(scope="session")
+def face_photo(face_photo_path):
+    from fer.images import load_image
+
+    return load_image(face_photo_path)
+
+
+needs_data = pytest.mark.skipif(not FER2013_CSV.is_file(), reason="../shared/data/fer2013 is not on this machine")
