@@ -274,7 +274,7 @@ def train(args: argparse.Namespace) -> dict:
         if args.early_stopping:
             callbacks.append(keras.callbacks.EarlyStopping("val_accuracy", patience=args.early_stopping))
         model.fit(train_data, validation_data=val_data, initial_epoch=state["epochs_completed"], epochs=end,
-                  callbacks=callbacks, verbose=1 if sys.stdout.isatty() else 2)
+                  callbacks=callbacks, shuffle=False, verbose=1 if sys.stdout.isatty() else 2)
         if run_state.stopped_by_budget or model.stop_training:
             break
     return finalize(args, config, state, val, val_images)

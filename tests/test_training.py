@@ -1,0 +1,206 @@
+"""Training, resume, time budget, balancing, evaluation metrics and the publish card, on small generated data."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from fer.hub import load_model
+from fer.labels import FER2013_LABELS
+from training import pipeline
+from training.metrics import classification_metrics, expected_calibration_error, fit_temperature
+
+TINY_OPTIONS = json.dumps({"filters": [8, 16], "dense_units": [16], "block_dropout": 0.0, "head_dropout": 0.0})
+
+
+@pytest.fixture(scope="module")
+def tiny_csv(tmp_path_factory):
+    """A fer2013.csv with 70 Training and 28 PublicTest rows whose brightness depends on the class."""
+    rng = np.random.default_rng(0)
+    lines = ["emotion,pixels,Usage"]
+    for usage, count in (("Training", 70), ("PublicTest", 28)):
+        for i in range(count):
+            label = i % 7
+            face = np.clip(rng.normal(30 + 30 * label, 10, 2304), 0, 255).astype(int)
+            lines.append(f"{label},{' '.join(map(str, face))},{usage}")
+    path = tmp_path_factory.mktemp("data") / "fer2013.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def train_args(csv, tmp_path, *extra):
+    return ["--data", str(csv), "--out", str(tmp_path / "model"), "--run-dir", str(tmp_path / "run"),
+            "--model-options", TINY_OPTIONS, "--batch-size", "16", "--lr", "0.05", *extra]
+
+
+def test_training_writes_a_loadable_model_folder_with_metrics_and_plots(tiny_csv, tmp_path):
+    from training.train import main
+
+    assert main(train_args(tiny_csv, tmp_path, "--epochs", "2")) == 0
+    model = load_model(tmp_path / "model")
+    config = model.config
+    assert config.labels == list(FER2013_LABELS) and config.last_conv_layer == "block2_relu2"
+    assert config.metrics["split"] == "PublicTest" and config.metrics["n"] == 28
+    assert 0.0 <= config.metrics["accuracy"] <= 1.0 and config.metrics["complete"] is True
+    assert config.temperature > 0 and "ece_before_temperature" in config.metrics
+    assert config.training["epochs"] == 2 and "training.train" in config.training["command"]
+    for name in ("learning_curve.png", "confusion_matrix.png", "README.md"):
+        assert (tmp_path / "model" / name).stat().st_size > 0
+    state = json.loads((tmp_path / "run" / "state.json").read_text())
+    assert state["epochs_completed"] == 2 and len(state["history"]["val_accuracy"]) == 2
+
+
+def test_time_budget_stops_saves_and_resume_continues(tiny_csv, tmp_path):
+    from training.train import main
+
+    # A budget far below one epoch: stop (and save) at the first epoch boundary.
+    assert main(train_args(tiny_csv, tmp_path, "--epochs", "3", "--time-budget", "0.001")) == 0
+    state = json.loads((tmp_path / "run" / "state.json").read_text())
+    assert state["epochs_completed"] == 1
+    config = json.loads((tmp_path / "model" / "config.json").read_text())
+    assert config["metrics"]["complete"] is False and "resume with --resume" in config["metrics"]["note"]
+    import keras
+
+    steps_after_first = int(keras.saving.load_model(tmp_path / "run" / "last.keras").optimizer.iterations)
+    assert steps_after_first == 5  # 70 rows / batch 16
+
+    # Starting again without --resume must not clobber the run.
+    assert main(train_args(tiny_csv, tmp_path, "--epochs", "3")) == 2
+    assert main(train_args(tiny_csv, tmp_path, "--epochs", "3", "--resume")) == 0
+    state = json.loads((tmp_path / "run" / "state.json").read_text())
+    assert state["epochs_completed"] == 3 and len(state["history"]["loss"]) == 3
+    resumed = keras.saving.load_model(tmp_path / "run" / "last.keras")
+    assert int(resumed.optimizer.iterations) == 15  # the optimizer and schedule continued, not restarted
+    assert json.loads((tmp_path / "model" / "config.json").read_text())["metrics"]["complete"] is True
+
+
+def test_resume_without_a_saved_run_is_a_clear_error(tiny_csv, tmp_path, capsys):
+    from training.train import main
+
+    assert main(train_args(tiny_csv, tmp_path, "--resume")) == 2
+    assert "no saved run" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("mode", pipeline.BALANCE_MODES)
+def test_every_balancing_mode(mode):
+    labels = np.array([0] * 6 + [1] * 3 + [2] * 1)
+    indices = pipeline.balanced_indices(labels, mode, 3, seed=0)
+    counts = np.bincount(labels[indices], minlength=3).tolist()
+    expected = {"none": [6, 3, 1], "weights": [6, 3, 1], "oversample": [6, 6, 6], "undersample": [1, 1, 1]}
+    assert counts == expected[mode]
+    if mode == "weights":
+        weights = pipeline.class_weights(labels, 3)
+        np.testing.assert_allclose(weights, [10 / 18, 10 / 9, 10 / 3])
+        assert weights[labels].mean() == pytest.approx(1.0)
+
+
+def test_balanced_training_run(tiny_csv, tmp_path):
+    from training.train import main
+
+    assert main(train_args(tiny_csv, tmp_path, "--epochs", "1", "--balance", "oversample", "--no-augment")) == 0
+    assert (tmp_path / "model" / "model.keras").is_file()
+    with pytest.raises(ValueError, match="balance must be one of"):
+        pipeline.balanced_indices(np.zeros(3, int), "smote", 2, 0)
+
+
+def test_augmentation_keeps_shape_and_range():
+    import tensorflow as tf
+
+    images = tf.constant(np.random.default_rng(0).integers(0, 256, (8, 48, 48, 1)).astype(np.float32))
+    out = pipeline.augment_batch(images, pipeline.Augmentation())
+    assert out.shape == (8, 48, 48, 1)
+    assert float(tf.reduce_min(out)) >= 0.0 and float(tf.reduce_max(out)) <= 255.0
+    assert not np.allclose(out.numpy(), images.numpy())
+    off = pipeline.Augmentation(flip=False, rotation_degrees=0, zoom=0, shift=0, crop_min=1.0)
+    assert not off.enabled
+    np.testing.assert_allclose(pipeline.augment_batch(images, off).numpy(), images.numpy(), atol=1e-3)
+
+
+def test_metrics_against_a_hand_computed_confusion_matrix():
+    labels = ["a", "b", "c"]
+    true = np.array([0, 0, 0, 1, 1, 2])
+    predicted = np.array([0, 0, 1, 1, 2, 2])
+    probabilities = np.eye(3)[predicted] * 0.7 + 0.1
+    metrics = classification_metrics(probabilities, true, labels)
+    assert metrics["confusion_matrix"] == [[2, 1, 0], [0, 1, 1], [0, 0, 1]]
+    assert metrics["accuracy"] == pytest.approx(4 / 6) and metrics["n"] == 6
+    a, b, c = metrics["per_class"]["a"], metrics["per_class"]["b"], metrics["per_class"]["c"]
+    assert (a["precision"], a["recall"], a["support"]) == (1.0, pytest.approx(2 / 3), 3)
+    assert (b["precision"], b["recall"]) == (0.5, 0.5)
+    assert (c["precision"], c["recall"], c["f1"]) == (0.5, 1.0, pytest.approx(2 / 3))
+    assert metrics["macro_f1"] == pytest.approx((0.8 + 0.5 + 2 / 3) / 3)
+    assert metrics["weighted_f1"] == pytest.approx((0.8 * 3 + 0.5 * 2 + 2 / 3) / 6)
+    # Every prediction has confidence 0.8; accuracy is 4/6, so ECE = |4/6 - 0.8|.
+    assert metrics["ece"] == pytest.approx(abs(4 / 6 - 0.8))
+    assert metrics["labels"] == labels
+
+
+def test_temperature_scaling_reduces_calibration_error():
+    rng = np.random.default_rng(0)
+    true = rng.integers(0, 4, 2000)
+    logits = rng.normal(0, 1, (2000, 4))
+    logits[np.arange(2000), true] += 1.0
+    overconfident = logits * 4.0
+    temperature = fit_temperature(overconfident, true)
+    assert 3.0 < temperature < 5.0
+    from fer.classifier import softmax
+
+    before = expected_calibration_error(softmax(overconfident), true)
+    after = expected_calibration_error(softmax(overconfident / temperature), true)
+    assert after < before / 2
+
+
+def test_evaluate_cli_writes_every_field(tiny_csv, tiny_model_dir, tmp_path, capsys):
+    from training.evaluate import main
+
+    out = tmp_path / "metrics.json"
+    assert main(["--model", str(tiny_model_dir), "--data", str(tiny_csv), "--split", "PublicTest",
+                 "--json", str(out)]) == 0
+    metrics = json.loads(out.read_text())
+    for key in ("accuracy", "n", "macro_f1", "weighted_f1", "per_class", "confusion_matrix", "labels", "ece"):
+        assert key in metrics
+    assert metrics["n"] == 28 and np.sum(metrics["confusion_matrix"]) == 28
+    assert metrics["accuracy"] == pytest.approx(np.trace(metrics["confusion_matrix"]) / 28)
+    assert metrics["flip_tta"] is True
+    assert "macro-F1" in capsys.readouterr().out
+    assert main(["--model", str(tiny_model_dir), "--data", str(tiny_csv), "--split", "PrivateTest"]) == 2
+    assert "no usable rows in split(s) PrivateTest" in capsys.readouterr().err
+
+
+def test_publish_writes_the_card_and_uploads_the_folder(tiny_model_dir, tmp_path):
+    import shutil
+
+    from training.publish import PUBLISHED_FILES, publish
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, folder)
+
+    class RecordingApi:
+        def __init__(self):
+            self.calls = []
+
+        def create_repo(self, **kwargs):
+            self.calls.append(("create_repo", kwargs))
+
+        def upload_folder(self, **kwargs):
+            self.calls.append(("upload_folder", kwargs))
+            return type("Commit", (), {"oid": "abc123"})()
+
+    api = RecordingApi()
+    assert publish(folder, "someone/fer-tiny", api=api) == "abc123"
+    (create, create_args), (upload, upload_args) = api.calls
+    assert create == "create_repo" and create_args["repo_id"] == "someone/fer-tiny" and create_args["exist_ok"]
+    assert upload == "upload_folder" and upload_args["folder_path"] == str(folder)
+    assert upload_args["allow_patterns"] == PUBLISHED_FILES
+    card = (folder / "README.md").read_text()
+    assert card.startswith("---\nlibrary_name: keras\npipeline_tag: image-classification")
+    assert "split: PublicTest" in card and "value: 0.5000" in card
+    for label in FER2013_LABELS:
+        assert label in card
+    assert "Intended use and limitations" in card and "hf://someone/fer-tiny" in card
+    from fer.errors import ModelSourceError
+
+    with pytest.raises(ModelSourceError, match="malformed"):
+        publish(folder, "not a repo", api=api)
