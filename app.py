@@ -164,6 +164,8 @@ def model_card(source: str | None) -> str:
             figures += f", macro-F1 {float(metrics['macro_f1']):.3f}"
     else:
         figures = "no evaluation figures in its config"
+    if metrics.get("note"):
+        figures += f" ({metrics['note']})"
     return (f"**{html.escape(engine.source)}** · {config.architecture} · input {width}×{height} "
             f"{'grey' if channels == 1 else 'RGB'} · labels: {', '.join(config.labels)}  \n{figures}")
 
@@ -632,8 +634,8 @@ def build_demo() -> gr.Blocks:
                 analysis_state = gr.State(None)
                 with gr.Row():
                     face_picker = gr.Dropdown(choices=[], label="Face", interactive=True)
-                    class_picker = gr.Dropdown(choices=[PREDICTED], value=PREDICTED, allow_custom_value=True,
-                                               label="Class", info="The class whose score is explained")
+                    class_picker = gr.Dropdown(choices=[PREDICTED], value=PREDICTED, label="Class",
+                                               info="The class whose score is explained")
                     method = gr.Dropdown(choices=method_choices, value=DEFAULT_METHOD, label="Method")
                 with gr.Row():
                     explanation = gr.Image(label="Explanation", format="png", interactive=False,
@@ -671,7 +673,9 @@ def build_demo() -> gr.Blocks:
         demo.load(model_card, [model_picker], [card], api_name="model_info_on_load")
         model_picker.change(model_card, [model_picker], [card], api_name="model_info")
         photo_outputs = [annotated, faces_json, explanation, analysis_state, face_picker, class_picker, *panels]
-        photo.change(analyze_photo, [photo, model_picker, method], photo_outputs, api_name="predict")
+        # A new photo or a new model re-analyses the photo (an empty photo just clears the outputs).
+        gr.on([photo.change, model_picker.change], analyze_photo, [photo, model_picker, method], photo_outputs,
+              api_name="predict")
         gr.on([face_picker.input, class_picker.input, method.input], explain_face,
               [analysis_state, face_picker, class_picker, method], [explanation], api_name="explain")
         compare_button.click(explain_all_methods, [analysis_state, face_picker, class_picker], [gallery],
@@ -685,6 +689,13 @@ def build_demo() -> gr.Blocks:
 
 
 demo = build_demo()
+
+
+def _bypass_proxy_for_localhost() -> None:
+    """Gradio checks its own URL after launch; behind an HTTP proxy that check must not go through it."""
+    for name in ("NO_PROXY", "no_proxy"):
+        hosts = [h for h in os.environ.get(name, "").split(",") if h]
+        os.environ[name] = ",".join(hosts + [h for h in ("127.0.0.1", "localhost") if h not in hosts])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -705,6 +716,7 @@ def main(argv: list[str] | None = None) -> None:
         except FerError as error:
             # Keep serving: another model can still be picked on the page, which shows this error too.
             print(f"warning: the default model could not be loaded: {error}", file=sys.stderr)
+    _bypass_proxy_for_localhost()
     demo.queue(default_concurrency_limit=2, max_size=64)
     demo.launch(server_name=args.host, server_port=args.port, share=False, max_file_size=MAX_FILE_SIZE,
                 theme=gr.themes.Soft(), css=CSS, show_error=False)

@@ -11,6 +11,9 @@ from PIL import Image
 
 from app_server import example_rgb, letterbox, two_faces
 
+# tf-keras-vis hands Keras 3 a list of one input; Keras warns and handles it (fer.explain filters it outside tests).
+pytestmark = pytest.mark.filterwarnings("ignore:The structure of `inputs` doesn't match:UserWarning")
+
 SKIP = {"__type__": "update"}  # what gr.skip() returns: an update that changes nothing
 
 
@@ -102,6 +105,19 @@ def test_model_card_shows_the_config_figures(app, source):
     card = app.model_card(source)
     assert "accuracy **50.0%**" in card and "split **PublicTest**" in card and "input 48×48 grey" in card
     assert "angry, disgust, fear, happy, sad, surprise, neutral" in card
+
+
+def test_model_card_without_figures_says_so(app, tmp_path):
+    import json
+
+    from conftest import make_model_folder
+
+    folder = make_model_folder(tmp_path / "interim")
+    config = json.loads((folder / "config.json").read_text())
+    config["metrics"] = {"split": "PublicTest", "note": "interim: best epoch so far"}
+    (folder / "config.json").write_text(json.dumps(config))
+    card = app.model_card(str(folder))
+    assert "no evaluation figures in its config (interim: best epoch so far)" in card
 
 
 def test_bad_model_source_is_a_warning_not_a_crash(app, face_photo_path):
