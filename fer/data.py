@@ -102,10 +102,14 @@ def _parse_pixels(text: str | None, where: str) -> np.ndarray:
         tokens = text.split()
         if len(tokens) != FER2013_PIXELS:
             raise DataFormatError(f"{where}: expected {FER2013_PIXELS} pixel values (48x48), found {len(tokens)}")
-        bad = next((token for token in tokens if not token.lstrip("-").isdigit()), None)
+        # isdecimal, not isdigit: int() rejects digits such as '²'; removeprefix, not lstrip: '--5' is no number.
+        bad = next((token for token in tokens if not token.removeprefix("-").isdecimal()), None)
         if bad is not None:
             raise DataFormatError(f"{where}: non-numeric pixel value {bad!r}")
-        values = np.array(tokens, dtype=np.int64)
+        try:
+            values = np.array(tokens, dtype=np.int64)
+        except OverflowError:  # more digits than int64 holds: certainly not a 0..255 pixel
+            raise DataFormatError(f"{where}: pixel values must be in 0..255, found {max(tokens, key=len)}") from None
     if values.min() < 0 or values.max() > 255:
         raise DataFormatError(f"{where}: pixel values must be in 0..255, found {values.min()}..{values.max()}")
     return values.astype(np.uint8).reshape(FER2013_SIZE, FER2013_SIZE)
