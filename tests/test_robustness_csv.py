@@ -58,6 +58,7 @@ def test_bom_and_crlf_read_exactly_like_a_plain_file(tmp_path, name, newline, bo
         ((3, face_pixels().replace("100", "1e2", 1), "Training"), "non-numeric pixel value '1e2'"),
         ((3, face_pixels().replace("100", "12.5", 1), "Training"), "non-numeric pixel value '12.5'"),
         ((3, face_pixels().replace("100", "²", 1), "Training"), "non-numeric pixel value '²'"),
+        ((3, face_pixels().replace("100", "--5", 1), "Training"), "non-numeric pixel value '--5'"),
         ((3, face_pixels().replace("100", "-1", 1), "Training"), "pixel values must be in 0..255, found -1..100"),
         ((3, face_pixels().replace("100", "99999999999999999999", 1), "Training"), "0..255"),
         ((-1, face_pixels(), "Training"), "emotion label -1 is out of range 0..6"),
@@ -66,7 +67,7 @@ def test_bom_and_crlf_read_exactly_like_a_plain_file(tmp_path, name, newline, bo
         (("", face_pixels(), "Training"), "emotion label '' is not an integer"),
         ((3, face_pixels(), "training"), "Usage 'training' is not one of Training, PublicTest, PrivateTest"),
     ],
-    ids=["short", "long", "empty", "exponent", "decimal", "superscript", "negative", "overflow", "label-neg",
+    ids=["short", "long", "empty", "exponent", "decimal", "superscript", "double-minus", "negative", "overflow", "label-neg",
          "label-7", "label-float", "label-empty", "usage-case"],
 )
 def test_malformed_row_names_file_line_and_problem(tmp_path, row, problem):
