@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app_server import serve_app
+from app_server import example_rgb, letterbox, serve_app
 
 
 @pytest.fixture(scope="module")
@@ -69,3 +69,26 @@ def test_non_image_upload_is_a_readable_error(client, tiny_model_dir, tmp_path):
 def test_api_lists_named_endpoints(client):
     endpoints = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
     assert {"/predict", "/explain", "/explain_all", "/analyze_video", "/model_info", "/stream"} <= set(endpoints)
+
+
+def test_video_endpoint_returns_a_playable_webm_and_a_timeline(client, tiny_model_dir, tmp_path):
+    import cv2
+    from gradio_client import handle_file
+
+    path = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (320, 240))
+    for _ in range(10):
+        writer.write(np.ascontiguousarray(letterbox(example_rgb(), 320, 240)[:, :, ::-1]))
+    writer.release()
+    video, timeline, summary = client.predict(handle_file(str(path)), str(tiny_model_dir), 5,
+                                              api_name="/analyze_video")
+    video = video["video"] if isinstance(video, dict) else video
+    assert video.endswith(".webm")
+    capture = cv2.VideoCapture(video)
+    frames = 0
+    while capture.read()[0]:
+        frames += 1
+    capture.release()
+    assert frames == 10
+    assert timeline is not None and timeline["type"] == "matplotlib"
+    assert summary.startswith("Analysed 2 of 10 frames (1 in 5")
