@@ -1,0 +1,1 @@
+"""Benchmarks: our pipeline side by side with the PyPI `fer` package (`python -m benchmarks.run`)."""

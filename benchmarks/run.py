@@ -1,0 +1,78 @@
+"""python -m benchmarks.run [--quick]: our pipeline side by side with the PyPI `fer` package.
+
+Prints one table per section and writes benchmarks/results.json (with --quick:
+benchmarks/cache/results-quick.json, so a quick run never replaces the full results).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from benchmarks import (  # noqa: E402
+    accuracy, app_start, context as context_module, explanations, latency, report, streaming, throughput,
+    training_speed,
+)
+
+HERE = Path(__file__).resolve().parent
+SECTIONS = {
+    "latency": ("Per-frame latency, 640x480, ours vs fer (median ms)", latency),
+    "throughput": ("Classification throughput", throughput),
+    "explanations": ("Explanation latency per face", explanations),
+    "streaming": ("Webcam handler streaming", streaming),
+    "accuracy": ("Accuracy on PublicTest, and what the full pipeline loses", accuracy),
+    "training": ("Training throughput", training_speed),
+    "app": ("App cold start, memory and model sizes", app_start),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer repeats and rows (about a minute or two)")
+    parser.add_argument("--only", nargs="+", choices=list(SECTIONS), help="run only these sections")
+    parser.add_argument("--output", type=Path, help="results file (default: see above)")
+    args = parser.parse_args(argv)
+    output = args.output or (HERE / "cache" / "results-quick.json" if args.quick else HERE / "results.json")
+
+    started = time.perf_counter()
+    context = context_module.build(args.quick)
+    results = {
+        "machine": report.machine(), "quick": args.quick, "our_model": context.model_note,
+        "fer_package": context.pypi_note, "faces": context.face_source,
+        "method": "each figure is the median of timed runs after warm-up; ratios come from the same run, "
+                  "with our side and fer's side timed interleaved",
+        "sections": {},
+    }
+    print(f"our model: {context.model_note}\nfer package: {context.pypi_note}\nfaces: {context.face_source}")
+    failed = False
+    for number, (key, (title, module)) in enumerate(SECTIONS.items(), start=1):
+        if args.only and key not in args.only:
+            continue
+        section_start = time.perf_counter()
+        try:
+            section = module.run(context)
+            lines = module.table(section)
+        except Exception as error:  # one broken section must not lose the others' figures
+            failed = True
+            section = {"error": f"{type(error).__name__}: {error}"}
+            lines = [f"FAILED: {section['error']}"]
+            traceback.print_exc()
+        section["seconds"] = round(time.perf_counter() - section_start, 1)
+        results["sections"][key] = section
+        report.print_section(number, f"{title} ({section['seconds']:.0f} s)", lines)
+        report.write(results, output)  # after every section, so an interrupted run keeps what it measured
+    results["total_seconds"] = round(time.perf_counter() - started, 1)
+    report.write(results, output)
+    print(f"\nwrote {output} in {results['total_seconds']:.0f} s")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
