@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import socket
@@ -62,6 +63,19 @@ def serve_app(model_dir: Path, timeout: float = 180.0) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+_SHARED: dict[str, str] = {}
+
+
+def shared_app(model_dir: Path) -> str:
+    """One `python app.py` per test process and model, shared by the test modules, stopped at exit."""
+    key = str(model_dir)
+    if key not in _SHARED:
+        stack = contextlib.ExitStack()
+        _SHARED[key] = stack.enter_context(serve_app(model_dir))
+        atexit.register(stack.close)
+    return _SHARED[key]
 
 
 def letterbox(image: np.ndarray, width: int = 640, height: int = 480, fill: int = 128) -> np.ndarray:

@@ -6,15 +6,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app_server import example_rgb, letterbox, serve_app
+from app_server import example_rgb, letterbox, shared_app
 
 
 @pytest.fixture(scope="module")
 def client(tiny_model_dir):
     from gradio_client import Client
 
-    with serve_app(tiny_model_dir) as url:
-        yield Client(url, verbose=False)
+    return Client(shared_app(tiny_model_dir), verbose=False)
 
 
 def test_predict_returns_boxes_probabilities_and_an_explanation(client, tiny_model_dir, face_photo_path):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app_server import ARTIFACTS, example_rgb, letterbox, serve_app, write_y4m
+from app_server import ARTIFACTS, example_rgb, letterbox, shared_app, write_y4m
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -33,8 +33,7 @@ def fake_camera(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(tiny_model_dir):
-    with serve_app(tiny_model_dir) as url:
-        yield url
+    return shared_app(tiny_model_dir)
 
 
 @pytest.fixture(scope="module")
