@@ -22,11 +22,21 @@ def save_model_folder(model: keras.Model, config: ModelConfig, folder: str | Pat
     folder.mkdir(parents=True, exist_ok=True)
     # Write to temporary names then rename, so a crash never leaves a half-written model folder.
     model_tmp, config_tmp = folder / (MODEL_FILE + ".tmp.keras"), folder / (CONFIG_FILE + ".tmp")
-    model.save(model_tmp, include_optimizer=False)
+    _without_optimizer(model).save(model_tmp)
     config.save(config_tmp)
     os.replace(model_tmp, folder / MODEL_FILE)
     os.replace(config_tmp, folder / CONFIG_FILE)
     return folder
+
+
+def _without_optimizer(model: keras.Model) -> keras.Model:
+    """A weight-sharing-free copy with no optimizer: Keras 3 stores a compiled model's optimizer state
+    (momentum: as large as the weights) in .keras files and ignores include_optimizer."""
+    if getattr(model, "optimizer", None) is None:
+        return model
+    copy = keras.Model.from_config(model.get_config())
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def check_model_matches_config(model: keras.Model, config: ModelConfig, where: str | Path) -> None:

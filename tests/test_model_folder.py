@@ -62,3 +62,22 @@ def test_config_validation():
     with pytest.raises(ModelSourceError, match="format_version 99"):
         ModelConfig.from_dict({"architecture": "cnn", "labels": ["a", "b"], "input_shape": [48, 48, 1],
                                "last_conv_layer": "x", "format_version": 99})
+
+
+def test_saved_folder_leaves_the_optimizer_state_out(tmp_path):
+    """Keras 3 would store momentum buffers as large as the weights; shipped folders must stay small."""
+    import keras
+
+    folder = make_model_folder(tmp_path / "plain")
+    model, config = load_model_folder(folder)
+    model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9), loss="mse")
+    model.fit(np.zeros((2, 48, 48, 1)), np.zeros((2, 7)), verbose=0)
+    from fer.model_folder import save_model_folder
+
+    save_model_folder(model, config, tmp_path / "trained")
+    plain_size = (folder / "model.keras").stat().st_size
+    trained_size = (tmp_path / "trained" / "model.keras").stat().st_size
+    assert trained_size < plain_size * 1.2
+    reloaded, _ = load_model_folder(tmp_path / "trained")
+    batch = np.random.default_rng(1).integers(0, 256, (2, 48, 48, 1)).astype(np.float32)
+    np.testing.assert_allclose(reloaded(batch), model(batch, training=False), rtol=1e-5, atol=1e-6)
