@@ -53,7 +53,10 @@ def _cascade_path(name: str) -> Path:
 class HaarFaceDetector:
     """OpenCV's frontal-face Haar cascade, run on a downscaled copy of large frames for speed.
 
-    min_neighbors trades recall for fewer false positives; margin adds context around each face.
+    min_neighbors trades recall for fewer false positives. Faces smaller than min_face_fraction of the
+    (downscaled) frame's short side are not searched for: halving it finds smaller faces in group photos
+    at about twice the cost. The margin makes crops match FER-2013's framing: its 48x48 faces are about
+    5% wider than the cascade's box (median over 158 PublicTest faces composed into frames).
     """
 
     def __init__(
@@ -61,9 +64,9 @@ class HaarFaceDetector:
         cascade: str = "haarcascade_frontalface_default.xml",
         scale_factor: float = 1.1,
         min_neighbors: int = 5,
-        min_face_fraction: float = 0.04,
+        min_face_fraction: float = 0.08,
         max_detection_side: int = 640,
-        margin: float = 0.1,
+        margin: float = 0.025,
     ) -> None:
         path = _cascade_path(cascade)
         self._classifier = cv2.CascadeClassifier(str(path))
