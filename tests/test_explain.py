@@ -98,6 +98,21 @@ def test_batched_smoothgrad_equals_tf_keras_vis_smoothgrad(tiny_model, face_inpu
     np.testing.assert_array_equal(ours, explainer.explain_batch(batch, "smoothgrad", [3, 5]))  # reproducible
 
 
+def test_compiled_gradcam_equals_tf_keras_vis_gradcam(tiny_model, face_input):
+    import tensorflow as tf
+    from tf_keras_vis.gradcam import Gradcam
+
+    explainer = Explainer(tiny_model)
+    batch = np.stack([face_input, face_input[::-1]])
+    ours = explainer.explain_batch(batch, "gradcam", [3, 5])
+    targets = tf.one_hot([3, 5], 7)
+    reference = Gradcam(tiny_model.model, clone=False)(
+        lambda output: tf.reduce_sum(output * targets, axis=-1), batch.astype(np.float32),
+        penultimate_layer=tiny_model.config.last_conv_layer, seek_penultimate_conv_layer=False)
+    assert ours.shape == reference.shape == (2, 48, 48)
+    np.testing.assert_allclose(ours, reference, atol=1e-4)
+
+
 def test_cam_layer_comes_from_the_config(tiny_model, face_input):
     import copy
 
