@@ -45,7 +45,8 @@ def test_training_writes_a_loadable_model_folder_with_metrics_and_plots(tiny_csv
     assert config.metrics["split"] == "PublicTest" and config.metrics["n"] == 28
     assert 0.0 <= config.metrics["accuracy"] <= 1.0 and config.metrics["complete"] is True
     assert config.temperature > 0 and "ece_before_temperature" in config.metrics
-    assert config.training["epochs"] == 2 and "training.train" in config.training["command"]
+    assert config.training["epochs"] == 2 and config.training["epochs_completed"] == 2
+    assert "training.train" in config.training["command"] and "--resume" not in config.training["command"]
     for name in ("learning_curve.png", "confusion_matrix.png", "README.md"):
         assert (tmp_path / "model" / name).stat().st_size > 0
     state = json.loads((tmp_path / "run" / "state.json").read_text())
@@ -204,3 +205,19 @@ def test_publish_writes_the_card_and_uploads_the_folder(tiny_model_dir, tmp_path
 
     with pytest.raises(ModelSourceError, match="malformed"):
         publish(folder, "not a repo", api=api)
+
+
+def test_model_table_reads_every_model_folder(tmp_path, tiny_model_dir):
+    import shutil
+
+    from training.model_table import END, START, model_table, update_readme
+
+    shutil.copytree(tiny_model_dir, tmp_path / "models" / "tiny")
+    table = model_table(tmp_path / "models")
+    row = table.splitlines()[2]
+    assert row.startswith("| `tiny` | cnn, 48x48 grey, 7 classes | synthetic test data PublicTest (n = 10) | 0.5000 |")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\n{START}\nold\n{END}\n\nrest\n")
+    update_readme(readme, table)
+    text = readme.read_text()
+    assert "old" not in text and row in text and text.endswith("rest\n")

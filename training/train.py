@@ -202,6 +202,8 @@ def finalize(args, config: ModelConfig, state: dict, val: FaceDataset, val_image
     after = classification_metrics(softmax(logits / temperature), val.labels, config.labels)
     config.temperature = temperature
     complete = state["epochs_completed"] >= args.epochs
+    config.training.update(epochs_completed=state["epochs_completed"], command=state["command"],
+                           train_minutes=round(state["train_seconds"] / 60, 1))
     config.metrics = {
         **after,
         "dataset": "FER+ (fer2013new.csv, majority label)" if args.ferplus else "FER-2013 (fer2013.csv)",
@@ -245,6 +247,7 @@ def train(args: argparse.Namespace) -> dict:
         state = json.loads(state_path.read_text())
         model = keras.saving.load_model(resume_path, safe_mode=True)
         print(f"resuming after epoch {state['epochs_completed']} of {args.epochs}", flush=True)
+    state.setdefault("command", config.training["command"])  # the first sitting's command, without --resume
     state["sitting_start"] = time.time()
     state["epoch_seconds"] = []
 
