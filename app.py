@@ -26,7 +26,7 @@ from PIL import Image, UnidentifiedImageError  # noqa: E402
 
 from fer.annotate import annotate, label_text  # noqa: E402
 from fer.errors import FerError  # noqa: E402
-from fer.explain import DEFAULT_METHOD, METHODS, Explainer, overlay  # noqa: E402
+from fer.explain import DEFAULT_METHOD, METHODS, Explainer, check_method, overlay  # noqa: E402
 from fer.faces import Box, HaarFaceDetector  # noqa: E402
 from fer.hub import DEFAULT_MODEL, bundled_models, load_model  # noqa: E402
 from fer.recognizer import FacePrediction, Recognizer  # noqa: E402
@@ -342,6 +342,11 @@ def _explanation_image(engine: Engine, analysis: PhotoAnalysis, face_index: int,
     prediction = analysis.predictions[face_index]
     class_index = _class_index(analysis.labels, class_choice, prediction.probabilities)
     heatmap = engine.explainer.explain(analysis.inputs[face_index], method, class_index)
+    if not heatmap.any():
+        # An all-zero map is a real outcome (e.g. Grad-CAM when every channel argues against the class),
+        # not a bug to hide: say so instead of showing a blank overlay without comment.
+        _info(f"{METHODS[check_method(method)]} found no positive evidence for "
+              f"'{analysis.labels[class_index]}' on this face; another method may show where the score comes from.")
     return overlay(analysis.crops[face_index], heatmap)
 
 
@@ -395,8 +400,9 @@ def explain_all_methods(analysis: PhotoAnalysis | None, face_index: int | None =
         start = time.perf_counter()
         heatmap = engine.explainer.explain(analysis.inputs[index], method, class_index)
         elapsed = time.perf_counter() - start
+        empty = "" if heatmap.any() else " · no positive evidence"
         gallery.append((overlay(analysis.crops[index], heatmap),
-                        f"{title} · {analysis.labels[class_index]} · {elapsed * 1000:.0f} ms"))
+                        f"{title} · {analysis.labels[class_index]} · {elapsed * 1000:.0f} ms{empty}"))
     return gallery
 
 

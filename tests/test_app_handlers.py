@@ -400,3 +400,16 @@ def test_page_wiring(app):
     assert webcam["props"]["streaming"] is True
     assert webcam["props"]["webcam_options"]["constraints"]["video"]["width"] == {"ideal": 640}
     assert app.demo.delete_cache is not None
+
+
+def test_an_empty_explanation_map_is_said_not_hidden(app, analysis, monkeypatch):
+    engine = app.get_engine(analysis.source)
+    messages = []
+    monkeypatch.setattr(app, "_info", messages.append)
+    monkeypatch.setattr(engine.explainer, "explain", lambda face, method, class_index: np.zeros((48, 48), np.float32))
+    image = app.explain_face(analysis, 0, "happy", "gradcam")
+    assert image is not None
+    assert messages == ["Grad-CAM found no positive evidence for 'happy' on this face; another method may show "
+                        "where the score comes from."]
+    captions = [caption for _, caption in app.explain_all_methods(analysis, 0, "happy")]
+    assert len(captions) == 5 and all(caption.endswith("no positive evidence") for caption in captions)
