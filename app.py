@@ -27,7 +27,7 @@ from PIL import Image, UnidentifiedImageError  # noqa: E402
 from fer.annotate import annotate, label_text  # noqa: E402
 from fer.errors import FerError  # noqa: E402
 from fer.explain import DEFAULT_METHOD, METHODS, Explainer, check_method, overlay  # noqa: E402
-from fer.faces import Box, HaarFaceDetector  # noqa: E402
+from fer.faces import Box, HaarFaceDetector, largest_boxes  # noqa: E402
 from fer.hub import DEFAULT_MODEL, bundled_models, load_model  # noqa: E402
 from fer.recognizer import FacePrediction, Recognizer  # noqa: E402
 from fer.tracking import FaceTracker, Track  # noqa: E402
@@ -188,12 +188,6 @@ _PATH = re.compile(r"(?:/[^/\s:'\"]+)+/([^/\s:'\"]+)")
 def _reason(error: Exception) -> str:
     """The error's message with server-side paths cut to the file name."""
     return _PATH.sub(r"\1", str(error))
-
-
-def largest_boxes(boxes: list[Box], count: int) -> list[Box]:
-    """The `count` largest boxes, back in reading order."""
-    kept = sorted(boxes, key=lambda b: b.width * b.height, reverse=True)[:count]
-    return sorted(kept, key=lambda b: (b.x, b.y))
 
 
 def detect_and_classify(recognizer: Recognizer, frame: np.ndarray, max_faces: int) -> tuple[list[Box], np.ndarray, int]:

@@ -37,6 +37,12 @@ class Box:
         return image[self.y:self.y + self.height, self.x:self.x + self.width]
 
 
+def largest_boxes(boxes: list[Box], count: int) -> list[Box]:
+    """The `count` largest boxes, back in reading order (left to right, then top to bottom)."""
+    kept = sorted(boxes, key=lambda b: b.width * b.height, reverse=True)[:count]
+    return sorted(kept, key=lambda b: (b.x, b.y))
+
+
 class FaceDetector(Protocol):
     """Anything with detect(grey uint8 (H, W)) -> list[Box] can find faces for the Recognizer."""
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from fer.classifier import EmotionModel
-from fer.faces import Box, FaceDetector, HaarFaceDetector
+from fer.faces import Box, FaceDetector, HaarFaceDetector, largest_boxes
 from fer.hub import DEFAULT_MODEL, load_model
 from fer.images import load_image
 from fer.preprocessing import standardize_image, to_grey
@@ -60,8 +60,7 @@ class Recognizer:
     def detect(self, frame: np.ndarray) -> list[Box]:
         boxes = self.detector.detect(to_grey(frame))
         if self.max_faces is not None and len(boxes) > self.max_faces:
-            boxes = sorted(boxes, key=lambda b: b.width * b.height, reverse=True)[: self.max_faces]
-            boxes.sort(key=lambda b: (b.x, b.y))
+            boxes = largest_boxes(boxes, self.max_faces)
         return boxes
 
     def classify(self, frame: np.ndarray, boxes: list[Box], flip_tta: bool | None = None) -> np.ndarray:
