@@ -31,7 +31,7 @@ class EmotionModel:
 
     def preprocess(self, faces: Iterable[np.ndarray], color_order: str = "rgb") -> np.ndarray:
         """Face crops -> (N, H, W, C) uint8 batch with the shared preprocess_face()."""
-        return preprocess_faces(faces, self.config.input_shape, color_order)
+        return preprocess_faces(faces, self.config.input_shape, color_order, self.config.crop_pct)
 
     def logits(self, batch: np.ndarray, flip_tta: bool | None = None) -> np.ndarray:
         """Logits for a preprocessed batch in one model call; with flip TTA the mirrored faces ride along."""

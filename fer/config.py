@@ -12,6 +12,12 @@ from fer.errors import ModelSourceError
 CONFIG_FORMAT_VERSION = 1
 
 
+def frame_shape(input_shape, crop_pct: float) -> list[int]:
+    """[height, width, channels] of the face frame whose central crop_pct is input_shape."""
+    height, width, channels = (int(v) for v in input_shape)
+    return [int(round(height / crop_pct)), int(round(width / crop_pct)), channels]
+
+
 @dataclasses.dataclass
 class ModelConfig:
     """Everything needed to rebuild, serve and describe a model.
@@ -28,6 +34,9 @@ class ModelConfig:
     output: str = "logits"
     temperature: float = 1.0
     flip_tta: bool = True
+    # Like timm's crop_pct: the model sees the central crop_pct of the face frame. Preprocessing resizes the
+    # face to input_size / crop_pct, then takes the central input_size square (40 of 48 px at 40/48).
+    crop_pct: float = 1.0
     preprocessing: dict[str, Any] = dataclasses.field(
         default_factory=lambda: {
             "function": "fer.preprocessing.preprocess_face",
@@ -51,8 +60,15 @@ class ModelConfig:
             )
         if self.output != "logits":
             raise ModelSourceError(f"config output must be 'logits', got {self.output!r}")
+        if not 0.5 <= float(self.crop_pct) <= 1.0:
+            raise ModelSourceError(f"config crop_pct must be in 0.5..1, got {self.crop_pct!r}")
         if not self.temperature > 0:
             raise ModelSourceError(f"config temperature must be > 0, got {self.temperature!r}")
+
+    @property
+    def frame_shape(self) -> list[int]:
+        """The face frame the model's input is cropped from (input_shape when crop_pct is 1)."""
+        return frame_shape(self.input_shape, self.crop_pct)
 
     @property
     def num_classes(self) -> int:

@@ -7,6 +7,7 @@ from typing import Iterable, Sequence
 import cv2
 import numpy as np
 
+from fer.config import frame_shape
 from fer.errors import ImageError
 
 COLOR_ORDERS = ("rgb", "bgr")
@@ -70,12 +71,18 @@ def preprocess_face(
     face: np.ndarray,
     input_shape: Sequence[int] = (48, 48, 1),
     color_order: str = "rgb",
+    crop_pct: float = 1.0,
 ) -> np.ndarray:
     """Turn one face crop into a uint8 array of `input_shape` (height, width, channels).
 
     Accepts grey, RGB/BGR or RGBA/BGRA crops in uint8, uint16 or float. Pixels stay in 0..255:
     scaling to the network's range is a layer inside the model, so saved models take raw pixels.
+    With crop_pct < 1 the face is resized to the larger frame input_size / crop_pct and its centre kept,
+    as models trained on random crops of the 48x48 FER-2013 faces expect.
     """
+    if crop_pct != 1.0:
+        frame = preprocess_face(face, frame_shape(input_shape, crop_pct), color_order)
+        return center_crop(frame, input_shape)
     height, width, channels = (int(v) for v in input_shape)
     image = standardize_image(face, color_order)
     if channels == 1 and image.shape[2] == 3:
@@ -91,13 +98,24 @@ def preprocess_face(
     return np.ascontiguousarray(image, dtype=np.uint8)
 
 
+def center_crop(images: np.ndarray, input_shape: Sequence[int]) -> np.ndarray:
+    """The central (height, width) window of one (H, W, C) image or an (N, H, W, C) batch."""
+    height, width = int(input_shape[0]), int(input_shape[1])
+    rows, cols = images.shape[-3], images.shape[-2]
+    if height > rows or width > cols:
+        raise ValueError(f"cannot crop {height}x{width} from {rows}x{cols}")
+    top, left = (rows - height) // 2, (cols - width) // 2
+    return np.ascontiguousarray(images[..., top:top + height, left:left + width, :])
+
+
 def preprocess_faces(
     faces: Iterable[np.ndarray],
     input_shape: Sequence[int] = (48, 48, 1),
     color_order: str = "rgb",
+    crop_pct: float = 1.0,
 ) -> np.ndarray:
     """preprocess_face() over many crops, stacked into one (N, H, W, C) uint8 batch."""
-    batch = [preprocess_face(face, input_shape, color_order) for face in faces]
+    batch = [preprocess_face(face, input_shape, color_order, crop_pct) for face in faces]
     if not batch:
         return np.zeros((0, *[int(v) for v in input_shape]), dtype=np.uint8)
     return np.stack(batch)

@@ -18,18 +18,25 @@ class Augmentation:
     rotation_degrees: float = 10.0
     zoom: float = 0.1  # scale in [1 - zoom, 1 + zoom]
     shift: float = 0.1  # centre shift as a fraction of the side
-    crop_min: float = 40 / 48  # random square crop of crop_min..1 of the side, resized back
+    crop_min: float = 40 / 48  # random square crop of crop_min..1 of the window, resized back
+    erasing: float = 0.0  # probability of blanking a random rectangle with noise (random erasing)
+    # Side of the output as a fraction of the input frame: 40/48 trains on 40x40 windows of 48x48 faces.
+    window: float = 1.0
 
     @property
     def enabled(self) -> bool:
-        return bool(self.flip or self.rotation_degrees or self.zoom or self.shift or self.crop_min < 1)
+        return bool(self.flip or self.rotation_degrees or self.zoom or self.shift or self.crop_min < 1
+                    or self.erasing or self.window < 1)
 
 
-def augment_batch(images: tf.Tensor, augmentation: Augmentation, seed: int | None = None) -> tf.Tensor:
-    """Crop, zoom, shift and flip in one crop_and_resize, then rotate; images are float32 (B, H, W, C)."""
+def augment_batch(images: tf.Tensor, augmentation: Augmentation, output_size: tuple[int, int] | None = None,
+                  ) -> tf.Tensor:
+    """Crop, zoom, shift and flip in one crop_and_resize, then rotate and erase; float32 (B, H, W, C).
+
+    output_size defaults to the input's; a smaller one with window < 1 samples windows of the frame."""
     batch = tf.shape(images)[0]
-    height, width = images.shape[1], images.shape[2]
-    scale = tf.random.uniform([batch], augmentation.crop_min, 1.0)
+    height, width = output_size or (images.shape[1], images.shape[2])
+    scale = augmentation.window * tf.random.uniform([batch], augmentation.crop_min, 1.0)
     if augmentation.zoom:
         scale = scale * tf.random.uniform([batch], 1 - augmentation.zoom, 1 + augmentation.zoom)
     max_shift = augmentation.shift
@@ -46,7 +53,28 @@ def augment_batch(images: tf.Tensor, augmentation: Augmentation, seed: int | Non
     if augmentation.rotation_degrees:
         angle = tf.random.uniform([batch], -1.0, 1.0) * augmentation.rotation_degrees * np.pi / 180
         images = _rotate(images, angle)
+    if augmentation.erasing:
+        images = _erase(images, augmentation.erasing)
     return images
+
+
+def _erase(images: tf.Tensor, probability: float) -> tf.Tensor:
+    """Random erasing (Zhong et al. 2017): a rectangle of 2-25% of the area, aspect 0.3-3.3, set to noise."""
+    shape = tf.shape(images)
+    batch, height, width = shape[0], tf.cast(shape[1], tf.float32), tf.cast(shape[2], tf.float32)
+    area = tf.random.uniform([batch], 0.02, 0.25) * height * width
+    aspect = tf.exp(tf.random.uniform([batch], np.log(0.3), np.log(1 / 0.3)))
+    box_h = tf.minimum(tf.sqrt(area * aspect), height)
+    box_w = tf.minimum(tf.sqrt(area / aspect), width)
+    top = tf.random.uniform([batch]) * (height - box_h)
+    left = tf.random.uniform([batch]) * (width - box_w)
+    rows = tf.range(height)[None, :, None]
+    cols = tf.range(width)[None, None, :]
+    inside = ((rows >= top[:, None, None]) & (rows < (top + box_h)[:, None, None])
+              & (cols >= left[:, None, None]) & (cols < (left + box_w)[:, None, None]))
+    inside &= (tf.random.uniform([batch]) < probability)[:, None, None]
+    noise = tf.random.uniform(shape, 0.0, 255.0)
+    return tf.where(inside[..., None], noise, images)
 
 
 def _rotate(images: tf.Tensor, angles: tf.Tensor) -> tf.Tensor:
@@ -94,6 +122,7 @@ def make_dataset(
     augmentation: Augmentation | None = None,
     sample_weights: np.ndarray | None = None,
     seed: int = 0,
+    output_size: tuple[int, int] | None = None,
 ) -> tf.data.Dataset:
     """A prefetching dataset of (float32 images, targets[, weights]) batches from in-memory arrays."""
     tensors = (images, targets) if sample_weights is None else (images, targets, sample_weights)
@@ -105,7 +134,7 @@ def make_dataset(
     def to_float(x, *rest):
         x = tf.cast(x, tf.float32)
         if training and augmentation is not None and augmentation.enabled:
-            x = augment_batch(x, augmentation)
+            x = augment_batch(x, augmentation, output_size)
         return (x, *rest)
 
     return dataset.map(to_float, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shlex
@@ -44,7 +45,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     model = parser.add_argument_group("model")
     model.add_argument("--model", default="cnn", choices=list_models())
     model.add_argument("--model-options", default="{}", help='JSON, e.g. \'{"filters": [32, 64, 128, 256]}\'')
-    model.add_argument("--input-size", type=int, default=48)
+    model.add_argument("--input-size", type=int, default=48, help="side of the face frame")
+    model.add_argument("--crop-size", type=int, default=0,
+                       help="train on random crops of this side from the frame and serve the centre crop "
+                            "(e.g. 40 of 48: about 30%% fewer multiply-adds; 0: off)")
     model.add_argument("--weights", choices=("none", "imagenet"), default="none", help="transfer backbones only")
     model.add_argument("--init-from", help="start from this model source's weights (head replaced if labels differ)")
     model.add_argument("--frozen-epochs", type=int, default=2, help="transfer models: epochs with a frozen backbone")
@@ -60,6 +64,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     optim.add_argument("--label-smoothing", type=float, default=0.0)
     optim.add_argument("--balance", choices=pipeline.BALANCE_MODES, default="none")
     optim.add_argument("--early-stopping", type=int, default=0, help="patience in epochs (0: off)")
+    optim.add_argument("--ema", type=float, default=0.0,
+                       help="keep an exponential moving average of the weights with this momentum per step "
+                            "(e.g. 0.999); each epoch scores it too and the better weights are kept (0: off)")
     augment = parser.add_argument_group("augmentation")
     augment.add_argument("--no-augment", action="store_true")
     augment.add_argument("--no-flip", action="store_true")
@@ -67,6 +74,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     augment.add_argument("--zoom", type=float, default=0.1, help="0: off")
     augment.add_argument("--shift", type=float, default=0.1, help="0: off")
     augment.add_argument("--crop-min", type=float, default=40 / 48, help="random crop side fraction (1: off)")
+    augment.add_argument("--erasing", type=float, default=0.0, help="random erasing probability (0: off)")
     run = parser.add_argument_group("run")
     run.add_argument("--out", required=True, help="model folder to write, e.g. models/fer2013-cnn")
     run.add_argument("--run-dir", help="resume state and logs (default: runs/<name of --out>)")
@@ -81,6 +89,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"--model-options is not valid JSON: {error}")
     if args.epochs < 1 or args.batch_size < 1:
         parser.error("--epochs and --batch-size must be positive")
+    if args.crop_size and not args.input_size / 2 <= args.crop_size <= args.input_size:
+        parser.error("--crop-size must be between half of --input-size and --input-size")
+    if not 0 <= args.ema < 1:
+        parser.error("--ema must be in [0, 1)")
     args.run_dir = Path(args.run_dir or Path("runs") / Path(args.out).name)
     return args
 
@@ -100,20 +112,22 @@ def targets_of(dataset: FaceDataset, args: argparse.Namespace) -> np.ndarray:
 
 
 def new_model(args: argparse.Namespace, num_classes: int, labels: tuple[str, ...]) -> tuple[keras.Model, ModelConfig]:
-    input_shape = [args.input_size, args.input_size, 1]
+    side = args.crop_size or args.input_size
+    input_shape = [side, side, 1]
+    crop_pct = side / args.input_size
     if args.init_from:
         model, base = load_model_folder(resolve_source(args.init_from))
         if list(base.labels) != list(labels):
             features = model.get_layer(LOGITS_NAME).input
             model = keras.Model(model.inputs, keras.layers.Dense(num_classes, name=LOGITS_NAME)(features))
         return model, ModelConfig(base.architecture, list(labels), base.input_shape, base.last_conv_layer,
-                                  architecture_options=base.architecture_options)
+                                  architecture_options=base.architecture_options, crop_pct=base.crop_pct)
     options = dict(args.model_options)
     if args.model != "cnn":
         options.setdefault("weights", None if args.weights == "none" else "imagenet")
     built = build_model(args.model, num_classes, input_shape, **options)
     return built.model, ModelConfig(args.model, list(labels), input_shape, built.last_conv_layer,
-                                    architecture_options=built.options)
+                                    architecture_options=built.options, crop_pct=crop_pct)
 
 
 def phases(args: argparse.Namespace, config: ModelConfig) -> list[tuple[int, int, bool, float]]:
@@ -133,10 +147,12 @@ def compile_for_phase(model, config, args, frozen: bool, peak_lr: float, epochs:
                                      warmup_steps=min(int(args.warmup_epochs * steps), epochs * steps - 1))
     else:
         learning_rate = peak_lr
+    ema = dict(use_ema=True, ema_momentum=args.ema) if args.ema else {}
     if args.optimizer == "sgd":
-        optimizer = keras.optimizers.SGD(learning_rate, momentum=0.9, nesterov=True, weight_decay=args.weight_decay)
+        optimizer = keras.optimizers.SGD(learning_rate, momentum=0.9, nesterov=True, weight_decay=args.weight_decay,
+                                         **ema)
     else:
-        optimizer = keras.optimizers.AdamW(learning_rate, weight_decay=args.weight_decay)
+        optimizer = keras.optimizers.AdamW(learning_rate, weight_decay=args.weight_decay, **ema)
     model.compile(
         optimizer=optimizer,
         loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=args.label_smoothing),
@@ -147,9 +163,11 @@ def compile_for_phase(model, config, args, frozen: bool, peak_lr: float, epochs:
 class RunState(keras.callbacks.Callback):
     """After each epoch: save the resume checkpoint, append history, keep the best model folder, watch the clock."""
 
-    def __init__(self, args, config: ModelConfig, state: dict, phase: int, train_size: int) -> None:
+    def __init__(self, args, config: ModelConfig, state: dict, phase: int, train_size: int,
+                 val_images: np.ndarray, val_labels: np.ndarray) -> None:
         super().__init__()
         self.args, self.config, self.state, self.phase, self.train_size = args, config, state, phase, train_size
+        self.val_images, self.val_labels = val_images, val_labels
         self.sitting_start = state["sitting_start"]
         self.stopped_by_budget = False
 
@@ -173,11 +191,16 @@ class RunState(keras.callbacks.Callback):
         state["epoch_seconds"].append(duration)
         val_accuracy = float(logs.get("val_accuracy", -1.0))
         if val_accuracy > state["best_val_accuracy"]:
-            state.update(best_val_accuracy=val_accuracy, best_epoch=epoch + 1)
-            self.config.metrics = {"val_accuracy_no_tta": val_accuracy, "split": self.args.val_split,
-                                   "epoch": epoch + 1, "note": "interim: best epoch so far, before final evaluation"}
-            save_model_folder(self.model, self.config, self.args.out)
-        self.model.save(self.args.run_dir / RESUME_FILE)  # with optimizer state and schedule position
+            self._keep_best(val_accuracy, epoch, "raw")
+        if getattr(self.model.optimizer, "use_ema", False):
+            with averaged_weights(self.model):
+                ema_accuracy = self._accuracy()
+                print(f"epoch {epoch + 1}: val_accuracy {val_accuracy:.4f}, weight average {ema_accuracy:.4f}",
+                      flush=True)
+                state["history"].setdefault("val_ema_accuracy", []).append(ema_accuracy)
+                if ema_accuracy > state["best_val_accuracy"]:
+                    self._keep_best(ema_accuracy, epoch, "ema")
+        self.model.save(self.args.run_dir / RESUME_FILE)  # with optimizer state, schedule position, averages
         (self.args.run_dir / STATE_FILE).write_text(json.dumps(state, indent=1))
         if self.args.time_budget:
             elapsed = time.time() - self.sitting_start
@@ -187,6 +210,33 @@ class RunState(keras.callbacks.Callback):
                       f"epoch {epoch + 1} (resume with --resume)", flush=True)
                 self.stopped_by_budget = True
                 self.model.stop_training = True
+
+
+    def _keep_best(self, accuracy: float, epoch: int, weights: str) -> None:
+        self.state.update(best_val_accuracy=accuracy, best_epoch=epoch + 1, best_weights=weights)
+        self.config.metrics = {"val_accuracy_no_tta": accuracy, "split": self.args.val_split, "epoch": epoch + 1,
+                               "weights": weights, "note": "interim: best epoch so far, before final evaluation"}
+        save_model_folder(self.model, self.config, self.args.out)
+
+    def _accuracy(self) -> float:
+        """Single-view accuracy of the model's current weights on the validation images."""
+        logits = np.concatenate([self.model.predict_on_batch(self.val_images[i:i + 256].astype(np.float32))
+                                 for i in range(0, len(self.val_images), 256)])
+        return float(np.mean(np.argmax(logits, axis=1) == self.val_labels))
+
+
+@contextlib.contextmanager
+def averaged_weights(model: keras.Model):
+    """Temporarily swap the optimizer's moving averages into the model's trainable weights."""
+    averages = model.optimizer._model_variables_moving_average  # Keras keeps them in trainable-weight order
+    raw = [variable.numpy() for variable in model.trainable_weights]
+    try:
+        for variable, average in zip(model.trainable_weights, averages):
+            variable.assign(average)
+        yield
+    finally:
+        for variable, value in zip(model.trainable_weights, raw):
+            variable.assign(value)
 
 
 def finalize(args, config: ModelConfig, state: dict, val: FaceDataset, val_images: np.ndarray) -> dict:
@@ -252,16 +302,20 @@ def train(args: argparse.Namespace) -> dict:
     state["epoch_seconds"] = []
 
     input_shape = config.input_shape
-    train_images = preprocess_faces(train_set.images, input_shape)
-    val_images = preprocess_faces(val.images, input_shape)
+    # Training sees random windows of the whole frame; validation the centre crop that serving uses.
+    train_images = preprocess_faces(train_set.images, config.frame_shape)
+    val_images = preprocess_faces(val.images, input_shape, crop_pct=config.crop_pct)
+    if args.no_augment and config.crop_pct != 1.0:
+        train_images = preprocess_faces(train_images, input_shape, crop_pct=config.crop_pct)
     indices = pipeline.balanced_indices(train_set.labels, args.balance, train_set.num_classes, args.seed)
     weights = None
     if args.balance == "weights":
         weights = pipeline.class_weights(train_set.labels, train_set.num_classes)[train_set.labels[indices]]
     augmentation = None if args.no_augment else pipeline.Augmentation(
-        flip=not args.no_flip, rotation_degrees=args.rotation, zoom=args.zoom, shift=args.shift, crop_min=args.crop_min)
+        flip=not args.no_flip, rotation_degrees=args.rotation, zoom=args.zoom, shift=args.shift, crop_min=args.crop_min,
+        erasing=args.erasing, window=config.crop_pct)
     train_data = pipeline.make_dataset(train_images[indices], targets_of(train_set, args)[indices], args.batch_size,
-                                       True, augmentation, weights, args.seed)
+                                       True, augmentation, weights, args.seed, output_size=tuple(input_shape[:2]))
     val_data = pipeline.make_dataset(val_images, targets_of(val, args), 256, False)
     steps = int(np.ceil(len(indices) / args.batch_size))
 
@@ -270,7 +324,7 @@ def train(args: argparse.Namespace) -> dict:
             continue
         if not (args.resume and state["phase"] == number and state["epochs_completed"] > first):
             compile_for_phase(model, config, args, frozen, peak_lr, end - first, steps)
-        run_state = RunState(args, config, state, number, len(indices))
+        run_state = RunState(args, config, state, number, len(indices), val_images, val.labels)
         callbacks = [run_state, keras.callbacks.CSVLogger(str(args.run_dir / "history.csv"), append=True)]
         if args.schedule == "plateau":
             callbacks.append(keras.callbacks.ReduceLROnPlateau("val_accuracy", factor=0.5, patience=2, verbose=1))
