@@ -239,7 +239,7 @@ def test_explain_face_overlays_the_chosen_method_on_the_face(app, analysis, meth
     image = app.explain_face(analysis, 0, app.PREDICTED, method)
     side = analysis.analysis.crops[0].shape[0]
     assert image.shape == (side, side, 3) and image.dtype == np.uint8
-    assert not np.array_equal(image, analysis.crops[0])  # the heatmap is visible
+    assert not np.array_equal(image, analysis.analysis.crops[0])  # the heatmap is visible
 
 
 def test_explain_face_class_choice_changes_the_map(app, analysis):
