@@ -143,12 +143,16 @@ class YuNetFaceDetector:
         return detector
 
     def detect(self, image: np.ndarray) -> list[Face]:
+        if min(image.shape[:2]) < 10:  # nothing YuNet can find; its output on such slivers is not finite
+            return []
         detector = self._detector()
         bgr = np.ascontiguousarray(image[:, :, ::-1])
         detector.setInputSize((bgr.shape[1], bgr.shape[0]))
         _, rows = detector.detect(bgr)
         faces = []
         for row in rows if rows is not None else []:
+            if not np.all(np.isfinite(row)):
+                continue
             x, y, w, h = (float(v) for v in row[:4])
             landmarks = tuple((float(row[4 + 2 * i]), float(row[5 + 2 * i])) for i in range(5))
             faces.append(Face(Box(int(round(x)), int(round(y)), int(round(w)), int(round(h))), float(row[14]),
@@ -239,7 +243,7 @@ def _map_back(face: Face, pad_x: int, pad_y: int, scale: float, width: int, heig
     right, bottom = left + box.width / scale, top + box.height / scale
     x0, y0 = max(0, int(round(left))), max(0, int(round(top)))
     x1, y1 = min(width, int(round(right))), min(height, int(round(bottom)))
-    if x1 - x0 < 2 or y1 - y0 < 2:
+    if x1 <= x0 or y1 <= y0:
         return None
     landmarks = None
     if face.landmarks is not None:

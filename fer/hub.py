@@ -9,7 +9,9 @@ from fer.classifier import EmotionModel
 from fer.errors import ModelSourceError
 from fer.model_folder import CONFIG_FILE, MODEL_FILE, load_model_folder
 
-BUNDLED_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+# An installed package carries the models as fer/bundled_models; a source checkout has them in models/.
+_INSTALLED_MODELS = Path(__file__).resolve().parent / "bundled_models"
+BUNDLED_MODELS_DIR = _INSTALLED_MODELS if _INSTALLED_MODELS.is_dir() else Path(__file__).resolve().parent.parent / "models"
 DEFAULT_MODEL = "fer2013-cnn"
 HF_PREFIX = "hf://"
 # Hub repo ids: owner/name, letters, digits, '-', '_', '.', no leading/trailing separators, <= 96 chars.

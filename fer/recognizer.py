@@ -71,15 +71,15 @@ class Recognizer:
     detector: "yunet" (default), "haar" or any object with detect(RGB image) -> list[Face].
     align: rotate each face so its eyes are level (needs landmarks, i.e. YuNet).
     tta: test-time augmentation ("none", "flip", "ten_crop"; None: the model's config).
-    max_side / pad / max_faces: see fer.faces.DetectionSettings.
+    max_side / pad / max_faces / min_face_size: see fer.faces.DetectionSettings.
     """
 
     def __init__(self, model: EmotionModel | str | Path = DEFAULT_MODEL, detector: str | FaceDetector | None = None,
                  max_faces: int | None = None, align: bool = True, tta: str | None = None,
-                 max_side: int = 640, pad: float = 0.15) -> None:
+                 max_side: int = 640, pad: float = 0.15, min_face_size: int = 12) -> None:
         self.model = model if isinstance(model, EmotionModel) else load_model(model)
         self.detector = make_detector(detector)
-        self.settings = DetectionSettings(max_side=max_side, pad=pad, max_faces=max_faces)
+        self.settings = DetectionSettings(max_side=max_side, pad=pad, max_faces=max_faces, min_face_size=min_face_size)
         self.align, self.tta = align, tta
 
     @property

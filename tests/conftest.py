@@ -19,7 +19,7 @@ FER2013_CSV = DATA_DIR / "fer2013.csv.gz"
 FERPLUS_CSV = DATA_DIR / "fer2013new.csv"
 
 # A small cnn so tests build, save and run models in about a second.
-TINY_CNN = dict(filters=(8, 16), dense_units=(16,), block_dropout=0.0, head_dropout=0.0)
+TINY_CNN = dict(filters=(8, 16), dense_units=(16,), block_dropout=0.0, head_dropout=0.0, grad_cam_block=2)
 
 
 def make_model_folder(folder: Path, labels=None, seed: int = 0, input_size: int = 48, **options) -> Path:

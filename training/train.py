@@ -17,7 +17,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from fer.classifier import EmotionModel  # noqa: E402
-from fer.config import ModelConfig  # noqa: E402
+from fer.config import TTA_MODES, ModelConfig  # noqa: E402
 from fer.data import FaceDataset, load_dataset  # noqa: E402
 from fer.errors import FerError  # noqa: E402
 from fer.hub import resolve_source  # noqa: E402
@@ -121,13 +121,16 @@ def new_model(args: argparse.Namespace, num_classes: int, labels: tuple[str, ...
             features = model.get_layer(LOGITS_NAME).input
             model = keras.Model(model.inputs, keras.layers.Dense(num_classes, name=LOGITS_NAME)(features))
         return model, ModelConfig(base.architecture, list(labels), base.input_shape, base.last_conv_layer,
-                                  architecture_options=base.architecture_options, crop_pct=base.crop_pct)
+                                  architecture_options=base.architecture_options, crop_pct=base.crop_pct,
+                                  tta=base.tta, face_margin=base.face_margin)
     options = dict(args.model_options)
     if args.model != "cnn":
         options.setdefault("weights", None if args.weights == "none" else "imagenet")
     built = build_model(args.model, num_classes, input_shape, **options)
+    # Photos and evaluation average ten crops when the model was trained on crops, else the mirror pair.
     return built.model, ModelConfig(args.model, list(labels), input_shape, built.last_conv_layer,
-                                    architecture_options=built.options, crop_pct=crop_pct)
+                                    architecture_options=built.options, crop_pct=crop_pct,
+                                    tta="ten_crop" if crop_pct < 1 else "flip")
 
 
 def phases(args: argparse.Namespace, config: ModelConfig) -> list[tuple[int, int, bool, float]]:
@@ -239,14 +242,24 @@ def averaged_weights(model: keras.Model):
             variable.assign(value)
 
 
-def finalize(args, config: ModelConfig, state: dict, val: FaceDataset, val_images: np.ndarray) -> dict:
-    """Reload the best epoch, fit a temperature on the validation split, measure and write card and plots."""
+def finalize(args, config: ModelConfig, state: dict, val: FaceDataset, val_frames: np.ndarray) -> dict:
+    """Reload the best epoch, fit a temperature on the validation split with the model's own inference
+    (its test-time augmentation), measure every TTA mode, write card and plots."""
+    from fer.classifier import softmax, view_offsets
+
     model, saved = load_model_folder(args.out)
     config.architecture_options = saved.architecture_options
     classifier = EmotionModel(model, config)
-    logits = np.concatenate([classifier.logits(val_images[i:i + 256]) for i in range(0, len(val_images), 256)])
+    by_mode = {}
+    for mode in TTA_MODES:
+        try:
+            view_offsets(config, mode)
+        except ValueError:
+            continue  # e.g. ten_crop on a model of whole frames
+        by_mode[mode] = np.concatenate([classifier.logits(val_frames[i:i + 256], mode)
+                                        for i in range(0, len(val_frames), 256)])
+    logits = by_mode[config.tta]
     temperature = 1.0 if args.no_temperature else fit_temperature(logits, val.labels)
-    from fer.classifier import softmax
 
     before = classification_metrics(softmax(logits), val.labels, config.labels)
     after = classification_metrics(softmax(logits / temperature), val.labels, config.labels)
@@ -259,7 +272,9 @@ def finalize(args, config: ModelConfig, state: dict, val: FaceDataset, val_image
         "dataset": "FER+ (fer2013new.csv, majority label)" if args.ferplus else "FER-2013 (fer2013.csv)",
         "split": args.val_split,
         "ece_before_temperature": before["ece"],
-        "flip_tta": config.flip_tta,
+        "tta": config.tta,
+        "accuracy_by_tta": {mode: float(np.mean(np.argmax(values, axis=1) == val.labels))
+                            for mode, values in by_mode.items()},
         "best_epoch": state["best_epoch"],
         "complete": complete,
         "note": (f"{args.val_split} was also used to pick the best epoch and fit the temperature."
@@ -304,6 +319,7 @@ def train(args: argparse.Namespace) -> dict:
     input_shape = config.input_shape
     # Training sees random windows of the whole frame; validation the centre crop that serving uses.
     train_images = preprocess_faces(train_set.images, config.frame_shape)
+    val_frames = preprocess_faces(val.images, config.frame_shape)
     val_images = preprocess_faces(val.images, input_shape, crop_pct=config.crop_pct)
     if args.no_augment and config.crop_pct != 1.0:
         train_images = preprocess_faces(train_images, input_shape, crop_pct=config.crop_pct)
@@ -334,7 +350,7 @@ def train(args: argparse.Namespace) -> dict:
                   callbacks=callbacks, shuffle=False, verbose=1 if sys.stdout.isatty() else 2)
         if run_state.stopped_by_budget or model.stop_training:
             break
-    return finalize(args, config, state, val, val_images)
+    return finalize(args, config, state, val, val_frames)
 
 
 def main(argv: list[str] | None = None) -> int:
