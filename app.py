@@ -33,8 +33,8 @@ from fer.explain import DEFAULT_METHOD, METHODS, Explainer, check_method, overla
 from fer.faces import DEFAULT_DETECTOR, DETECTORS, to_rgb  # noqa: E402
 from fer.hub import DEFAULT_MODEL, bundled_models, load_model  # noqa: E402
 from fer.recognizer import FrameAnalysis, Recognizer  # noqa: E402
-from fer.tracking import FaceTracker  # noqa: E402
-from fer.video import VideoReader, VideoWriter, analyze_video as video_frames  # noqa: E402
+from fer.stream import LiveSession  # noqa: E402
+from fer.video import VideoReader, VideoWriter, annotate_video  # noqa: E402
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 EXAMPLE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
@@ -344,11 +344,14 @@ class StreamState:
     """Per-session webcam state (kept in gr.State, in memory only)."""
 
     source: str = ""
-    tracker: FaceTracker = dataclasses.field(
-        default_factory=lambda: FaceTracker(weight=EMA_WEIGHT, min_iou=IOU_MATCH, max_missed=TRACK_MAX_MISSED))
-    frame_index: int = 0
-    cam_frame: int | None = None  # the frame whose Grad-CAM is on show
+    live: LiveSession = dataclasses.field(default_factory=lambda: LiveSession(
+        weight=EMA_WEIGHT, min_iou=IOU_MATCH, max_missed=TRACK_MAX_MISSED, cam_every=CAM_EVERY_FRAMES,
+        cam_faces=MAX_CAM_FACES, cam_tile=CAM_TILE_SIDE))
     warned: bool = False
+
+    @property
+    def tracker(self):
+        return self.live.tracker
 
 
 def stream_frame(frame: np.ndarray | None, state: StreamState | None, model_source: str | None = None,
@@ -368,31 +371,12 @@ def stream_frame(frame: np.ndarray | None, state: StreamState | None, model_sour
         return skip
     if state.source != engine.source:  # a new model: old probabilities mean nothing to it
         state = StreamState(source=engine.source)
-    analysis = engine.stream_recognizer.analyze_frame(image)
-    tracks = state.tracker.update(analysis.boxes, analysis.probabilities)
-    labels = engine.labels
-    texts = [label_text(i, labels[int(np.argmax(t.probabilities))], float(t.probabilities.max()))
-             for i, t in enumerate(tracks)]
-    outputs = {"live": annotate(image, analysis.boxes, texts), "stream_state": state, "live_cam": gr.skip()}
-    if tracks:
-        main = max(range(len(tracks)), key=lambda i: tracks[i].box.area)
-        outputs["live_probabilities"] = gr.update(
-            value={label: float(p) for label, p in zip(labels, tracks[main].probabilities)},
-            label=f"Face #{main + 1} (smoothed)")
-    else:
-        outputs["live_probabilities"] = gr.update(value=None, label="No face in view")
-    # Grad-CAM stays off the per-frame path: every `cam_every` frames, and put off while another visitor's
-    # explanation holds the explainer.
-    due = state.cam_frame is None or state.frame_index - state.cam_frame >= max(1, int(cam_every))
-    if tracks and due and not engine.explainer.busy:
-        chosen = sorted(sorted(range(len(tracks)), key=lambda i: tracks[i].box.area, reverse=True)[:MAX_CAM_FACES])
-        classes = [int(np.argmax(tracks[i].probabilities)) for i in chosen]
-        heatmaps = engine.explainer.explain_batch(analysis.inputs[chosen], "gradcam", classes)
-        overlays = [overlay(to_rgb(analysis.crops[i]), heatmap) for i, heatmap in zip(chosen, heatmaps)]
-        outputs["live_cam"] = tile_strip(overlays, [labels[c] for c in classes], CAM_TILE_SIDE)
-        state.cam_frame = state.frame_index
-    state.frame_index += 1
-    return outputs
+    state.live.cam_every = cam_every
+    result = state.live.step(engine.stream_recognizer, image, engine.explainer)
+    probabilities = (gr.update(value=None, label="No face in view") if result.main_face is None else
+                     gr.update(value=result.main_probabilities, label=f"Face #{result.main_face + 1} (smoothed)"))
+    return {"live": result.annotated, "live_probabilities": probabilities, "stream_state": state,
+            "live_cam": gr.skip() if result.cam is None else result.cam}
 
 # ---------------------------------------------------------------- video
 
@@ -425,34 +409,24 @@ def analyze_video(video: str | None, model_source: str | None = None, every: int
     except FerError as error:
         _warn(_reason(error))
         return empty
-    times, rows, faces_seen, texts, boxes = [], [], 0, [], []
-    nan_row = np.full(len(engine.labels), np.nan, np.float32)
-    output = _video_output_path()
     progress(0.0, desc="Analysing frames")
-    with reader, VideoWriter(output, reader.info.fps) as writer:
-        for item in video_frames(engine.recognizer, reader, every, all_frames=True):
-            if item.analysis is not None:  # labels persist on the frames between analysed ones
-                boxes, texts = item.analysis.boxes, _face_texts(item.analysis)
-                largest = max(item.analysis.faces, key=lambda f: f.box.area, default=None)
-                faces_seen += largest is not None
-                times.append(item.time)
-                rows.append(nan_row if largest is None else np.array(list(largest.probabilities.values())))
-                progress((item.index + 1, reader.expected_frames or None), desc="Analysing frames", unit="frames")
-            writer.write(annotate(item.image, boxes, texts))
-    if reader.frames_read == 0:
+    with reader, VideoWriter(_video_output_path(), reader.info.fps) as writer:
+        summary = annotate_video(engine.recognizer, reader, writer, every, lambda done, total: progress(
+            (done, total or None), desc="Analysing frames", unit="frames"))
+    if summary.frames_read == 0:
         _warn("No frames could be read from this video.")
         return empty
     if not writer.opened:
         _warn("This server's OpenCV cannot write WebM video; the timeline is still shown.")
     if reader.truncated:
         _info(f"Only the first {VIDEO_MAX_SECONDS} s of the video were analysed.")
-    if not faces_seen:
+    if not summary.faces_seen:
         _info("No face was found in the analysed frames.")
-    fps = reader.info.fps
-    summary = (f"Analysed {len(times)} of {reader.frames_read} frames (1 in {every}, {reader.frames_read / fps:.1f} s "
-               f"at {fps:.0f} fps); a face was found in {faces_seen} of them.")
-    return {"video_out": output if writer.opened else None, "timeline": timeline_figure(times, rows, engine.labels),
-            "video_summary": summary}
+    fps, read = reader.info.fps, summary.frames_read
+    text = (f"Analysed {summary.analysed} of {read} frames (1 in {every}, {read / fps:.1f} s at {fps:.0f} fps); "
+            f"a face was found in {summary.faces_seen} of them.")
+    return {"video_out": str(writer.path) if writer.opened else None, "video_summary": text,
+            "timeline": timeline_figure(summary.times, summary.rows, summary.labels)}
 
 # ---------------------------------------------------------------- page
 

@@ -140,3 +140,46 @@ class VideoWriter:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+@dataclasses.dataclass
+class VideoSummary:
+    """A video's analysis in numbers: per analysed frame its time and the largest face's probabilities."""
+
+    labels: tuple[str, ...]
+    times: list[float] = dataclasses.field(default_factory=list)
+    rows: list[np.ndarray] = dataclasses.field(default_factory=list)  # NaN rows: no face in that frame
+    frames_read: int = 0
+    faces_seen: int = 0  # analysed frames with at least one face
+
+    @property
+    def analysed(self) -> int:
+        return len(self.times)
+
+
+def annotate_video(recognizer: Recognizer, reader: VideoReader, writer: VideoWriter | None, every: int = 1,
+                   progress=None) -> VideoSummary:
+    """Analyse every `every`-th frame, write every frame with the latest boxes and labels drawn (labels
+    persist on the frames between analysed ones), and summarise the largest face over time.
+
+    progress(done, total) is called after each analysed frame (total 0 when the file does not say)."""
+    from fer.annotate import annotate, label_text
+
+    summary = VideoSummary(recognizer.labels)
+    boxes, texts = [], []
+    for item in analyze_video(recognizer, reader, every, all_frames=writer is not None):
+        if item.analysis is not None:
+            faces = item.analysis.faces
+            boxes = item.analysis.boxes
+            texts = [label_text(i, face.label, face.score) for i, face in enumerate(faces)]
+            largest = max(faces, key=lambda f: f.box.area, default=None)
+            summary.faces_seen += largest is not None
+            summary.times.append(item.time)
+            summary.rows.append(np.full(len(summary.labels), np.nan, np.float32) if largest is None
+                                else np.array([largest.probabilities[label] for label in summary.labels]))
+            if progress is not None:
+                progress(item.index + 1, reader.expected_frames)
+        if writer is not None:
+            writer.write(annotate(item.image, boxes, texts))
+    summary.frames_read = reader.frames_read
+    return summary

@@ -339,7 +339,7 @@ def test_stream_warns_once_for_a_bad_model_and_resets_on_model_change(app, sourc
         assert outputs == [SKIP, SKIP, SKIP]
     assert sum("Webcam analysis stopped" in str(w.message) for w in recwarn) == 1
     _, _, _, state = stream_outputs(app.stream_frame(frame, state, source))
-    assert state.source == source and state.frame_index == 1 and len(state.tracker.tracks) == 1
+    assert state.source == source and state.live.frame_index == 1 and len(state.tracker.tracks) == 1
 
 
 # ---------------------------------------------------------------- video
