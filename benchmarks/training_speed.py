@@ -1,4 +1,4 @@
-"""Section 6: training images/s, our tf.data pipeline (with augmentation) vs a naive model.fit on numpy."""
+"""Section 7: training images/s, our tf.data pipeline (with augmentation) vs a naive model.fit on numpy."""
 
 from __future__ import annotations
 
