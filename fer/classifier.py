@@ -7,7 +7,7 @@ test-time augmentation mode, built by serving_model(): the same graph the export
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import keras
 import numpy as np
@@ -15,7 +15,7 @@ import tensorflow as tf
 from keras import layers, ops
 
 from fer.config import TTA_MODES, ModelConfig
-from fer.preprocessing import center_crop, preprocess_faces
+from fer.inference import FrameModel, softmax
 
 
 def view_offsets(config: ModelConfig, tta: str) -> list[tuple[int, int, bool]]:
@@ -94,34 +94,16 @@ def build_serving_model(network: keras.Model, config: ModelConfig, tta: str, pro
     return keras.Model(frames, layers.Softmax(name="probabilities")(scaled), name=f"serving_{tta}")
 
 
-class EmotionModel:
-    """Wraps a keras model whose output is logits; probabilities use the config's temperature and TTA."""
+class EmotionModel(FrameModel):
+    """Wraps a keras model whose output is logits; probabilities use the config's temperature and TTA.
+
+    labels, input_shape, frame_shape, preprocess(), network_inputs() and predict_in_batches() come from
+    fer.inference.FrameModel, which the exported (ONNX / LiteRT) models share.
+    """
 
     def __init__(self, model: keras.Model, config: ModelConfig, source: str = "") -> None:
         self.model, self.config, self.source = model, config, source
         self._logit_functions: dict[str, tf.types.experimental.GenericFunction] = {}
-
-    @property
-    def labels(self) -> tuple[str, ...]:
-        return tuple(self.config.labels)
-
-    @property
-    def input_shape(self) -> tuple[int, int, int]:
-        """What the network takes (the centre of the frame when crop_pct < 1)."""
-        return tuple(self.config.input_shape)
-
-    @property
-    def frame_shape(self) -> tuple[int, int, int]:
-        """What preprocess() returns and logits() / predict_proba() take."""
-        return tuple(self.config.frame_shape)
-
-    def preprocess(self, faces: Iterable[np.ndarray], color_order: str = "rgb") -> np.ndarray:
-        """Face crops -> (N, *frame_shape) uint8 frames with the shared preprocess_faces()."""
-        return preprocess_faces(faces, self.config.frame_shape, color_order)
-
-    def network_inputs(self, frames: np.ndarray) -> np.ndarray:
-        """The centre view of each frame: what the network itself sees without TTA (for explanations)."""
-        return center_crop(np.asarray(frames), self.config.input_shape)
 
     def _logit_function(self, tta: str):
         function = self._logit_functions.get(tta)
@@ -135,10 +117,7 @@ class EmotionModel:
 
     def logits(self, frames: np.ndarray, tta: str | None = None) -> np.ndarray:
         """Mean logits over the TTA views (config.tta unless given) for a batch of frames, one model call."""
-        frames = np.asarray(frames, dtype=np.float32)
-        if frames.ndim != 4 or list(frames.shape[1:]) != self.config.frame_shape:
-            raise ValueError(f"expected a batch of frames of shape (N, {', '.join(map(str, self.config.frame_shape))}), "
-                             f"got {frames.shape}")
+        frames = self.check_frames(frames)
         if frames.shape[0] == 0:
             return np.zeros((0, self.config.num_classes), dtype=np.float32)
         return self._logit_function(tta or self.config.tta)(tf.constant(frames)).numpy()
@@ -148,11 +127,6 @@ class EmotionModel:
         """Calibrated probabilities (N, num_classes) for a batch of frames."""
         temperature = self.config.temperature if temperature is None else temperature
         return softmax(self.logits(frames, tta) / temperature)
-
-    def predict_in_batches(self, frames: np.ndarray, batch_size: int = 256, **kwargs) -> np.ndarray:
-        """predict_proba over a large array (e.g. a test split), a batch at a time."""
-        parts = [self.predict_proba(frames[i:i + batch_size], **kwargs) for i in range(0, len(frames), batch_size)]
-        return np.concatenate(parts) if parts else np.zeros((0, self.config.num_classes), np.float32)
 
     def serving_model(self, tta: str | None = None) -> keras.Model:
         """The Keras graph frames -> probabilities (TTA, temperature and softmax inside), e.g. to export."""
@@ -165,9 +139,3 @@ class EmotionModel:
                 continue
             for size in batch_sizes:
                 self.predict_proba(np.zeros((size, *self.config.frame_shape), np.uint8), tta=tta)
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=-1, keepdims=True)

@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fer.classifier import EmotionModel
 from fer.faces import (Box, DetectionSettings, Face, FaceDetector, detector_name, face_crop, find_faces,
                        make_detector)
 from fer.hub import DEFAULT_MODEL, load_model
 from fer.images import load_image
 from fer.preprocessing import standardize_image
+
+if TYPE_CHECKING:  # fer.classifier imports TensorFlow; an exported model (fer.exported) runs without it
+    from fer.classifier import EmotionModel
+    from fer.exported import ExportedModel
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,17 +70,18 @@ class FrameAnalysis:
 class Recognizer:
     """Finds faces and classifies their expressions with one model call per image.
 
-    model: an EmotionModel or any source load_model() accepts (folder, bundled name, hf://...).
+    model: a loaded model (EmotionModel, or ExportedModel for an ONNX / LiteRT export) or any source
+        load_model() accepts (folder, export folder, bundled name, hf://...).
     detector: "yunet" (default), "haar" or any object with detect(RGB image) -> list[Face].
     align: rotate each face so its eyes are level (needs landmarks, i.e. YuNet).
     tta: test-time augmentation ("none", "flip", "ten_crop"; None: the model's config).
     max_side / pad / max_faces / min_face_size: see fer.faces.DetectionSettings.
     """
 
-    def __init__(self, model: EmotionModel | str | Path = DEFAULT_MODEL, detector: str | FaceDetector | None = None,
-                 max_faces: int | None = None, align: bool = True, tta: str | None = None,
+    def __init__(self, model: EmotionModel | ExportedModel | str | Path = DEFAULT_MODEL,
+                 detector: str | FaceDetector | None = None, max_faces: int | None = None, align: bool = True, tta: str | None = None,
                  max_side: int = 640, pad: float = 0.15, min_face_size: int = 12) -> None:
-        self.model = model if isinstance(model, EmotionModel) else load_model(model)
+        self.model = model if hasattr(model, "predict_proba") else load_model(model)
         self.detector = make_detector(detector)
         self.settings = DetectionSettings(max_side=max_side, pad=pad, max_faces=max_faces, min_face_size=min_face_size)
         self.align, self.tta = align, tta
