@@ -38,7 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repeats and rows (about a minute or two)")
-    parser.add_argument("--only", nargs="+", choices=list(SECTIONS), help="run only these sections")
+    parser.add_argument("--only", nargs="+", choices=list(SECTIONS),
+                        help="run only these sections (the output file keeps the other sections' earlier figures, "
+                             "each marked with the date it was measured)")
     parser.add_argument("--detector", choices=DETECTORS, default=DEFAULT_DETECTOR,
                         help="the face detector of our pipeline in every section (default: %(default)s)")
     parser.add_argument("--output", type=Path, help="results file (default: see above)")
@@ -53,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         "fer_package": context.pypi_note, "faces": context.face_source,
         "method": "each figure is the median of timed runs after warm-up; ratios come from the same run, "
                   "with our side and fer's side timed interleaved",
-        "sections": {},
+        "sections": report.earlier_sections(output, keep=[key for key in SECTIONS if key not in args.only])
+        if args.only else {},
     }
     print(f"our model: {context.model_note}, detector {args.detector}\nfer package: {context.pypi_note}\n"
           f"faces: {context.face_source}")
@@ -71,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
             lines = [f"FAILED: {section['error']}"]
             traceback.print_exc()
         section["seconds"] = round(time.perf_counter() - section_start, 1)
+        section["measured"] = report.stamp()
         results["sections"][key] = section
         report.print_section(number, f"{title} ({section['seconds']:.0f} s)", lines)
         report.write(results, output)  # after every section, so an interrupted run keeps what it measured

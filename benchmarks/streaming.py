@@ -71,7 +71,7 @@ def stream(handler, frame: np.ndarray, source: str, count: int, warmup: int = 5)
     total = time.perf_counter() - start
     return {"frames": count, "sustained_fps": round(count / total, 2),
             "median_frame_ms": round(statistics.median(durations) * 1000, 2),
-            "max_frame_ms": round(max(durations) * 1000, 2), "tracks": len(getattr(state, "tracks", []))}
+            "max_frame_ms": round(max(durations) * 1000, 2), "tracks": len(state.live.tracker.tracks)}
 
 
 def main(argv: list[str] | None = None) -> None:

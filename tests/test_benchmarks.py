@@ -139,17 +139,21 @@ def test_keeping_faces_above_a_score_is_a_higher_threshold():
     assert detection.kept(faces, 0.99) == []
 
 
-def _setting(side, threshold, framed=0.97, tight=0.97, false_positives=0):
+def _setting(side, threshold, framed=0.97, tight=0.97, top_face_free_score=0.3, extra=0):
     return {"max_side": side, "score_threshold": threshold, "framed": framed, "tight": tight,
-            "false_positives": false_positives}
+            "top_face_free_score": top_face_free_score, "extra_boxes_on_framed": extra}
 
 
 @pytest.mark.parametrize("rows, expected", [
     ([_setting(640, 0.6), _setting(320, 0.6), _setting(320, 0.7)], (320, 0.7)),  # smallest, then highest
     ([_setting(640, 0.6), _setting(320, 0.6, framed=0.90)], (640, 0.6)),  # 320 loses recall on frames
     ([_setting(640, 0.9, tight=0.80), _setting(640, 0.6)], (640, 0.6)),  # 0.9 loses recall on tight crops
-    ([_setting(640, 0.5, false_positives=1), _setting(640, 0.6, framed=0.966)], (640, 0.6)),  # within 0.5 pt
-    ([_setting(640, 0.5, false_positives=2)], (None, None)),
+    ([_setting(640, 0.6, framed=0.966), _setting(640, 0.5)], (640, 0.6)),  # within 0.5 points: the higher
+    ([_setting(640, 0.4, framed=0.99, top_face_free_score=0.35), _setting(640, 0.5, framed=0.95,
+                                                                          top_face_free_score=0.35)],
+     (640, 0.5)),  # 0.4 is too near a face-free box of score 0.35
+    ([_setting(640, 0.5, framed=0.99, extra=1), _setting(640, 0.6, framed=0.95)], (640, 0.6)),  # a box off the face
+    ([_setting(640, 0.5, top_face_free_score=0.45)], (None, None)),
 ])
 def test_choice_of_yunet_settings(rows, expected):
     choice = detection.choose(rows)
