@@ -75,8 +75,10 @@ def write_onnx(graph: keras.Model, path: Path, calibration: np.ndarray | None) -
             # ONNX shape inference and graph optimisation (the symbolic pass needs sympy and no dim is symbolic but batch)
             quant_pre_process(str(float_path), str(prepared_path), skip_symbolic_shape=True)
             # Only the convolutions and dense layers: a quantized softmax would round probabilities to 1/255.
+            # reduce_range (7-bit weights): x86 int8 kernels saturate with full-range weights; measured on
+            # fer2013-cnn, 1,000 PublicTest faces: top-1 agreement with Keras 92.2% without it, 98.5% with it.
             quantize_static(str(prepared_path), str(path), Batches(), quant_format=QuantFormat.QDQ, per_channel=True,
-                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                            reduce_range=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                             op_types_to_quantize=["Conv", "MatMul", "Gemm"])
     opset = max(entry.version for entry in onnx.load(str(path)).opset_import if entry.domain in ("", "ai.onnx"))
     return {"onnx_opset": opset}
