@@ -26,6 +26,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image, UnidentifiedImageError  # noqa: E402
+from starlette.routing import Mount  # noqa: E402
+from starlette.staticfiles import StaticFiles  # noqa: E402
 
 from fer.annotate import annotate, fit_within, label_text, scale_box, scale_points, tile_strip, timeline_figure  # noqa: E402
 from fer.errors import FerError  # noqa: E402
@@ -37,6 +39,8 @@ from fer.stream import LiveSession  # noqa: E402
 from fer.video import VideoReader, VideoWriter, annotate_video  # noqa: E402
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
+# Private mode: the static page in web/ (prepared by `make web`) runs the webcam pipeline in the visitor's browser.
+WEB_DIR, PRIVATE_MODE_PATH = Path(__file__).resolve().parent / "web", "/private"
 EXAMPLE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 MAX_FACES = 20  # faces classified per photo or video frame: the largest ones
 MAX_FACE_PANELS = 8  # per-face probability panels on the page (the JSON output lists every face)
@@ -60,6 +64,12 @@ view, poor light or a small face all mislead it, and its accuracy (shown with th
 dataset. **Privacy.** Photos, webcam frames and videos are analysed in memory and not stored: the only copies
 are in Gradio's temporary cache (and the annotated video), deleted within the hour. **Do not use it for
 decisions about people** (hiring, policing, health, education, security).
+"""
+PRIVATE_MODE_NOTE = f"""\
+**<a href=".{PRIVATE_MODE_PATH}/" target="_blank">Open private mode</a>**: the webcam analysis running entirely in
+your browser. Face detection (YuNet) and the expression model run on your device with ONNX Runtime Web; camera
+frames are never sent to this server, and once loaded the page keeps working offline. It is the same pipeline as the
+Webcam tab (same detector settings, alignment, crops and flip TTA; smoothed probabilities), without Grad-CAM.
 """
 CSS = "#model-card {font-size: 0.9em} .face-panel {min-width: 180px}"
 
@@ -497,6 +507,8 @@ def build_demo() -> gr.Blocks:
                     c["live_probabilities"] = gr.Label(label="Smoothed probabilities", elem_id="live-probabilities")
                     c["live_cam"] = gr.Image(label=f"Grad-CAM (every {CAM_EVERY_FRAMES} frames)", format="jpeg",
                                              interactive=False, elem_id="live-cam")
+            with gr.Tab("Private mode"):
+                gr.Markdown(PRIVATE_MODE_NOTE, elem_id="private-mode")
             with gr.Tab("Video"):
                 with gr.Row():
                     with gr.Column():
@@ -544,6 +556,21 @@ def _bypass_proxy_for_localhost() -> None:
         os.environ[name] = ",".join(hosts + [h for h in ("127.0.0.1", "localhost") if h not in hosts])
 
 
+class PrivateModeFiles(StaticFiles):
+    """web/ with the cross-origin isolation headers that let ONNX Runtime Web run on several threads."""
+
+    def file_response(self, *args, **kwargs):
+        response = super().file_response(*args, **kwargs)
+        response.headers.update({"Cross-Origin-Opener-Policy": "same-origin",
+                                 "Cross-Origin-Embedder-Policy": "require-corp"})
+        return response
+
+
+def private_mode_routes() -> list[Mount]:
+    """The private-mode page, served from the app's own origin (a static site needs no server code)."""
+    return [Mount(PRIVATE_MODE_PATH, PrivateModeFiles(directory=WEB_DIR, html=True, check_dir=False))]
+
+
 def main(argv: list[str] | None = None) -> None:
     global demo
     parser = argparse.ArgumentParser(description="Serve the FER Explain Gradio app (no share links, no analytics).")
@@ -566,7 +593,7 @@ def main(argv: list[str] | None = None) -> None:
     _bypass_proxy_for_localhost()
     demo.queue(default_concurrency_limit=2, max_size=64)
     demo.launch(server_name=args.host, server_port=args.port, share=False, max_file_size=MAX_FILE_SIZE,
-                theme=gr.themes.Soft(), css=CSS, show_error=False)
+                theme=gr.themes.Soft(), css=CSS, show_error=False, app_kwargs={"routes": private_mode_routes()})
 
 
 if __name__ == "__main__":
