@@ -29,7 +29,7 @@ from PIL import Image, UnidentifiedImageError  # noqa: E402
 from starlette.routing import Mount  # noqa: E402
 from starlette.staticfiles import StaticFiles  # noqa: E402
 
-from fer.annotate import annotate, fit_within, label_text, scale_box, scale_points, tile_strip, timeline_figure  # noqa: E402
+from fer.annotate import annotate, fit_between, fit_within, label_text, scale_box, scale_points, tile_strip, timeline_figure  # noqa: E402
 from fer.errors import FerError  # noqa: E402
 from fer.explain import DEFAULT_METHOD, METHODS, Explainer, check_method, overlay  # noqa: E402
 from fer.faces import DEFAULT_DETECTOR, DETECTORS, to_rgb  # noqa: E402
@@ -46,6 +46,7 @@ MAX_FACES = 20  # faces classified per photo or video frame: the largest ones
 MAX_FACE_PANELS = 8  # per-face probability panels on the page (the JSON output lists every face)
 MAX_DISPLAY_SIDE = 1600  # annotated photos are downscaled for display beyond this
 MAX_CROP_SIDE = 512  # face crops kept in the session for explanation overlays
+MIN_CROP_SIDE = 256  # small faces are enlarged so their explanation maps stay readable
 MAX_FILE_SIZE = "20mb"
 PREDICTED = "(predicted)"
 # Webcam: a frame every STREAM_EVERY s; faces found on a 320-px copy (webcam faces are large), flip TTA only.
@@ -275,7 +276,7 @@ def analyze_photo(image: Any, model_source: str | None = None, method: str = DEF
     annotated = annotate(display, [scale_box(b, scale) for b in analysis.boxes], _face_texts(analysis),
                          [scale_points(face.landmarks, scale) for face in analysis.faces])
     # Session state keeps overlay-sized crops, not full-resolution ones.
-    analysis.crops = [fit_within(crop, MAX_CROP_SIDE)[0] for crop in analysis.crops]
+    analysis.crops = [fit_between(crop, MIN_CROP_SIDE, MAX_CROP_SIDE) for crop in analysis.crops]
     photo = PhotoAnalysis(engine.source, analysis)
     return _photo_outputs(annotated, photo, _explain_or_warn(engine, photo, 0, PREDICTED, method))
 

@@ -85,6 +85,17 @@ def fit_within(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
     return (resized[:, :, None] if resized.ndim == 2 else resized), scale
 
 
+def fit_between(image: np.ndarray, min_side: int, max_side: int) -> np.ndarray:
+    """Resize so the longer side lies within min_side..max_side: small face crops are enlarged for display."""
+    longest = max(image.shape[:2])
+    if longest >= min_side:
+        return fit_within(image, max_side)[0]
+    scale = min_side / longest
+    size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+    resized = cv2.resize(np.ascontiguousarray(image), size, interpolation=cv2.INTER_CUBIC)
+    return resized[:, :, None] if resized.ndim == 2 else resized
+
+
 def scale_box(box: Box, scale: float) -> Box:
     if scale == 1.0:
         return box

@@ -213,6 +213,15 @@ def test_huge_photo_is_analysed_and_shown_downscaled(app, source, tmp_path, caps
     assert "Large photo (8000×8000)" in capsys.readouterr().out
 
 
+def test_a_small_face_gets_an_explanation_large_enough_to_read(app, source, tmp_path):
+    canvas = Image.new("RGB", (640, 480), (90, 90, 90))
+    canvas.paste(Image.fromarray(example_rgb()).resize((85, 100)), (300, 200))  # a face of about 35 px
+    out = photo_outputs(app.analyze_photo(save(tmp_path, "small.png", canvas), source))
+    assert len(out["faces"]) == 1 and out["faces"][0]["box"][2] < 64
+    height, width = out["explanation"].shape[:2]
+    assert height == width == app.MIN_CROP_SIDE
+
+
 def test_thirty_faces_keep_the_largest_twenty(app, source, tmp_path, capsys):
     face = example_rgb()[40:440, 90:440]
     tile = cv2.resize(face, (110, int(110 * face.shape[0] / face.shape[1])), interpolation=cv2.INTER_AREA)
