@@ -15,6 +15,7 @@ from fer.faces import (Box, DetectionSettings, Face, FaceDetector, detector_name
                        make_detector)
 from fer.hub import DEFAULT_MODEL, load_model
 from fer.images import load_image
+from fer.labels import canonical_label
 from fer.preprocessing import standardize_image
 
 if TYPE_CHECKING:  # fer.classifier imports TensorFlow; an exported model (fer.exported) runs without it
@@ -40,8 +41,13 @@ class FacePrediction:
         return self.probabilities[self.label]
 
     def to_dict(self) -> dict[str, Any]:
-        """The PyPI `fer` package's shape {"box": [x, y, w, h], "emotions": {label: p}}, plus landmarks."""
-        result: dict[str, Any] = {"box": self.box.to_list(), "emotions": dict(self.probabilities)}
+        """The PyPI `fer` package's shape {"box": [x, y, w, h], "emotions": {label: p}}, plus landmarks.
+
+        Labels are spelled as FER-2013 and `fer` spell them (a FER+ model's "happiness" is "happy"; see
+        fer.labels.canonical_label), so the keys mean the same for every model; `probabilities` keeps the
+        model's own names."""
+        emotions = {canonical_label(label): p for label, p in self.probabilities.items()}
+        result: dict[str, Any] = {"box": self.box.to_list(), "emotions": emotions}
         if self.landmarks is not None:
             result["landmarks"] = [[round(x, 1), round(y, 1)] for x, y in self.landmarks]
         return result
@@ -80,10 +86,13 @@ class Recognizer:
 
     def __init__(self, model: EmotionModel | ExportedModel | str | Path = DEFAULT_MODEL,
                  detector: str | FaceDetector | None = None, max_faces: int | None = None, align: bool = True, tta: str | None = None,
-                 max_side: int = 640, pad: float = 0.15, min_face_size: int = 12) -> None:
+                 max_side: int | None = None, pad: float | None = None, min_face_size: int | None = None) -> None:
         self.model = model if hasattr(model, "predict_proba") else load_model(model)
         self.detector = make_detector(detector)
-        self.settings = DetectionSettings(max_side=max_side, pad=pad, max_faces=max_faces, min_face_size=min_face_size)
+        # Unset knobs keep DetectionSettings' measured defaults, so those live in one place.
+        chosen = {"max_side": max_side, "pad": pad, "min_face_size": min_face_size}
+        self.settings = DetectionSettings(max_faces=max_faces,
+                                          **{name: value for name, value in chosen.items() if value is not None})
         self.align, self.tta = align, tta
 
     @property
