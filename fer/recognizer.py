@@ -15,7 +15,6 @@ from fer.faces import (Box, DetectionSettings, Face, FaceDetector, detector_name
                        make_detector)
 from fer.hub import DEFAULT_MODEL, load_model
 from fer.images import load_image
-from fer.labels import canonical_label
 from fer.preprocessing import standardize_image
 
 if TYPE_CHECKING:  # fer.classifier imports TensorFlow; an exported model (fer.exported) runs without it
@@ -41,13 +40,8 @@ class FacePrediction:
         return self.probabilities[self.label]
 
     def to_dict(self) -> dict[str, Any]:
-        """The PyPI `fer` package's shape {"box": [x, y, w, h], "emotions": {label: p}}, plus landmarks.
-
-        Labels are spelled as FER-2013 and `fer` spell them (a FER+ model's "happiness" is "happy"; see
-        fer.labels.canonical_label), so the keys mean the same for every model; `probabilities` keeps the
-        model's own names."""
-        emotions = {canonical_label(label): p for label, p in self.probabilities.items()}
-        result: dict[str, Any] = {"box": self.box.to_list(), "emotions": emotions}
+        """The PyPI `fer` package's shape {"box": [x, y, w, h], "emotions": {label: p}}, plus landmarks."""
+        result: dict[str, Any] = {"box": self.box.to_list(), "emotions": dict(self.probabilities)}
         if self.landmarks is not None:
             result["landmarks"] = [[round(x, 1), round(y, 1)] for x, y in self.landmarks]
         return result
