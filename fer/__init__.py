@@ -11,7 +11,7 @@ from fer.labels import FER2013_LABELS, FERPLUS_LABELS  # noqa: E402
 __all__ = [
     "FER2013_LABELS", "FERPLUS_LABELS", "FerError", "DataFormatError", "ImageError", "ModelSourceError",
     "load_model", "build_model", "list_models", "Recognizer", "FacePrediction", "preprocess_face",
-    "__version__",
+    "FER", "Video", "__version__",
 ]
 __version__ = "0.1.0"
 
@@ -23,6 +23,9 @@ _LAZY = {
     "Recognizer": "fer.recognizer",
     "FacePrediction": "fer.recognizer",
     "preprocess_face": "fer.preprocessing",
+    # The PyPI `fer` package's API, so code written for it runs unchanged (fer.compat).
+    "FER": "fer.compat",
+    "Video": "fer.compat",
 }
 
 
