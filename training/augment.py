@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
+
 import numpy as np
 from keras import ops
 
 # augment_batch() is a pure function of its inputs (so jax.jit / tf.function can compile it): the randomness
 # comes in as uniform [0, 1) numbers, one row of RANDOM_COLUMNS per image plus one noise image for erasing.
-# Only their source is backend-specific (numpy in the PyDataset, tf.random inside tf.data); every
-# distribution is shaped here.
+# Every distribution is shaped here; the caller only draws uniform numbers (random_inputs(), from numpy).
 RANDOM_COLUMNS = 11
 _SCALE, _ZOOM, _CENTRE_Y, _CENTRE_X, _FLIP, _ANGLE, _AREA, _ASPECT, _TOP, _LEFT, _ERASE = range(RANDOM_COLUMNS)
 
