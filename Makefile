@@ -9,7 +9,7 @@ export NO_PROXY = 127.0.0.1,localhost
 export no_proxy = 127.0.0.1,localhost
 export TF_CPP_MIN_LOG_LEVEL = 2
 
-.PHONY: install install-test app test bench clean
+.PHONY: install install-test web app test bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,11 @@ $(VENV)/.runtime-installed: requirements.txt | $(PY)
 	$(PY) -m pip install -q -r requirements.txt
 	touch $@
 
-$(VENV)/.test-installed: requirements-test.txt requirements.txt $(VENV)/.runtime-installed
+$(VENV)/.export-installed: requirements-export.txt $(VENV)/.runtime-installed
+	$(PY) -m pip install -q -r requirements-export.txt
+	touch $@
+
+$(VENV)/.test-installed: requirements-test.txt requirements-export.txt requirements.txt $(VENV)/.runtime-installed
 	$(PY) -m pip install -q -r requirements-test.txt
 	touch $@
 
@@ -27,13 +31,23 @@ install: $(VENV)/.runtime-installed
 
 install-test: $(VENV)/.test-installed
 
-app: install
+# Private mode (web/): ONNX Runtime Web from the npm registry (npm pack, or a checked download without npm), the
+# bundled models exported to ONNX and the page's settings from the Python code; redone when any of them changes.
+# Generated and gitignored.
+WEB_PREPARED := web/models/.prepared
+$(WEB_PREPARED): web/prepare.py app.py $(wildcard fer/*.py) $(wildcard models/*/*) | $(VENV)/.export-installed
+	$(PY) -m web.prepare
+	touch $@
+
+web: $(WEB_PREPARED)
+
+app: install web
 	$(PY) app.py --host $(HOST) --port $(PORT)
 
-test: install-test
+test: install-test web
 	$(PY) -m pytest -q
 
-bench: install-test
+bench: install-test web
 	$(PY) -m benchmarks.run
 
 clean:

@@ -1,9 +1,14 @@
-"""FER Explain: a Gradio app that boxes every face, names its expression and shows why (photo, webcam, video)."""
+"""FER Explain: a Gradio app that boxes every face, names its expression and shows why (photo, webcam, video).
+
+A thin shell over the library: fer.recognizer finds and classifies faces, fer.explain draws the maps,
+fer.video reads videos, fer.annotate draws. Handlers return dicts keyed by output name.
+"""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import html
 import os
 import re
@@ -12,83 +17,73 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 # Set before gradio is imported: it reads these at import time.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import cv2  # noqa: E402
 import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
 from PIL import Image, UnidentifiedImageError  # noqa: E402
+from starlette.routing import Mount  # noqa: E402
+from starlette.staticfiles import StaticFiles  # noqa: E402
 
-from fer.annotate import annotate, label_text  # noqa: E402
+from fer.annotate import annotate, fit_between, fit_within, label_text, scale_box, scale_points, tile_strip, timeline_figure  # noqa: E402
 from fer.errors import FerError  # noqa: E402
 from fer.explain import DEFAULT_METHOD, METHODS, Explainer, check_method, overlay  # noqa: E402
-from fer.faces import Box, HaarFaceDetector, largest_boxes  # noqa: E402
+from fer.faces import DEFAULT_DETECTOR, DETECTORS, to_rgb  # noqa: E402
 from fer.hub import DEFAULT_MODEL, bundled_models, load_model  # noqa: E402
-from fer.recognizer import FacePrediction, Recognizer  # noqa: E402
-from fer.tracking import FaceTracker, Track  # noqa: E402
+from fer.recognizer import FrameAnalysis, Recognizer  # noqa: E402
+from fer.stream import LiveSession  # noqa: E402
+from fer.video import VideoReader, VideoWriter, annotate_video  # noqa: E402
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
+# Private mode: the static page in web/ (prepared by `make web`) runs the webcam pipeline in the visitor's browser.
+WEB_DIR, PRIVATE_MODE_PATH = Path(__file__).resolve().parent / "web", "/private"
 EXAMPLE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
-
 MAX_FACES = 20  # faces classified per photo or video frame: the largest ones
 MAX_FACE_PANELS = 8  # per-face probability panels on the page (the JSON output lists every face)
 MAX_DISPLAY_SIDE = 1600  # annotated photos are downscaled for display beyond this
-MAX_CROP_SIDE = 512  # face crops kept for explanation overlays
+MAX_CROP_SIDE = 512  # face crops kept in the session for explanation overlays
+MIN_CROP_SIDE = 256  # small faces are enlarged so their explanation maps stay readable
 MAX_FILE_SIZE = "20mb"
 PREDICTED = "(predicted)"
-
-# Webcam: frames arrive every STREAM_EVERY seconds; Grad-CAM refreshes every CAM_EVERY_FRAMES frames.
-STREAM_EVERY = 0.1
-STREAM_TIME_LIMIT = 180  # seconds of processing per stream, so one visitor cannot hold a slot forever
-STREAM_CONCURRENCY = 4
-MAX_STREAM_SIDE = 640
-# Webcam faces are large: detecting on a 320-px copy is ~4x faster than 640 and still finds faces of
-# about 40 px and up in a 640x480 frame.
-STREAM_DETECTION_SIDE = 320
-MAX_STREAM_FACES = 6
-MAX_CAM_FACES = 4
-CAM_EVERY_FRAMES = 10
-CAM_TILE_SIDE = 160
-EMA_WEIGHT = 0.35  # weight of the newest frame in the smoothed probabilities
-IOU_MATCH = 0.3  # a detection continues a track when their boxes overlap at least this much
-TRACK_MAX_MISSED = 5  # frames a track survives without a matching face
-
-# Video: analyse every k-th frame of at most VIDEO_MAX_SECONDS, written at most VIDEO_MAX_SIDE wide/high.
-VIDEO_MAX_SECONDS = 120
-VIDEO_MAX_SIDE = 960
-VIDEO_OUTPUT_MAX_AGE = 15 * 60
+# Webcam: a frame every STREAM_EVERY s; faces found on a 320-px copy (webcam faces are large), flip TTA only.
+STREAM_EVERY, STREAM_TIME_LIMIT, STREAM_CONCURRENCY = 0.1, 180, 4
+MAX_STREAM_SIDE, STREAM_DETECTION_SIDE, MAX_STREAM_FACES = 640, 320, 6
+MAX_CAM_FACES, CAM_EVERY_FRAMES, CAM_TILE_SIDE = 4, 10, 160
+EMA_WEIGHT, IOU_MATCH, TRACK_MAX_MISSED = 0.35, 0.3, 5
+# Video: every k-th frame of at most VIDEO_MAX_SECONDS, at most VIDEO_MAX_SIDE px; outputs removed after 15 min.
+VIDEO_MAX_SECONDS, VIDEO_MAX_SIDE, VIDEO_OUTPUT_MAX_AGE = 120, 960, 15 * 60
 
 NOTE = """\
-**What this does.** Finds frontal faces with an OpenCV Haar detector and classifies each face's *expression*
-into the model's labels; the explanation maps show which pixels drove that score. **What it cannot do.** It
-does not read feelings, intentions or honesty: a posed or culturally different expression, a profile view,
-poor light or a small face all mislead it, and its accuracy (shown with the model) is measured on one
+**What this does.** Finds faces with the {detector} detector, levels the eyes and classifies each face's
+*expression* into the model's labels; the explanation maps show which pixels drove that score. **What it cannot
+do.** It does not read feelings, intentions or honesty: a posed or culturally different expression, a profile
+view, poor light or a small face all mislead it, and its accuracy (shown with the model) is measured on one
 dataset. **Privacy.** Photos, webcam frames and videos are analysed in memory and not stored: the only copies
 are in Gradio's temporary cache (and the annotated video), deleted within the hour. **Do not use it for
 decisions about people** (hiring, policing, health, education, security).
 """
-
-CSS = """
-#model-card {font-size: 0.9em}
-.face-panel {min-width: 180px}
+PRIVATE_MODE_NOTE = f"""\
+**<a href=".{PRIVATE_MODE_PATH}/" target="_blank">Open private mode</a>**: the webcam analysis running entirely in
+your browser. Face detection (YuNet) and the expression model run on your device with ONNX Runtime Web; camera
+frames are never sent to this server, and once loaded the page keeps working offline. It is the same pipeline as the
+Webcam tab (same detector settings, alignment, crops and flip TTA; smoothed probabilities), without Grad-CAM.
 """
-
+CSS = "#model-card {font-size: 0.9em} .face-panel {min-width: 180px}"
 
 # ---------------------------------------------------------------- models
 
 
 @dataclasses.dataclass
 class Engine:
-    """A loaded model with its recognizer and explainer, shared by every session."""
+    """A loaded model with its photo and webcam recognizers and its explainer, shared by every session."""
 
     source: str
     recognizer: Recognizer
-    stream_recognizer: Recognizer  # same model; detection on a smaller copy of webcam frames
+    stream_recognizer: Recognizer
     explainer: Explainer
 
     @property
@@ -103,17 +98,21 @@ class Engine:
 MAX_CACHED_MODELS = 3
 _ENGINES: dict[str, Engine] = {}
 _LOAD_LOCK = threading.Lock()
-_DEFAULT_SOURCE_OVERRIDE: str | None = None  # set by --model
+SETTINGS = {"model": None, "detector": None}  # from the command line
 
 
 def default_model_source() -> str:
     """--model, else the FER_MODEL environment variable, else the bundled default model."""
-    return _DEFAULT_SOURCE_OVERRIDE or os.environ.get("FER_MODEL", "").strip() or DEFAULT_MODEL
+    return SETTINGS["model"] or os.environ.get("FER_MODEL", "").strip() or DEFAULT_MODEL
+
+
+def detector_setting() -> str:
+    """--detector, else FER_DETECTOR, else the library default (yunet)."""
+    return SETTINGS["detector"] or os.environ.get("FER_DETECTOR", "").strip() or DEFAULT_DETECTOR
 
 
 def model_choices() -> list[str]:
-    choices = bundled_models()
-    default = default_model_source()
+    choices, default = bundled_models(), default_model_source()
     return choices if default in choices else [default, *choices]
 
 
@@ -121,18 +120,28 @@ def get_engine(source: str | None = None) -> Engine:
     """The cached Engine for a model source, loading it on first use (raises FerError for bad sources)."""
     key = (source or "").strip() or default_model_source()
     engine = _ENGINES.get(key)
-    if engine is not None:
-        return engine
-    with _LOAD_LOCK:  # one load at a time; cached models keep serving meanwhile
-        engine = _ENGINES.get(key)
-        if engine is None:
-            model = load_model(key)
-            stream_detector = HaarFaceDetector(max_detection_side=STREAM_DETECTION_SIDE)
-            engine = Engine(key, Recognizer(model), Recognizer(model, stream_detector), Explainer(model))
-            while len(_ENGINES) >= MAX_CACHED_MODELS:
-                _ENGINES.pop(next(iter(_ENGINES)))  # the oldest loaded
-            _ENGINES[key] = engine
+    if engine is None:
+        with _LOAD_LOCK:  # one load at a time; cached models keep serving meanwhile
+            engine = _ENGINES.get(key)
+            if engine is None:
+                model, detector = load_model(key), detector_setting()
+                engine = Engine(key, Recognizer(model, detector, max_faces=MAX_FACES),
+                                Recognizer(model, detector, max_faces=MAX_STREAM_FACES, tta="flip",
+                                           max_side=STREAM_DETECTION_SIDE),
+                                Explainer(model))
+                while len(_ENGINES) >= MAX_CACHED_MODELS:
+                    _ENGINES.pop(next(iter(_ENGINES)))  # the oldest loaded
+                _ENGINES[key] = engine
     return engine
+
+
+def engine_or_warn(source: str | None) -> Engine | None:
+    """get_engine(), or None after telling the visitor why the model cannot be loaded."""
+    try:
+        return get_engine(source)
+    except FerError as error:
+        _warn(f"Cannot load the model: {error}")
+        return None
 
 
 def warm_up(source: str | None = None) -> Engine:
@@ -140,23 +149,21 @@ def warm_up(source: str | None = None) -> Engine:
     engine = get_engine(source)
     engine.model.warm_up()
     frame = np.zeros((240, 320, 3), np.uint8)
-    engine.recognizer.predict_frame(frame)
-    engine.stream_recognizer.predict_frame(frame)
-    faces = np.zeros((1, *engine.model.input_shape), np.uint8)
-    engine.explainer.explain(faces, "gradcam", 0)
+    engine.recognizer.analyze_frame(frame)
+    engine.stream_recognizer.analyze_frame(frame)
+    engine.explainer.explain(np.zeros(engine.model.frame_shape, np.uint8), "gradcam", 0)
     return engine
 
 
 def model_card(source: str | None) -> str:
-    """Markdown with the model's labels, input size and card figures (accuracy and split)."""
+    """Markdown with the model's labels, input size, detector and card figures (accuracy and split)."""
     try:
         engine = get_engine(source)
     except FerError as error:
         _warn(f"Cannot load the model: {error}")
         return f"**Model not loaded:** {html.escape(str(error))}"
-    config = engine.model.config
+    config, metrics = engine.model.config, engine.model.config.metrics
     height, width, channels = config.input_shape
-    metrics = config.metrics
     if "accuracy" in metrics:
         figures = (f"accuracy **{float(metrics['accuracy']):.1%}** on {metrics.get('dataset', 'an unnamed dataset')}, "
                    f"split **{metrics.get('split', 'unknown')}** (n = {metrics.get('n', '?')})")
@@ -167,15 +174,12 @@ def model_card(source: str | None) -> str:
     if metrics.get("note"):
         figures += f" ({metrics['note']})"
     return (f"**{html.escape(engine.source)}** · {config.architecture} · input {width}×{height} "
-            f"{'grey' if channels == 1 else 'RGB'} · labels: {', '.join(config.labels)}  \n{figures}")
-
-
-# ---------------------------------------------------------------- shared steps
+            f"{'grey' if channels == 1 else 'RGB'} · detector {engine.recognizer.detector_name} · "
+            f"labels: {', '.join(config.labels)}  \n{figures}")
 
 
 def _warn(message: str) -> None:
-    # The page renders these messages as HTML: escape markup, keep quotes readable.
-    gr.Warning(html.escape(message, quote=False))
+    gr.Warning(html.escape(message, quote=False))  # the page renders messages as HTML
 
 
 def _info(message: str) -> None:
@@ -190,52 +194,8 @@ def _reason(error: Exception) -> str:
     return _PATH.sub(r"\1", str(error))
 
 
-def detect_and_classify(recognizer: Recognizer, frame: np.ndarray, max_faces: int) -> tuple[list[Box], np.ndarray, int]:
-    """Boxes (the largest `max_faces`), their probabilities from ONE batched model call, and the count found."""
-    boxes = recognizer.detect(frame)
-    found = len(boxes)
-    if found > max_faces:
-        boxes = largest_boxes(boxes, max_faces)
-    if not boxes:
-        return [], np.zeros((0, len(recognizer.labels)), np.float32), found
-    return boxes, recognizer.classify(frame, boxes), found
-
-
-def fit_within(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
-    """Downscale so the longer side is at most max_side; returns the image and the scale used."""
-    height, width = image.shape[:2]
-    scale = min(1.0, max_side / max(height, width))
-    if scale == 1.0:
-        return image, 1.0
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    resized = cv2.resize(np.ascontiguousarray(image), size, interpolation=cv2.INTER_AREA)
-    return (resized[:, :, None] if resized.ndim == 2 else resized), scale
-
-
-def scale_box(box: Box, scale: float) -> Box:
-    if scale == 1.0:
-        return box
-    return Box(int(box.x * scale), int(box.y * scale), max(1, int(box.width * scale)), max(1, int(box.height * scale)))
-
-
-def to_rgb(image: np.ndarray) -> np.ndarray:
-    """Standardized (H, W, 1|3) uint8 -> (H, W, 3) RGB for display."""
-    if image.ndim == 3 and image.shape[2] == 3:
-        return image
-    return cv2.cvtColor(np.ascontiguousarray(image.reshape(image.shape[:2])), cv2.COLOR_GRAY2RGB)
-
-
-def face_choice_label(index: int, prediction: FacePrediction) -> str:
-    return f"#{index + 1} {prediction.label} ({prediction.score:.0%})"
-
-
-def _class_index(labels: tuple[str, ...], class_choice: str | None, probabilities: dict[str, float]) -> int:
-    if not class_choice or class_choice == PREDICTED:
-        return labels.index(max(probabilities, key=probabilities.get))
-    if class_choice not in labels:
-        raise ValueError(f"unknown class {class_choice!r}; this model's labels are: {', '.join(labels)}")
-    return labels.index(class_choice)
-
+def _face_texts(analysis: FrameAnalysis) -> list[str]:
+    return [label_text(i, face.label, face.score) for i, face in enumerate(analysis.faces)]
 
 # ---------------------------------------------------------------- photo
 
@@ -243,8 +203,8 @@ def _class_index(labels: tuple[str, ...], class_choice: str | None, probabilitie
 def readable_upload_errors(component: gr.Image) -> gr.Image:
     """Make an image input answer unreadable uploads with a clear message instead of a bare "Error".
 
-    gr.Image opens uploads with PIL before any handler runs. Wrapping this instance's preprocess (rather
-    than subclassing gr.Image, which makes Gradio write a .pyi stub next to app.py) keeps it local.
+    gr.Image opens uploads with PIL before any handler runs; wrapping this instance's preprocess (not a
+    subclass, which makes Gradio write a .pyi stub next to app.py) keeps it local.
     """
     preprocess = component.preprocess
 
@@ -266,139 +226,126 @@ class PhotoAnalysis:
     """What the explanation panel needs after a photo is analysed (kept in session memory only)."""
 
     source: str
-    labels: tuple[str, ...]
-    predictions: list[FacePrediction]
-    inputs: np.ndarray  # the faces as model inputs (N, H, W, C) uint8: the same preprocess_face() as classify
-    crops: list[np.ndarray]  # RGB face crops (at most MAX_CROP_SIDE) for overlays
+    analysis: FrameAnalysis
+
+    @property
+    def predictions(self):
+        return self.analysis.faces
 
 
-def _empty_photo_outputs(annotated: np.ndarray | None = None) -> tuple:
-    panels = [gr.update(value=None, visible=False) for _ in range(MAX_FACE_PANELS)]
-    return (annotated, [], None, None, gr.update(choices=[], value=None), gr.update(value=PREDICTED), *panels)
+def _photo_outputs(annotated: np.ndarray | None = None, analysis: PhotoAnalysis | None = None,
+                   explanation: np.ndarray | None = None) -> dict[str, Any]:
+    faces = analysis.predictions if analysis else []
+    labels = analysis.analysis.labels if analysis else ()
+    outputs = {
+        "annotated": annotated, "faces": [face.to_dict() for face in faces], "explanation": explanation,
+        "analysis": analysis,
+        "face_picker": gr.update(choices=[(f"#{i + 1} {p.label} ({p.score:.0%})", i) for i, p in enumerate(faces)],
+                                 value=0 if faces else None),
+        "class_picker": gr.update(choices=[PREDICTED, *labels], value=PREDICTED),
+    }
+    for i in range(MAX_FACE_PANELS):
+        outputs[f"panel{i}"] = (gr.update(value=faces[i].probabilities, label=f"Face #{i + 1}", visible=True)
+                                if i < len(faces) else gr.update(value=None, visible=False))
+    return outputs
 
 
-def analyze_photo(image: Any, model_source: str | None = None, method: str = DEFAULT_METHOD) -> tuple:
-    """Photo handler: every face boxed and classified, with the explanation map of face #1.
-
-    Returns (annotated RGB image, fer-compatible list of faces, explanation image of face #1,
-    PhotoAnalysis state, face picker update, class picker update, *MAX_FACE_PANELS gr.Label updates).
-    """
-    if image is None:
-        return _empty_photo_outputs()
-    try:
-        engine = get_engine(model_source)
-    except FerError as error:
-        _warn(f"Cannot load the model: {error}")
-        return _empty_photo_outputs()
+def analyze_photo(image: Any, model_source: str | None = None, method: str = DEFAULT_METHOD) -> dict[str, Any]:
+    """Photo handler: every face boxed and classified, with the explanation map of face #1."""
+    engine = engine_or_warn(model_source) if image is not None else None
+    if engine is None:
+        return _photo_outputs()
     try:
         frame = engine.recognizer.read(image)
     except FerError as error:
         _warn(f"Cannot read this image: {_reason(error)}")
-        return _empty_photo_outputs()
-    height, width = frame.shape[:2]
-    boxes, probabilities, found = detect_and_classify(engine.recognizer, frame, MAX_FACES)
+        return _photo_outputs()
+    analysis = engine.recognizer.analyze_frame(frame)
     display, scale = fit_within(frame, MAX_DISPLAY_SIDE)
+    height, width = frame.shape[:2]
     if scale < 1.0:
         _info(f"Large photo ({width}×{height}): analysed at full size, shown at {display.shape[1]}×{display.shape[0]}.")
-    if not boxes:
-        _info("No face found. The detector needs a frontal face of at least about 20 pixels; "
+    if not analysis.faces:
+        _info("No face found. The detector needs a face of at least about 12 pixels; "
               + ("this image is tiny." if min(height, width) < 48 else "try a closer or better-lit photo."))
-        return _empty_photo_outputs(to_rgb(display))
-    if found > len(boxes):
-        _info(f"Found {found} faces; classified the {len(boxes)} largest.")
-    labels = engine.labels
-    predictions = [FacePrediction(box, {label: float(p) for label, p in zip(labels, row)})
-                   for box, row in zip(boxes, probabilities)]
-    texts = [label_text(i, p.label, p.score) for i, p in enumerate(predictions)]
-    annotated = annotate(display, [scale_box(box, scale) for box in boxes], texts)
-    crops = [to_rgb(fit_within(box.crop(frame), MAX_CROP_SIDE)[0]) for box in boxes]
-    inputs = engine.model.preprocess([box.crop(frame) for box in boxes])
-    analysis = PhotoAnalysis(engine.source, labels, predictions, inputs, crops)
+        return _photo_outputs(to_rgb(display))
+    if analysis.found > analysis.kept:
+        _info(f"Found {analysis.found} faces; classified the {analysis.kept} largest.")
+    if analysis.kept > MAX_FACE_PANELS:
+        _info(f"Showing panels for the first {MAX_FACE_PANELS} faces; the JSON lists all {analysis.kept}.")
+    annotated = annotate(display, [scale_box(b, scale) for b in analysis.boxes], _face_texts(analysis),
+                         [scale_points(face.landmarks, scale) for face in analysis.faces])
+    # Session state keeps overlay-sized crops, not full-resolution ones.
+    analysis.crops = [fit_between(crop, MIN_CROP_SIDE, MAX_CROP_SIDE) for crop in analysis.crops]
+    photo = PhotoAnalysis(engine.source, analysis)
+    return _photo_outputs(annotated, photo, _explain_or_warn(engine, photo, 0, PREDICTED, method))
+
+
+def _explanation(engine: Engine, photo: PhotoAnalysis, index: int, class_choice: str | None,
+                 method: str) -> tuple[np.ndarray, str, bool]:
+    """(overlay on the face crop, the class explained, whether the map has any positive evidence)."""
+    face = photo.predictions[index]
+    target = face.label if not class_choice or class_choice == PREDICTED else class_choice
+    heatmap = engine.explainer.explain(photo.analysis.inputs[index], method, target)
+    return overlay(to_rgb(photo.analysis.crops[index]), heatmap), target, bool(heatmap.any())
+
+
+def _explain_or_warn(engine, photo, index, class_choice, method) -> np.ndarray | None:
     try:
-        explanation = _explanation_image(engine, analysis, 0, PREDICTED, method)
+        image, target, evidence = _explanation(engine, photo, index, class_choice, method)
     except ValueError as error:
         _warn(str(error))
-        explanation = None
-    panels = [
-        gr.update(value=predictions[i].probabilities, label=f"Face #{i + 1}", visible=True)
-        if i < len(predictions) else gr.update(value=None, visible=False)
-        for i in range(MAX_FACE_PANELS)
-    ]
-    if len(predictions) > MAX_FACE_PANELS:
-        _info(f"Showing panels for the first {MAX_FACE_PANELS} faces; the JSON lists all {len(predictions)}.")
-    face_choices = [(face_choice_label(i, p), i) for i, p in enumerate(predictions)]
-    return (annotated, [p.to_dict() for p in predictions], explanation, analysis,
-            gr.update(choices=face_choices, value=0), gr.update(choices=[PREDICTED, *labels], value=PREDICTED), *panels)
+        return None
+    if not evidence:
+        # An all-zero map is a real outcome (every channel argues against the class): say so.
+        _info(f"{METHODS[check_method(method)]} found no positive evidence for '{target}' on this face; "
+              "another method may show where the score comes from.")
+    return image
 
 
-def _explanation_image(engine: Engine, analysis: PhotoAnalysis, face_index: int, class_choice: str | None,
-                       method: str) -> np.ndarray:
-    prediction = analysis.predictions[face_index]
-    class_index = _class_index(analysis.labels, class_choice, prediction.probabilities)
-    heatmap = engine.explainer.explain(analysis.inputs[face_index], method, class_index)
-    if not heatmap.any():
-        # An all-zero map is a real outcome (e.g. Grad-CAM when every channel argues against the class),
-        # not a bug to hide: say so instead of showing a blank overlay without comment.
-        _info(f"{METHODS[check_method(method)]} found no positive evidence for "
-              f"'{analysis.labels[class_index]}' on this face; another method may show where the score comes from.")
-    return overlay(analysis.crops[face_index], heatmap)
-
-
-def _explain_target(analysis: PhotoAnalysis | None, face_index: Any) -> tuple[Engine, int] | None:
-    if analysis is None or not analysis.predictions:
+def _explain_target(photo: PhotoAnalysis | None, face_index: Any) -> tuple[Engine, int] | None:
+    if photo is None or not photo.predictions:
         _info("Analyse a photo with at least one face first.")
         return None
     try:
         index = int(face_index) if face_index not in (None, "") else 0
     except (TypeError, ValueError):
         index = -1
-    if not 0 <= index < len(analysis.predictions):
-        _warn(f"There is no face #{face_index}; pick one of 1–{len(analysis.predictions)}.")
+    if not 0 <= index < len(photo.predictions):
+        _warn(f"There is no face #{face_index}; pick one of 1–{len(photo.predictions)}.")
         return None
-    try:
-        return get_engine(analysis.source), index
-    except FerError as error:
-        _warn(f"Cannot load the model: {error}")
-        return None
+    engine = engine_or_warn(photo.source)
+    return None if engine is None else (engine, index)
 
 
-def explain_face(analysis: PhotoAnalysis | None, face_index: int | None = 0, class_choice: str | None = PREDICTED,
+def explain_face(photo: PhotoAnalysis | None, face_index: int | None = 0, class_choice: str | None = PREDICTED,
                  method: str = DEFAULT_METHOD) -> np.ndarray | None:
     """Explanation handler: the chosen method's map for one face and class, overlaid on the face crop."""
-    target = _explain_target(analysis, face_index)
+    target = _explain_target(photo, face_index)
     if target is None:
         return None
     engine, index = target
-    try:
-        return _explanation_image(engine, analysis, index, class_choice, method)
-    except ValueError as error:
-        _warn(str(error))
-        return None
+    return _explain_or_warn(engine, photo, index, class_choice, method)
 
 
-def explain_all_methods(analysis: PhotoAnalysis | None, face_index: int | None = 0,
+def explain_all_methods(photo: PhotoAnalysis | None, face_index: int | None = 0,
                         class_choice: str | None = PREDICTED) -> list[tuple[np.ndarray, str]]:
     """Side-by-side handler: every explanation method for one face and class, captioned with its time."""
-    target = _explain_target(analysis, face_index)
+    target = _explain_target(photo, face_index)
     if target is None:
         return []
     engine, index = target
-    prediction = analysis.predictions[index]
-    try:
-        class_index = _class_index(analysis.labels, class_choice, prediction.probabilities)
-    except ValueError as error:
-        _warn(str(error))
-        return []
     gallery = []
     for method, title in METHODS.items():
         start = time.perf_counter()
-        heatmap = engine.explainer.explain(analysis.inputs[index], method, class_index)
-        elapsed = time.perf_counter() - start
-        empty = "" if heatmap.any() else " · no positive evidence"
-        gallery.append((overlay(analysis.crops[index], heatmap),
-                        f"{title} · {analysis.labels[class_index]} · {elapsed * 1000:.0f} ms{empty}"))
+        try:
+            image, label, evidence = _explanation(engine, photo, index, class_choice, method)
+        except ValueError as error:
+            _warn(str(error))
+            return []
+        elapsed = (time.perf_counter() - start) * 1000
+        gallery.append((image, f"{title} · {label} · {elapsed:.0f} ms{'' if evidence else ' · no positive evidence'}"))
     return gallery
-
 
 # ---------------------------------------------------------------- webcam
 
@@ -408,73 +355,39 @@ class StreamState:
     """Per-session webcam state (kept in gr.State, in memory only)."""
 
     source: str = ""
-    tracker: FaceTracker = dataclasses.field(
-        default_factory=lambda: FaceTracker(weight=EMA_WEIGHT, min_iou=IOU_MATCH, max_missed=TRACK_MAX_MISSED))
-    frame_index: int = 0
-    cam_frame: int | None = None  # the frame whose Grad-CAM is on show
+    live: LiveSession = dataclasses.field(default_factory=lambda: LiveSession(
+        weight=EMA_WEIGHT, min_iou=IOU_MATCH, max_missed=TRACK_MAX_MISSED, cam_every=CAM_EVERY_FRAMES,
+        cam_faces=MAX_CAM_FACES, cam_tile=CAM_TILE_SIDE))
     warned: bool = False
 
-
-def _cam_strip(engine: Engine, frame: np.ndarray, tracks: list[Track]) -> np.ndarray:
-    """Grad-CAM of up to MAX_CAM_FACES faces (one batched call), as tiles side by side."""
-    chosen = sorted(tracks, key=lambda t: t.box.width * t.box.height, reverse=True)[:MAX_CAM_FACES]
-    chosen.sort(key=lambda t: t.box.x)
-    crops = [track.box.crop(frame) for track in chosen]
-    classes = [int(np.argmax(track.probabilities)) for track in chosen]
-    heatmaps = engine.explainer.explain_batch(engine.model.preprocess(crops), "gradcam", classes)
-    tiles = []
-    for track, crop, heatmap, class_index in zip(chosen, crops, heatmaps, classes):
-        tile = cv2.resize(overlay(to_rgb(crop), heatmap), (CAM_TILE_SIDE, CAM_TILE_SIDE), interpolation=cv2.INTER_AREA)
-        cv2.putText(tile, f"{engine.labels[class_index]}", (4, CAM_TILE_SIDE - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
-                    (255, 255, 255), 1, cv2.LINE_AA)
-        tiles.append(tile)
-    return np.concatenate(tiles, axis=1)
+    @property
+    def tracker(self):
+        return self.live.tracker
 
 
 def stream_frame(frame: np.ndarray | None, state: StreamState | None, model_source: str | None = None,
-                 cam_every: int = CAM_EVERY_FRAMES) -> tuple:
-    """Webcam handler, once per frame: boxes + smoothed labels drawn on the frame, Grad-CAM every N frames.
-
-    Returns (annotated RGB frame, gr.Label update for the largest face, Grad-CAM strip or gr.skip(), state).
-    """
+                 cam_every: int = CAM_EVERY_FRAMES) -> dict[str, Any]:
+    """Webcam handler, once per frame: boxes + smoothed labels drawn on the frame, Grad-CAM every N frames."""
     state = state if isinstance(state, StreamState) else StreamState()
+    skip = {"live": gr.skip(), "live_probabilities": gr.skip(), "live_cam": gr.skip(), "stream_state": state}
     if frame is None:
-        return gr.skip(), gr.skip(), gr.skip(), state
+        return skip
     try:
         engine = get_engine(model_source)
-        image = engine.recognizer.read(frame)
+        image = fit_within(engine.recognizer.read(frame), MAX_STREAM_SIDE)[0]
     except FerError as error:
         if not state.warned:  # once per session, not once per frame
             _warn(f"Webcam analysis stopped: {error}")
             state.warned = True
-        return gr.skip(), gr.skip(), gr.skip(), state
+        return skip
     if state.source != engine.source:  # a new model: old probabilities mean nothing to it
         state = StreamState(source=engine.source)
-    image, _ = fit_within(image, MAX_STREAM_SIDE)
-    boxes, probabilities, _ = detect_and_classify(engine.stream_recognizer, image, MAX_STREAM_FACES)
-    tracks = state.tracker.update(boxes, probabilities)
-    labels = engine.labels
-    texts = []
-    for i, track in enumerate(tracks):
-        best = int(np.argmax(track.probabilities))
-        texts.append(label_text(i, labels[best], float(track.probabilities[best])))
-    annotated = annotate(image, boxes, texts)
-    if tracks:
-        main = max(tracks, key=lambda t: t.box.width * t.box.height)
-        probabilities_view = gr.update(value={label: float(p) for label, p in zip(labels, main.probabilities)},
-                                       label=f"Face #{tracks.index(main) + 1} (smoothed)")
-    else:
-        probabilities_view = gr.update(value=None, label="No face in view")
-    cam: Any = gr.skip()
-    # Grad-CAM stays off the per-frame path: refreshed every `cam_every` frames, and put off to a later
-    # frame while an explanation for another visitor holds the explainer.
-    due = state.cam_frame is None or state.frame_index - state.cam_frame >= max(1, int(cam_every))
-    if tracks and due and not engine.explainer.busy:
-        cam = _cam_strip(engine, image, tracks)
-        state.cam_frame = state.frame_index
-    state.frame_index += 1
-    return annotated, probabilities_view, cam, state
-
+    state.live.cam_every = cam_every
+    result = state.live.step(engine.stream_recognizer, image, engine.explainer)
+    probabilities = (gr.update(value=None, label="No face in view") if result.main_face is None else
+                     gr.update(value=result.main_probabilities, label=f"Face #{result.main_face + 1} (smoothed)"))
+    return {"live": result.annotated, "live_probabilities": probabilities, "stream_state": state,
+            "live_cam": gr.skip() if result.cam is None else result.cam}
 
 # ---------------------------------------------------------------- video
 
@@ -483,10 +396,9 @@ def _video_output_path() -> str:
     """A fresh .webm path in the app's temp folder; outputs older than VIDEO_OUTPUT_MAX_AGE are removed."""
     folder = Path(tempfile.gettempdir()) / "fer-app-videos"
     folder.mkdir(exist_ok=True)
-    now = time.time()
     for old in folder.glob("*.webm"):
         try:
-            if now - old.stat().st_mtime > VIDEO_OUTPUT_MAX_AGE:
+            if time.time() - old.stat().st_mtime > VIDEO_OUTPUT_MAX_AGE:
                 old.unlink()
         except OSError:
             pass  # removed by a concurrent request
@@ -495,104 +407,37 @@ def _video_output_path() -> str:
     return path
 
 
-class _NoWriter:
-    """Stands in for a VideoWriter that could not open, so the timeline is still computed."""
-
-    def write(self, frame: np.ndarray) -> None:
-        pass
-
-    def release(self) -> None:
-        pass
-
-
-def timeline_figure(times: list[float], rows: list[np.ndarray], labels: tuple[str, ...]) -> Figure:
-    """Each emotion's probability over time for the largest face (gaps where no face was found)."""
-    figure = Figure(figsize=(8, 3.2), layout="constrained")
-    axes = figure.add_subplot()
-    values = np.asarray(rows, dtype=np.float32).reshape(len(rows), len(labels))
-    for column, label in enumerate(labels):
-        axes.plot(times, values[:, column], label=label, linewidth=1.5)
-    axes.set(xlabel="time (s)", ylabel="probability", ylim=(0, 1), title="Emotion timeline (largest face)")
-    axes.grid(alpha=0.3)
-    axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small", frameon=False)
-    return figure
-
-
 def analyze_video(video: str | None, model_source: str | None = None, every: int = 5,
-                  progress: gr.Progress = gr.Progress()) -> tuple[str | None, Figure | None, str]:
-    """Video handler: analyse every `every`-th frame; returns (annotated .webm path, timeline figure, summary)."""
-    if not video:
-        return None, None, ""
-    try:
-        engine = get_engine(model_source)
-    except FerError as error:
-        _warn(f"Cannot load the model: {error}")
-        return None, None, ""
+                  progress: gr.Progress = gr.Progress()) -> dict[str, Any]:
+    """Video handler: analyse every `every`-th frame; an annotated .webm, the timeline and a summary."""
+    empty = {"video_out": None, "timeline": None, "video_summary": ""}
+    engine = engine_or_warn(model_source) if video else None
+    if engine is None:
+        return empty
     every = max(1, int(every or 1))
-    capture, writer = cv2.VideoCapture(str(video)), None
     try:
-        if not capture.isOpened():
-            _warn("This file cannot be read as a video. Try an MP4 or WebM file.")
-            return None, None, ""
-        fps = capture.get(cv2.CAP_PROP_FPS)
-        fps = fps if np.isfinite(fps) and 1.0 <= fps <= 240.0 else 25.0
-        frame_count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-        max_frames = int(VIDEO_MAX_SECONDS * fps)
-        total = min(frame_count, max_frames) if frame_count > 0 else max_frames
-        labels, nan_row = engine.labels, np.full(len(engine.labels), np.nan, np.float32)
-        times: list[float] = []
-        rows: list[np.ndarray] = []
-        boxes: list[Box] = []
-        texts: list[str] = []
-        output, index, faces_seen = None, 0, 0
-        progress(0.0, desc="Analysing frames")
-        while index < max_frames:
-            ok, bgr = capture.read()
-            if not ok or bgr is None:
-                break
-            frame, _ = fit_within(bgr[:, :, ::-1], VIDEO_MAX_SIDE)
-            frame = np.ascontiguousarray(frame)
-            if index % every == 0:
-                boxes, probabilities, _ = detect_and_classify(engine.recognizer, frame, MAX_FACES)
-                texts = [label_text(i, labels[int(np.argmax(row))], float(row.max())) for i, row in enumerate(probabilities)]
-                times.append(index / fps)
-                if boxes:
-                    faces_seen += 1
-                    largest = max(range(len(boxes)), key=lambda i: boxes[i].width * boxes[i].height)
-                    rows.append(probabilities[largest])
-                else:
-                    rows.append(nan_row)
-                progress((index + 1, total), desc="Analysing frames", unit="frames")
-            annotated = annotate(frame, boxes, texts)  # labels persist between analysed frames
-            if writer is None:
-                output = _video_output_path()
-                height, width = annotated.shape[:2]
-                # WebM/VP8: browsers play it and OpenCV's wheels can write it without ffmpeg (OpenCV logs a
-                # harmless note that the 'VP80' tag is not the container's own).
-                writer = cv2.VideoWriter(output, cv2.VideoWriter_fourcc(*"VP80"), fps, (width, height))
-                if not writer.isOpened():
-                    _warn("This server's OpenCV cannot write WebM video; the timeline is still shown.")
-                    writer = _NoWriter()
-                    output = None
-            writer.write(np.ascontiguousarray(annotated[:, :, ::-1]))
-            index += 1
-        truncated = index >= max_frames and capture.grab()
-    finally:
-        capture.release()
-        if writer is not None:
-            writer.release()
-    if index == 0:
+        reader = VideoReader(video, max_side=VIDEO_MAX_SIDE, max_seconds=VIDEO_MAX_SECONDS)
+    except FerError as error:
+        _warn(_reason(error))
+        return empty
+    progress(0.0, desc="Analysing frames")
+    with reader, VideoWriter(_video_output_path(), reader.info.fps) as writer:
+        summary = annotate_video(engine.recognizer, reader, writer, every, lambda done, total: progress(
+            (done, total or None), desc="Analysing frames", unit="frames"))
+    if summary.frames_read == 0:
         _warn("No frames could be read from this video.")
-        return None, None, ""
-    if truncated:
+        return empty
+    if not writer.opened:
+        _warn("This server's OpenCV cannot write WebM video; the timeline is still shown.")
+    if reader.truncated:
         _info(f"Only the first {VIDEO_MAX_SECONDS} s of the video were analysed.")
-    if not faces_seen:
+    if not summary.faces_seen:
         _info("No face was found in the analysed frames.")
-    analysed = len(times)
-    summary = (f"Analysed {analysed} of {index} frames (1 in {every}, {index / fps:.1f} s at {fps:.0f} fps); "
-               f"a face was found in {faces_seen} of them.")
-    return output, timeline_figure(times, rows, labels), summary
-
+    fps, read = reader.info.fps, summary.frames_read
+    text = (f"Analysed {summary.analysed} of {read} frames (1 in {every}, {read / fps:.1f} s at {fps:.0f} fps); "
+            f"a face was found in {summary.faces_seen} of them.")
+    return {"video_out": str(writer.path) if writer.opened else None, "video_summary": text,
+            "timeline": timeline_figure(summary.times, summary.rows, summary.labels)}
 
 # ---------------------------------------------------------------- page
 
@@ -603,9 +448,17 @@ def example_images() -> list[str]:
     return sorted(str(p) for p in EXAMPLES_DIR.iterdir() if p.suffix.lower() in EXAMPLE_SUFFIXES)
 
 
+def keyed(handler: Callable[..., dict[str, Any]], components: dict[str, Any]) -> Callable[..., dict]:
+    """Adapt a handler that returns {output name: value} to Gradio's {component: value}."""
+    @functools.wraps(handler)
+    def wrapper(*args, **kwargs):
+        return {components[name]: value for name, value in handler(*args, **kwargs).items()}
+    return wrapper
+
+
 def build_demo() -> gr.Blocks:
     """The Blocks page; built at import, but loads no model until the first request (or warm_up())."""
-    method_choices = [(title, key) for key, title in METHODS.items()]
+    c: dict[str, Any] = {}  # output components by name
     with gr.Blocks(title="FER Explain", analytics_enabled=False, delete_cache=(600, 1800)) as demo:
         gr.Markdown("# FER Explain\nEvery face boxed with its expression — and a map of *why* the model thinks so.")
         with gr.Row():
@@ -619,44 +472,44 @@ def build_demo() -> gr.Blocks:
                     with gr.Column():
                         photo = readable_upload_errors(gr.Image(type="filepath", sources=["upload", "clipboard"],
                                                                 label="Photo", elem_id="photo-input"))
-                        examples = example_images()
-                        if examples:
-                            gr.Examples(examples=[[path] for path in examples], inputs=[photo],
+                        if example_images():
+                            gr.Examples(examples=[[path] for path in example_images()], inputs=[photo],
                                         cache_examples=False, label="Examples (public domain)")
-                    with gr.Column():
-                        annotated = gr.Image(label="Faces", format="jpeg", interactive=False, elem_id="faces-output")
+                    c["annotated"] = gr.Image(label="Faces", format="jpeg", interactive=False, elem_id="faces-output")
                 with gr.Row():
-                    panels = [gr.Label(visible=False, elem_classes="face-panel", min_width=180)
-                              for _ in range(MAX_FACE_PANELS)]
-                with gr.Accordion("Faces as JSON (fer-compatible)", open=False):
-                    faces_json = gr.JSON(label="faces")
+                    for i in range(MAX_FACE_PANELS):
+                        c[f"panel{i}"] = gr.Label(visible=False, elem_classes="face-panel", min_width=180)
+                with gr.Accordion("Faces as JSON (fer-compatible, with landmarks)", open=False):
+                    c["faces"] = gr.JSON(label="faces")
                 gr.Markdown("### Why? Explanation maps")
-                analysis_state = gr.State(None)
+                c["analysis"] = gr.State(None)
                 with gr.Row():
-                    face_picker = gr.Dropdown(choices=[], label="Face", interactive=True)
-                    class_picker = gr.Dropdown(choices=[PREDICTED], value=PREDICTED, label="Class",
-                                               info="The class whose score is explained")
-                    method = gr.Dropdown(choices=method_choices, value=DEFAULT_METHOD, label="Method")
+                    c["face_picker"] = gr.Dropdown(choices=[], label="Face", interactive=True)
+                    c["class_picker"] = gr.Dropdown(choices=[PREDICTED], value=PREDICTED, label="Class",
+                                                    info="The class whose score is explained")
+                    method = gr.Dropdown(choices=[(t, k) for k, t in METHODS.items()], value=DEFAULT_METHOD,
+                                         label="Method")
                 with gr.Row():
-                    explanation = gr.Image(label="Explanation", format="png", interactive=False,
-                                           elem_id="explanation-output")
+                    c["explanation"] = gr.Image(label="Explanation", format="png", interactive=False,
+                                                elem_id="explanation-output")
                     with gr.Column():
                         compare_button = gr.Button("Compare all methods")
-                        gallery = gr.Gallery(label="All methods", columns=len(METHODS), height="auto",
-                                             format="png", interactive=False)
+                        gallery = gr.Gallery(label="All methods", columns=len(METHODS), height="auto", format="png",
+                                             interactive=False)
             with gr.Tab("Webcam"):
-                stream_state = gr.State(None)
+                c["stream_state"] = gr.State(None)
                 with gr.Row():
                     webcam = gr.Image(sources=["webcam"], streaming=True, type="numpy", label="Webcam",
-                                      elem_id="webcam-input",
-                                      webcam_options=gr.WebcamOptions(
+                                      elem_id="webcam-input", webcam_options=gr.WebcamOptions(
                                           mirror=True,
                                           constraints={"video": {"width": {"ideal": 640}, "height": {"ideal": 480}}}))
-                    live = gr.Image(label="Live analysis", format="jpeg", interactive=False, elem_id="live-output")
+                    c["live"] = gr.Image(label="Live analysis", format="jpeg", interactive=False, elem_id="live-output")
                 with gr.Row():
-                    live_probabilities = gr.Label(label="Smoothed probabilities", elem_id="live-probabilities")
-                    live_cam = gr.Image(label=f"Grad-CAM (every {CAM_EVERY_FRAMES} frames)", format="jpeg",
-                                        interactive=False, elem_id="live-cam")
+                    c["live_probabilities"] = gr.Label(label="Smoothed probabilities", elem_id="live-probabilities")
+                    c["live_cam"] = gr.Image(label=f"Grad-CAM (every {CAM_EVERY_FRAMES} frames)", format="jpeg",
+                                             interactive=False, elem_id="live-cam")
+            with gr.Tab("Private mode"):
+                gr.Markdown(PRIVATE_MODE_NOTE, elem_id="private-mode")
             with gr.Tab("Video"):
                 with gr.Row():
                     with gr.Column():
@@ -664,27 +517,33 @@ def build_demo() -> gr.Blocks:
                         every = gr.Slider(1, 30, value=5, step=1, label="Analyse every k-th frame")
                         video_button = gr.Button("Analyse video", variant="primary")
                     with gr.Column():
-                        video_out = gr.Video(label="Annotated video", interactive=False, elem_id="video-output")
-                        video_summary = gr.Markdown()
-                timeline = gr.Plot(label="Emotion timeline")
-        gr.Markdown(NOTE)
+                        c["video_out"] = gr.Video(label="Annotated video", interactive=False, elem_id="video-output")
+                        c["video_summary"] = gr.Markdown()
+                c["timeline"] = gr.Plot(label="Emotion timeline")
+        gr.Markdown(NOTE.format(detector={"yunet": "YuNet", "haar": "OpenCV Haar cascade"}.get(
+            detector_setting(), detector_setting())))
 
-        # Events (every one has an api_name; /predict is the documented photo endpoint).
+        def outputs(*names: str) -> list:
+            return [c[name] for name in names]
+
+        photo_names = ["annotated", "faces", "explanation", "analysis", "face_picker", "class_picker",
+                       *(f"panel{i}" for i in range(MAX_FACE_PANELS))]
+        # Every event has an api_name; /predict is the documented photo endpoint.
         demo.load(model_card, [model_picker], [card], api_name="model_info_on_load")
         model_picker.change(model_card, [model_picker], [card], api_name="model_info")
-        photo_outputs = [annotated, faces_json, explanation, analysis_state, face_picker, class_picker, *panels]
         # A new photo or a new model re-analyses the photo (an empty photo just clears the outputs).
-        gr.on([photo.change, model_picker.change], analyze_photo, [photo, model_picker, method], photo_outputs,
-              api_name="predict")
-        gr.on([face_picker.input, class_picker.input, method.input], explain_face,
-              [analysis_state, face_picker, class_picker, method], [explanation], api_name="explain")
-        compare_button.click(explain_all_methods, [analysis_state, face_picker, class_picker], [gallery],
+        gr.on([photo.change, model_picker.change], keyed(analyze_photo, c), [photo, model_picker, method],
+              outputs(*photo_names), api_name="predict")
+        gr.on([c["face_picker"].input, c["class_picker"].input, method.input], explain_face,
+              [c["analysis"], c["face_picker"], c["class_picker"], method], [c["explanation"]], api_name="explain")
+        compare_button.click(explain_all_methods, [c["analysis"], c["face_picker"], c["class_picker"]], [gallery],
                              api_name="explain_all")
-        webcam.stream(stream_frame, [webcam, stream_state, model_picker],
-                      [live, live_probabilities, live_cam, stream_state], api_name="stream",
+        webcam.stream(keyed(stream_frame, c), [webcam, c["stream_state"], model_picker],
+                      outputs("live", "live_probabilities", "live_cam", "stream_state"), api_name="stream",
                       stream_every=STREAM_EVERY, time_limit=STREAM_TIME_LIMIT, concurrency_limit=STREAM_CONCURRENCY)
-        video_button.click(analyze_video, [video, model_picker, every], [video_out, timeline, video_summary],
-                           api_name="analyze_video", concurrency_limit=1)
+        video_button.click(keyed(analyze_video, c), [video, model_picker, every],
+                           outputs("video_out", "timeline", "video_summary"), api_name="analyze_video",
+                           concurrency_limit=1)
     return demo
 
 
@@ -698,18 +557,34 @@ def _bypass_proxy_for_localhost() -> None:
         os.environ[name] = ",".join(hosts + [h for h in ("127.0.0.1", "localhost") if h not in hosts])
 
 
+class PrivateModeFiles(StaticFiles):
+    """web/ with the cross-origin isolation headers that let ONNX Runtime Web run on several threads."""
+
+    def file_response(self, *args, **kwargs):
+        response = super().file_response(*args, **kwargs)
+        response.headers.update({"Cross-Origin-Opener-Policy": "same-origin",
+                                 "Cross-Origin-Embedder-Policy": "require-corp"})
+        return response
+
+
+def private_mode_routes() -> list[Mount]:
+    """The private-mode page, served from the app's own origin (a static site needs no server code)."""
+    return [Mount(PRIVATE_MODE_PATH, PrivateModeFiles(directory=WEB_DIR, html=True, check_dir=False))]
+
+
 def main(argv: list[str] | None = None) -> None:
-    global _DEFAULT_SOURCE_OVERRIDE, demo
+    global demo
     parser = argparse.ArgumentParser(description="Serve the FER Explain Gradio app (no share links, no analytics).")
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
                         help="interface to listen on; 0.0.0.0 to serve other machines (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
-    parser.add_argument("--model", help="default model source (overrides FER_MODEL; default fer2013-cnn)")
+    parser.add_argument("--model", help=f"default model source (overrides FER_MODEL; default {DEFAULT_MODEL})")
+    parser.add_argument("--detector", choices=DETECTORS, help="face detector (overrides FER_DETECTOR; default yunet)")
     parser.add_argument("--no-warm-up", action="store_true", help="skip loading the model before serving")
     args = parser.parse_args(argv)
-    if args.model:
-        _DEFAULT_SOURCE_OVERRIDE = args.model
-        demo = build_demo()  # the model picker shows the new default
+    if args.model or args.detector:
+        SETTINGS.update(model=args.model, detector=args.detector)
+        demo = build_demo()  # the model picker and the note show the new settings
     if not args.no_warm_up:
         try:
             warm_up()
@@ -719,7 +594,7 @@ def main(argv: list[str] | None = None) -> None:
     _bypass_proxy_for_localhost()
     demo.queue(default_concurrency_limit=2, max_size=64)
     demo.launch(server_name=args.host, server_port=args.port, share=False, max_file_size=MAX_FILE_SIZE,
-                theme=gr.themes.Soft(), css=CSS, show_error=False)
+                theme=gr.themes.Soft(), css=CSS, show_error=False, app_kwargs={"routes": private_mode_routes()})
 
 
 if __name__ == "__main__":

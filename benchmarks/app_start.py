@@ -1,4 +1,4 @@
-"""Section 7: app cold start (process start to first served prediction), its peak memory, and model sizes."""
+"""Section 8: app cold start (process start to first served prediction), its peak memory, and model sizes."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def first_prediction(url: str, image: Path, source: str, process: subprocess.Pop
 
 
 def run(context: Context) -> dict:
-    results: dict = {"model_sizes_bytes": model_sizes(context)}
+    results: dict = {"model_sizes_bytes": model_sizes(context), "detector": context.detector}
     if not (REPO_ROOT / "app.py").is_file():
         results["skipped"] = "app.py is not in this checkout (model sizes only)"
         return results
@@ -67,7 +67,8 @@ def run(context: Context) -> dict:
         log = open(Path(folder) / "app.log", "wb")
         start = time.monotonic()
         process = subprocess.Popen([sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port)],
-                                   cwd=REPO_ROOT, env=child_environment(FER_MODEL=context.model_source),
+                                   cwd=REPO_ROOT, env=child_environment(FER_MODEL=context.model_source,
+                                                                        FER_DETECTOR=context.detector),
                                    stdout=log, stderr=subprocess.STDOUT)
         try:
             first_prediction(url, image, context.model_source, process, start + START_TIMEOUT)

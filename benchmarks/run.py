@@ -1,4 +1,4 @@
-"""python -m benchmarks.run [--quick]: our pipeline side by side with the PyPI `fer` package.
+"""python -m benchmarks.run [--quick] [--detector yunet|haar]: our pipeline side by side with the PyPI `fer` package.
 
 Prints one table per section and writes benchmarks/results.json (with --quick:
 benchmarks/cache/results-quick.json, so a quick run never replaces the full results).
@@ -16,9 +16,10 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from benchmarks import (  # noqa: E402
-    accuracy, app_start, context as context_module, explanations, latency, report, streaming, throughput,
-    training_speed,
+    accuracy, app_start, context as context_module, detection, explanations, latency, report, streaming,
+    throughput, training_speed,
 )
+from fer.faces import DEFAULT_DETECTOR, DETECTORS  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SECTIONS = {
@@ -27,6 +28,7 @@ SECTIONS = {
     "explanations": ("Explanation latency per face", explanations),
     "streaming": ("Webcam handler streaming", streaming),
     "accuracy": ("Accuracy on PublicTest, and what the full pipeline loses", accuracy),
+    "detection": ("Face detection: YuNet and Haar, tight crops, alignment, YuNet settings", detection),
     "training": ("Training throughput", training_speed),
     "app": ("App cold start, memory and model sizes", app_start),
 }
@@ -36,21 +38,28 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repeats and rows (about a minute or two)")
-    parser.add_argument("--only", nargs="+", choices=list(SECTIONS), help="run only these sections")
+    parser.add_argument("--only", nargs="+", choices=list(SECTIONS),
+                        help="run only these sections (the output file keeps the other sections' earlier figures, "
+                             "each marked with the date it was measured)")
+    parser.add_argument("--detector", choices=DETECTORS, default=DEFAULT_DETECTOR,
+                        help="the face detector of our pipeline in every section (default: %(default)s)")
     parser.add_argument("--output", type=Path, help="results file (default: see above)")
     args = parser.parse_args(argv)
     output = args.output or (HERE / "cache" / "results-quick.json" if args.quick else HERE / "results.json")
 
     started = time.perf_counter()
-    context = context_module.build(args.quick)
+    context = context_module.build(args.quick, args.detector)
     results = {
         "machine": report.machine(), "quick": args.quick, "our_model": context.model_note,
+        "detector": args.detector,
         "fer_package": context.pypi_note, "faces": context.face_source,
         "method": "each figure is the median of timed runs after warm-up; ratios come from the same run, "
                   "with our side and fer's side timed interleaved",
-        "sections": {},
+        "sections": report.earlier_sections(output, keep=[key for key in SECTIONS if key not in args.only])
+        if args.only else {},
     }
-    print(f"our model: {context.model_note}\nfer package: {context.pypi_note}\nfaces: {context.face_source}")
+    print(f"our model: {context.model_note}, detector {args.detector}\nfer package: {context.pypi_note}\n"
+          f"faces: {context.face_source}")
     failed = False
     for number, (key, (title, module)) in enumerate(SECTIONS.items(), start=1):
         if args.only and key not in args.only:
@@ -65,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
             lines = [f"FAILED: {section['error']}"]
             traceback.print_exc()
         section["seconds"] = round(time.perf_counter() - section_start, 1)
+        section["measured"] = report.stamp()
         results["sections"][key] = section
         report.print_section(number, f"{title} ({section['seconds']:.0f} s)", lines)
         report.write(results, output)  # after every section, so an interrupted run keeps what it measured

@@ -21,6 +21,7 @@ from benchmarks.processes import GIB, REPO_ROOT, memory_status, run_json_child
 TARGET_FPS = 10.0
 FACE_COUNTS = (1, 4)
 HANDLER = "stream_frame"  # app.py's webcam .stream() handler
+STATE = "stream_state"  # the key of the per-session state in the dict the handler returns
 
 
 def available() -> bool:
@@ -36,8 +37,9 @@ def run(context: Context) -> dict:
         path = context.workdir / f"stream-{count}.npy"
         np.save(path, frames.compose(faces[:count]).image)
         arguments += ["--frame", f"{count}={path}"]
-    result = run_json_child("benchmarks.streaming", arguments, timeout=600)
-    result.update(model=context.model_note, target_fps=TARGET_FPS)
+    # The app picks its detector from FER_DETECTOR (its --detector flag's environment twin).
+    result = run_json_child("benchmarks.streaming", arguments, timeout=600, FER_DETECTOR=context.detector)
+    result.update(model=context.model_note, detector=context.detector, target_fps=TARGET_FPS)
     return result
 
 
@@ -58,18 +60,18 @@ def stream(handler, frame: np.ndarray, source: str, count: int, warmup: int = 5)
     moved = np.roll(frame, 4, axis=1)
     state = None
     for index in range(warmup):
-        state = handler(frame if index % 2 == 0 else moved, state, source)[-1]
+        state = handler(frame if index % 2 == 0 else moved, state, source)[STATE]
     state = None  # a fresh session, as a new visitor would start
     durations = []
     start = time.perf_counter()
     for index in range(count):
         begin = time.perf_counter()
-        state = handler(frame if index % 2 == 0 else moved, state, source)[-1]
+        state = handler(frame if index % 2 == 0 else moved, state, source)[STATE]
         durations.append(time.perf_counter() - begin)
     total = time.perf_counter() - start
     return {"frames": count, "sustained_fps": round(count / total, 2),
             "median_frame_ms": round(statistics.median(durations) * 1000, 2),
-            "max_frame_ms": round(max(durations) * 1000, 2), "tracks": len(getattr(state, "tracks", []))}
+            "max_frame_ms": round(max(durations) * 1000, 2), "tracks": len(state.live.tracker.tracks)}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,4 +1,4 @@
-"""Section 6: training images/s, our input pipeline (with augmentation) vs a naive model.fit on numpy."""
+"""Section 7: training images/s, our input pipeline (with augmentation) vs a naive model.fit on numpy."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def run(context: Context) -> dict:
         naive_model.fit(floats[: step_count * BATCH], targets[: step_count * BATCH], batch_size=BATCH, epochs=1,
                         shuffle=True, verbose=0)
 
-    ours(2)  # warm-up: builds the train function and the tf.data iterator
+    ours(2)  # warm-up: builds the train function and the compiled augmentation
     naive(2)
     speeds: dict[str, list[float]] = {"ours": [], "naive": []}
     for _ in range(settings.train_repeats):  # interleaved, so background load falls on both alike

@@ -10,6 +10,9 @@ from typing import Any
 from fer.errors import ModelSourceError
 
 CONFIG_FORMAT_VERSION = 1
+# none: one centre view; flip: it and its mirror; ten_crop: the four corners and the centre of the frame,
+# each with its mirror (models trained on random crops, crop_pct < 1).
+TTA_MODES = ("none", "flip", "ten_crop")
 
 
 def frame_shape(input_shape, crop_pct: float) -> list[int]:
@@ -33,10 +36,13 @@ class ModelConfig:
     # The model's final layer emits logits; probabilities are softmax(logits / temperature).
     output: str = "logits"
     temperature: float = 1.0
-    flip_tta: bool = True
+    # Test-time augmentation for photos and evaluation (TTA_MODES); the webcam path asks for "flip".
+    tta: str = "flip"
     # Like timm's crop_pct: the model sees the central crop_pct of the face frame. Preprocessing resizes the
     # face to input_size / crop_pct, then takes the central input_size square (40 of 48 px at 40/48).
     crop_pct: float = 1.0
+    # Margin added on every side of the detector's square face box so crops match the training framing.
+    face_margin: float = 0.0
     preprocessing: dict[str, Any] = dataclasses.field(
         default_factory=lambda: {
             "function": "fer.preprocessing.preprocess_face",
@@ -62,6 +68,12 @@ class ModelConfig:
             raise ModelSourceError(f"config output must be 'logits', got {self.output!r}")
         if not 0.5 <= float(self.crop_pct) <= 1.0:
             raise ModelSourceError(f"config crop_pct must be in 0.5..1, got {self.crop_pct!r}")
+        if self.tta not in TTA_MODES:
+            raise ModelSourceError(f"config tta must be one of {', '.join(TTA_MODES)}, got {self.tta!r}")
+        if self.tta == "ten_crop" and self.crop_pct == 1.0:
+            raise ModelSourceError("config tta 'ten_crop' needs crop_pct < 1 (crops of a larger face frame)")
+        if not -0.2 <= float(self.face_margin) <= 1.0:
+            raise ModelSourceError(f"config face_margin must be in -0.2..1, got {self.face_margin!r}")
         if not self.temperature > 0:
             raise ModelSourceError(f"config temperature must be > 0, got {self.temperature!r}")
 
@@ -83,6 +95,8 @@ class ModelConfig:
         missing = [name for name in ("architecture", "labels", "input_shape", "last_conv_layer") if name not in data]
         if missing:
             raise ModelSourceError(f"config.json is missing required keys: {', '.join(missing)}")
+        if "flip_tta" in data and "tta" not in data:  # configs written before tta had more than one mode
+            data = {**data, "tta": "flip" if data["flip_tta"] else "none"}
         version = data.get("format_version", CONFIG_FORMAT_VERSION)
         if version > CONFIG_FORMAT_VERSION:
             raise ModelSourceError(

@@ -15,3 +15,7 @@ class ImageError(FerError):
 
 class ModelSourceError(FerError):
     """A model source is unknown, missing, or inconsistent with its config."""
+
+
+class VideoError(FerError):
+    """A video file cannot be opened or decoded."""

@@ -105,10 +105,23 @@ class Explainer:
         """True while another thread is computing an explanation (callers may skip instead of waiting)."""
         return self._lock.locked()
 
-    def explain(self, face: np.ndarray, method: str = DEFAULT_METHOD, class_index: int = 0) -> np.ndarray:
-        """Heatmap (H, W) float32 in 0..1 at the model's input size for one preprocessed face.
+    def class_index(self, target: int | str) -> int:
+        """A class given by index or by label name -> its index (ValueError naming the labels otherwise)."""
+        labels = self.model.labels
+        if isinstance(target, str):
+            if target not in labels:
+                raise ValueError(f"unknown class {target!r}; this model's labels are: {', '.join(labels)}")
+            return labels.index(target)
+        index = int(target)
+        if not 0 <= index < len(labels):
+            raise ValueError(f"class index {index} is out of range for {len(labels)} classes")
+        return index
 
-        `face` is one model input, (H, W, C) or a batch of one (1, H, W, C), e.g. from model.preprocess().
+    def explain(self, face: np.ndarray, method: str = DEFAULT_METHOD, target: int | str = 0) -> np.ndarray:
+        """Heatmap (H, W) float32 in 0..1 for one preprocessed face and a class (index or label name).
+
+        `face` is one frame from model.preprocess() (the map then covers the whole frame, zero outside the
+        centre the network sees) or one network input, as (H, W, C) or a batch of one (1, H, W, C).
         """
         face = np.asarray(face)
         if face.ndim == 4 and face.shape[0] == 1:
@@ -116,27 +129,42 @@ class Explainer:
         if face.ndim != 3:
             raise ValueError(f"explain() takes one face of shape (H, W, C) or (1, H, W, C), got {face.shape}; "
                              "use explain_batch() for several faces")
-        return self.explain_batch(face[None], method, [class_index])[0]
+        return self.explain_batch(face[None], method, [target])[0]
 
     def explain_batch(self, faces: np.ndarray, method: str = DEFAULT_METHOD,
-                      class_indices: Sequence[int] | int = 0) -> np.ndarray:
-        """Heatmaps (N, H, W) float32 in 0..1 for a preprocessed batch, one target class per face."""
+                      targets: Sequence[int | str] | int | str = 0) -> np.ndarray:
+        """Heatmaps (N, H, W) float32 in 0..1 for a batch of frames (or network inputs), one class per face."""
         method = check_method(method)
         faces = np.asarray(faces)
         expected = tuple(self.model.input_shape)
+        frames = faces.ndim == 4 and tuple(faces.shape[1:]) == tuple(self.model.frame_shape) != expected
+        if frames:
+            faces = self.model.network_inputs(faces)
         if faces.ndim != 4 or tuple(faces.shape[1:]) != expected:
-            raise ValueError(f"expected a batch of shape (N, {', '.join(map(str, expected))}), got {faces.shape}")
+            raise ValueError(f"expected a batch of shape (N, {', '.join(map(str, self.model.frame_shape))}), "
+                             f"got {faces.shape}")
         count = faces.shape[0]
         if count == 0:
-            return np.zeros((0, *expected[:2]), np.float32)
-        indices = [class_indices] * count if isinstance(class_indices, (int, np.integer)) else list(class_indices)
+            return np.zeros((0, *(self.model.frame_shape if frames else expected)[:2]), np.float32)
+        indices = [targets] * count if isinstance(targets, (int, np.integer, str)) else list(targets)
         if len(indices) != count:
-            raise ValueError(f"got {len(indices)} class indices for {count} faces")
-        num_classes = self.model.config.num_classes
-        for index in indices:
-            if not 0 <= int(index) < num_classes:
-                raise ValueError(f"class index {index} is out of range for {num_classes} classes")
-        targets = tf.one_hot([int(i) for i in indices], num_classes)
+            raise ValueError(f"got {len(indices)} classes for {count} faces")
+        indices = [self.class_index(target) for target in indices]
+        heatmaps = self._explain_inputs(faces, method, indices)
+        return self._to_frame(heatmaps) if frames else heatmaps
+
+    def _to_frame(self, heatmaps: np.ndarray) -> np.ndarray:
+        """Place centre-crop maps in frame-sized maps (zero where the network does not look)."""
+        frame_h, frame_w = self.model.frame_shape[:2]
+        height, width = heatmaps.shape[1:3]
+        top, left = (frame_h - height) // 2, (frame_w - width) // 2
+        framed = np.zeros((heatmaps.shape[0], frame_h, frame_w), np.float32)
+        framed[:, top:top + height, left:left + width] = heatmaps
+        return framed
+
+    def _explain_inputs(self, faces: np.ndarray, method: str, indices: list[int]) -> np.ndarray:
+        count, expected = faces.shape[0], tuple(self.model.input_shape)
+        targets = tf.one_hot(indices, self.model.config.num_classes)
 
         def score(output: tf.Tensor) -> tf.Tensor:
             # One value per face: the output (logit) of that face's target class.

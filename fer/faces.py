@@ -1,16 +1,24 @@
-"""Face detection: the Box type and a fast OpenCV Haar detector (pluggable behind FaceDetector)."""
+"""Face detection: Box and Face, two detectors (YuNet, the default, and Haar) and the steps they share.
+
+A detector only answers "where are the faces in this RGB image?". Everything around that (downscaling
+for speed, padding so frame-filling faces are found, mapping back, clipping, minimum size, order and
+the cap on the number of faces) lives once, in find_faces().
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import threading
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, Sequence, runtime_checkable
 
 import cv2
 import numpy as np
 
-from fer.preprocessing import to_grey
+ASSETS_DIR = Path(__file__).resolve().parent / "assets"
+YUNET_MODEL = ASSETS_DIR / "face_detection_yunet.onnx"
+DETECTORS = ("yunet", "haar")
+DEFAULT_DETECTOR = "yunet"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,85 +33,246 @@ class Box:
     def to_list(self) -> list[int]:
         return [self.x, self.y, self.width, self.height]
 
-    def expanded(self, margin: float, image_width: int, image_height: int) -> "Box":
-        """Grow by `margin` of the side on every edge, clipped to the image."""
-        dx, dy = int(round(self.width * margin)), int(round(self.height * margin))
-        left, top = max(self.x - dx, 0), max(self.y - dy, 0)
-        right = min(self.x + self.width + dx, image_width)
-        bottom = min(self.y + self.height + dy, image_height)
-        return Box(left, top, max(right - left, 0), max(bottom - top, 0))
+    @property
+    def area(self) -> int:
+        return self.width * self.height
+
+    @property
+    def center(self) -> tuple[float, float]:
+        return self.x + self.width / 2.0, self.y + self.height / 2.0
 
     def crop(self, image: np.ndarray) -> np.ndarray:
         return image[self.y:self.y + self.height, self.x:self.x + self.width]
 
 
-def largest_boxes(boxes: list[Box], count: int) -> list[Box]:
-    """The `count` largest boxes, back in reading order (left to right, then top to bottom)."""
-    kept = sorted(boxes, key=lambda b: b.width * b.height, reverse=True)[:count]
-    return sorted(kept, key=lambda b: (b.x, b.y))
+@dataclasses.dataclass(frozen=True)
+class Face:
+    """A detected face: its box, the detector's confidence and, from YuNet, five landmarks.
+
+    landmarks are (x, y) of the right eye, left eye, nose tip, right and left mouth corners (the person's
+    right and left: the right eye is on the image's left in a frontal face), or None (Haar).
+    """
+
+    box: Box
+    score: float = 1.0
+    landmarks: tuple[tuple[float, float], ...] | None = None
+
+    @property
+    def eye_angle(self) -> float:
+        """Degrees the eye line is tilted (positive: the left eye is lower in the image); 0 without landmarks."""
+        if self.landmarks is None:
+            return 0.0
+        (right_x, right_y), (left_x, left_y) = self.landmarks[0], self.landmarks[1]
+        return float(np.degrees(np.arctan2(left_y - right_y, left_x - right_x)))
 
 
+@runtime_checkable
 class FaceDetector(Protocol):
-    """Anything with detect(grey uint8 (H, W)) -> list[Box] can find faces for the Recognizer."""
+    """Anything with detect(RGB uint8 (H, W, 3)) -> list[Face] can find faces for the Recognizer.
 
-    def detect(self, grey: np.ndarray) -> list[Box]: ...
+    find_faces() hands it an already downscaled and padded image and maps the faces back.
+    """
+
+    def detect(self, image: np.ndarray) -> list[Face]: ...
 
 
 def _cascade_path(name: str) -> Path:
     data = getattr(cv2, "data", None)
     if data is None:
         raise RuntimeError("this OpenCV build ships no Haar cascades; install opencv-python-headless<5")
-    return Path(data.haarcascades) / name
+    path = Path(name)
+    return path if path.is_file() else Path(data.haarcascades) / name
 
 
 class HaarFaceDetector:
-    """OpenCV's frontal-face Haar cascade, run on a downscaled copy of large frames for speed.
+    """OpenCV's frontal-face Haar cascade on the equalised grey image (no landmarks, so no alignment).
 
-    min_neighbors trades recall for fewer false positives. Faces smaller than min_face_fraction of the
-    (downscaled) frame's short side are not searched for: halving it finds smaller faces in group photos
-    at about twice the cost. The margin makes crops match FER-2013's framing: its 48x48 faces are about
-    5% wider than the cascade's box (median over 158 PublicTest faces composed into frames).
+    Faces smaller than min_face_fraction of the image's short side are not searched for: halving it
+    finds smaller faces in group photos at about twice the cost.
     """
 
-    def __init__(
-        self,
-        cascade: str = "haarcascade_frontalface_default.xml",
-        scale_factor: float = 1.1,
-        min_neighbors: int = 5,
-        min_face_fraction: float = 0.08,
-        max_detection_side: int = 640,
-        margin: float = 0.025,
-    ) -> None:
+    name = "haar"
+
+    def __init__(self, cascade: str = "haarcascade_frontalface_default.xml", scale_factor: float = 1.1,
+                 min_neighbors: int = 5, min_face_fraction: float = 0.08, min_face_size: int = 20) -> None:
         path = _cascade_path(cascade)
         self._classifier = cv2.CascadeClassifier(str(path))
         if self._classifier.empty():
-            raise RuntimeError(f"cannot load Haar cascade {path}")
+            raise ValueError(f"cannot load a Haar cascade from {path}")
         self.scale_factor, self.min_neighbors = scale_factor, min_neighbors
-        self.min_face_fraction, self.max_detection_side, self.margin = min_face_fraction, max_detection_side, margin
+        self.min_face_fraction, self.min_face_size = min_face_fraction, min_face_size
         self._lock = threading.Lock()  # a CascadeClassifier is not safe to share between threads
 
-    def detect(self, grey: np.ndarray) -> list[Box]:
-        if grey.ndim != 2 or grey.dtype != np.uint8:
-            raise ValueError(f"detect() takes a 2-D uint8 grey image, got {grey.dtype} {grey.shape}")
-        height, width = grey.shape
-        scale = min(1.0, self.max_detection_side / max(height, width))
-        small = grey if scale == 1.0 else cv2.resize(grey, (max(1, round(width * scale)), max(1, round(height * scale))),
-                                                     interpolation=cv2.INTER_AREA)
-        small = cv2.equalizeHist(small)
-        min_side = max(20, int(min(small.shape) * self.min_face_fraction))
-        if min(small.shape) < min_side:
+    def detect(self, image: np.ndarray) -> list[Face]:
+        grey = cv2.equalizeHist(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY))
+        min_side = max(self.min_face_size, int(min(grey.shape) * self.min_face_fraction))
+        if min(grey.shape) < min_side:
             return []
         with self._lock:
-            found = self._classifier.detectMultiScale(small, scaleFactor=self.scale_factor,
+            found = self._classifier.detectMultiScale(grey, scaleFactor=self.scale_factor,
                                                       minNeighbors=self.min_neighbors, minSize=(min_side, min_side))
-        boxes = [
-            Box(int(x / scale), int(y / scale), int(w / scale), int(h / scale)).expanded(self.margin, width, height)
-            for (x, y, w, h) in (found if len(found) else [])
-        ]
-        # Left to right, then top to bottom: a stable order for labels and per-face tracking.
-        return sorted((b for b in boxes if b.width > 1 and b.height > 1), key=lambda b: (b.x, b.y))
+        return [Face(Box(int(x), int(y), int(w), int(h))) for (x, y, w, h) in (found if len(found) else [])]
 
 
-def detect_faces(image: np.ndarray, detector: FaceDetector | None = None) -> list[Box]:
-    """Convenience: boxes for a standardized (H, W, 1|3) uint8 image."""
-    return (detector or HaarFaceDetector()).detect(to_grey(image))
+class YuNetFaceDetector:
+    """OpenCV's YuNet CNN detector (cv2.FaceDetectorYN, MIT licence, fer/assets): boxes, scores, 5 landmarks.
+
+    The thresholds are measured (benchmarks/detection.py): score 0.5 is the lowest with a 0.1 margin over
+    any box on face-free frames (highest 0.40) and finds 99.2% of framed PublicTest faces (0.6: 98.5%,
+    OpenCV's usual 0.9: 77%); NMS 0.3 is OpenCV's default (0.2 to 0.45 made no duplicate boxes).
+    """
+
+    name = "yunet"
+
+    def __init__(self, model_path: str | Path = YUNET_MODEL, score_threshold: float = 0.5,
+                 nms_threshold: float = 0.3, top_k: int = 200) -> None:
+        self.model_path = Path(model_path)
+        if not self.model_path.is_file():
+            raise ValueError(f"YuNet model not found at {self.model_path}")
+        self.score_threshold, self.nms_threshold, self.top_k = score_threshold, nms_threshold, top_k
+        self._local = threading.local()  # one cv2 detector per thread: they are not safe to share
+        self._detector()  # fail now, not on the first frame, if OpenCV cannot load the file
+
+    def _detector(self):
+        detector = getattr(self._local, "detector", None)
+        if detector is None:
+            try:
+                detector = cv2.FaceDetectorYN.create(str(self.model_path), "", (320, 320), self.score_threshold,
+                                                     self.nms_threshold, self.top_k)
+            except cv2.error as error:
+                raise ValueError(f"OpenCV cannot load the YuNet model {self.model_path}: {error}") from None
+            self._local.detector = detector
+        return detector
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        if min(image.shape[:2]) < 10:  # nothing YuNet can find; its output on such slivers is not finite
+            return []
+        detector = self._detector()
+        bgr = np.ascontiguousarray(image[:, :, ::-1])
+        detector.setInputSize((bgr.shape[1], bgr.shape[0]))
+        _, rows = detector.detect(bgr)
+        faces = []
+        for row in rows if rows is not None else []:
+            if not np.all(np.isfinite(row)):
+                continue
+            x, y, w, h = (float(v) for v in row[:4])
+            landmarks = tuple((float(row[4 + 2 * i]), float(row[5 + 2 * i])) for i in range(5))
+            faces.append(Face(Box(int(round(x)), int(round(y)), int(round(w)), int(round(h))), float(row[14]),
+                              landmarks))
+        return faces
+
+
+def make_detector(detector: str | FaceDetector | None = None) -> FaceDetector:
+    """A detector by name ("yunet", "haar"), or the object itself if it already has detect()."""
+    if detector is None:
+        detector = DEFAULT_DETECTOR
+    if isinstance(detector, str):
+        if detector == "yunet":
+            return YuNetFaceDetector()
+        if detector == "haar":
+            return HaarFaceDetector()
+        raise ValueError(f"unknown detector {detector!r}; choose one of {', '.join(DETECTORS)} or pass a FaceDetector")
+    if not callable(getattr(detector, "detect", None)):
+        raise ValueError(f"a detector needs a detect(image) method; got {type(detector).__name__}")
+    return detector
+
+
+def detector_name(detector: FaceDetector) -> str:
+    return getattr(detector, "name", type(detector).__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class DetectionSettings:
+    """The shared detection steps' knobs (measured defaults; see benchmarks/detection.py).
+
+    max_side: the frame is downscaled so its longer side is at most this before detection.
+    pad: border added on every side (fraction of the side) so faces that fill the frame are found.
+    min_face_size: faces smaller than this (pixels of the original frame) are dropped.
+    max_faces: keep only the largest N faces (None: all).
+    """
+
+    max_side: int = 640  # framed faces found at 640 / 480 / 320: 99.2% / 97.5% / 94.0% (benchmarks/detection.py)
+    pad: float = 0.15  # tight crops found: Haar 79% (61% unpadded), YuNet 98% either way; 0.25 loses framed faces
+    min_face_size: int = 12
+    max_faces: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_side < 32:
+            raise ValueError(f"max_side must be at least 32, got {self.max_side}")
+        if not 0 <= self.pad <= 1:
+            raise ValueError(f"pad must be in 0..1, got {self.pad}")
+        if self.max_faces is not None and self.max_faces < 1:
+            raise ValueError(f"max_faces must be at least 1, got {self.max_faces}")
+
+
+def to_rgb(frame: np.ndarray) -> np.ndarray:
+    """Standardised (H, W, 1|3) uint8 -> (H, W, 3) RGB."""
+    if frame.ndim == 3 and frame.shape[2] == 3:
+        return frame
+    return cv2.cvtColor(np.ascontiguousarray(frame.reshape(frame.shape[:2])), cv2.COLOR_GRAY2RGB)
+
+
+def find_faces(frame: np.ndarray, detector: FaceDetector,
+               settings: DetectionSettings = DetectionSettings()) -> tuple[list[Face], int]:
+    """Faces in a standardised frame (largest `max_faces`, in reading order) and how many were found."""
+    image = to_rgb(frame)
+    height, width = image.shape[:2]
+    scale = min(1.0, settings.max_side / ((1 + 2 * settings.pad) * max(height, width)))
+    if scale < 1.0:
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    pad_x, pad_y = round(settings.pad * image.shape[1]), round(settings.pad * image.shape[0])
+    if pad_x or pad_y:
+        # Black borders: a face that fills the photo then looks like a face in a frame to the detector.
+        image = cv2.copyMakeBorder(image, pad_y, pad_y, pad_x, pad_x, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+    faces = []
+    for face in detector.detect(np.ascontiguousarray(image)):
+        mapped = _map_back(face, pad_x, pad_y, scale, width, height)
+        if mapped is not None and min(mapped.box.width, mapped.box.height) >= settings.min_face_size:
+            faces.append(mapped)
+    found = len(faces)
+    if settings.max_faces is not None and found > settings.max_faces:
+        faces = sorted(faces, key=lambda f: f.box.area, reverse=True)[:settings.max_faces]
+    # Left to right, then top to bottom: a stable order for labels and per-face tracking.
+    return sorted(faces, key=lambda f: (f.box.x, f.box.y)), found
+
+
+def _map_back(face: Face, pad_x: int, pad_y: int, scale: float, width: int, height: int) -> Face | None:
+    """A face from the padded, downscaled image in original-frame coordinates, its box clipped to the frame."""
+    box = face.box
+    left = (box.x - pad_x) / scale
+    top = (box.y - pad_y) / scale
+    right, bottom = left + box.width / scale, top + box.height / scale
+    x0, y0 = max(0, int(round(left))), max(0, int(round(top)))
+    x1, y1 = min(width, int(round(right))), min(height, int(round(bottom)))
+    if x1 <= x0 or y1 <= y0:
+        return None
+    landmarks = None
+    if face.landmarks is not None:
+        landmarks = tuple(((x - pad_x) / scale, (y - pad_y) / scale) for x, y in face.landmarks)
+    return Face(Box(x0, y0, x1 - x0, y1 - y0), face.score, landmarks)
+
+
+def largest_faces(faces: Sequence[Face], count: int) -> list[Face]:
+    """The `count` largest faces, back in reading order."""
+    kept = sorted(faces, key=lambda f: f.box.area, reverse=True)[:count]
+    return sorted(kept, key=lambda f: (f.box.x, f.box.y))
+
+
+def face_crop(frame: np.ndarray, face: Face, margin: float = 0.0, align: bool = True) -> np.ndarray:
+    """The square crop around a face, `margin` of its side added on every edge, eyes levelled if `align`.
+
+    The square is centred on the detector's box (side: its longer side); parts outside the frame repeat
+    the edge pixels. With landmarks and align=True the frame is rotated about the box centre so the eyes
+    are level; without landmarks align has no effect.
+    """
+    box = face.box
+    side = max(2, int(round(max(box.width, box.height) * (1 + 2 * margin))))
+    centre_x, centre_y = box.center
+    angle = face.eye_angle if align else 0.0
+    matrix = cv2.getRotationMatrix2D((centre_x, centre_y), angle, 1.0)
+    matrix[0, 2] += side / 2.0 - centre_x
+    matrix[1, 2] += side / 2.0 - centre_y
+    crop = cv2.warpAffine(np.ascontiguousarray(frame), matrix, (side, side), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)
+    return crop[:, :, None] if crop.ndim == 2 else crop

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from fer.classifier import EmotionModel
 from fer.errors import ModelSourceError
-from fer.model_folder import CONFIG_FILE, MODEL_FILE, load_model_folder
+from fer.exported import ExportedModel, is_export_folder
 
-BUNDLED_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+if TYPE_CHECKING:
+    from fer.classifier import EmotionModel
+
+# fer.model_folder and fer.classifier import Keras and TensorFlow: they load only for a Keras model folder,
+# so an exported model (fer.exported) runs without them.
+
+# An installed package carries the models as fer/bundled_models; a source checkout has them in models/.
+_INSTALLED_MODELS = Path(__file__).resolve().parent / "bundled_models"
+BUNDLED_MODELS_DIR = _INSTALLED_MODELS if _INSTALLED_MODELS.is_dir() else Path(__file__).resolve().parent.parent / "models"
 DEFAULT_MODEL = "fer2013-cnn"
 HF_PREFIX = "hf://"
 # Hub repo ids: owner/name, letters, digits, '-', '_', '.', no leading/trailing separators, <= 96 chars.
@@ -18,6 +26,7 @@ _HF_SOURCE = re.compile(rf"^hf://(?P<repo>{_REPO_PART}/{_REPO_PART})(?:@(?P<revi
 
 ACCEPTED_FORMS = (
     "a local model folder (containing model.keras and config.json)",
+    "an exported model folder (export.json, config.json and .onnx or .tflite files from `python -m training.export`)",
     f"a bundled model name ({', '.join(n for n in ('fer2013-cnn', 'ferplus-cnn'))} ...)",
     "hf://owner/repo or hf://owner/repo@revision (a commit sha, tag or branch)",
 )
@@ -37,6 +46,8 @@ def parse_hf_source(source: str) -> tuple[str, str | None]:
 
 def bundled_models() -> list[str]:
     """Names of the model folders shipped in models/."""
+    from fer.model_folder import MODEL_FILE
+
     if not BUNDLED_MODELS_DIR.is_dir():
         return []
     return sorted(p.name for p in BUNDLED_MODELS_DIR.iterdir() if (p / MODEL_FILE).is_file())
@@ -62,6 +73,8 @@ def download_from_hub(repo_id: str, revision: str | None = None) -> Path:
     import huggingface_hub
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
 
+    from fer.model_folder import CONFIG_FILE, MODEL_FILE
+
     try:
         folder = huggingface_hub.snapshot_download(
             repo_id=repo_id,
@@ -81,8 +94,19 @@ def download_from_hub(repo_id: str, revision: str | None = None) -> Path:
     return Path(folder)
 
 
-def load_model(source: str | Path = DEFAULT_MODEL) -> EmotionModel:
-    """Load a model from any accepted source (see ACCEPTED_FORMS) into an EmotionModel."""
+def load_model(source: str | Path = DEFAULT_MODEL) -> EmotionModel | ExportedModel:
+    """Load a model from any accepted source (see ACCEPTED_FORMS): an EmotionModel (Keras) for a model folder,
+    an ExportedModel (ONNX Runtime or LiteRT, no TensorFlow) for an export folder."""
     folder = resolve_source(source)
+    if is_export_folder(folder):
+        return ExportedModel(folder, source=str(source))
+    try:
+        from fer.classifier import EmotionModel
+        from fer.model_folder import load_model_folder
+    except ImportError as error:  # a TensorFlow-free install (pip install "fer-explain[onnx]")
+        raise ModelSourceError(f"{source}: a Keras model folder needs TensorFlow and Keras ({error}); install "
+                               "them with pip install 'fer-explain[keras]', or load an ONNX export of the model "
+                               "(python -m training.export)") from None
+
     model, config = load_model_folder(folder)
     return EmotionModel(model, config, source=str(source))

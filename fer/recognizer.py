@@ -1,26 +1,35 @@
-"""Recognizer: image -> detected faces -> one batched model call -> per-face emotion probabilities."""
+"""Recognizer: image -> faces (detected, aligned) -> one batched model call -> per-face emotion probabilities.
+
+The one pipeline behind the library, the CLI, the app and the benchmarks.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fer.classifier import EmotionModel
-from fer.faces import Box, FaceDetector, HaarFaceDetector, largest_boxes
+from fer.faces import (Box, DetectionSettings, Face, FaceDetector, detector_name, face_crop, find_faces,
+                       make_detector)
 from fer.hub import DEFAULT_MODEL, load_model
 from fer.images import load_image
-from fer.preprocessing import standardize_image, to_grey
+from fer.preprocessing import standardize_image
+
+if TYPE_CHECKING:  # fer.classifier imports TensorFlow; an exported model (fer.exported) runs without it
+    from fer.classifier import EmotionModel
+    from fer.exported import ExportedModel
 
 
 @dataclasses.dataclass(frozen=True)
 class FacePrediction:
-    """One face: where it is and the probability of each label."""
+    """One face: where it is, its landmarks (YuNet) and the probability of each label."""
 
     box: Box
     probabilities: dict[str, float]
+    landmarks: tuple[tuple[float, float], ...] | None = None
+    detection_score: float = 1.0
 
     @property
     def label(self) -> str:
@@ -31,53 +40,95 @@ class FacePrediction:
         return self.probabilities[self.label]
 
     def to_dict(self) -> dict[str, Any]:
-        """The shape the PyPI `fer` package returns: {"box": [x, y, w, h], "emotions": {label: p}}."""
-        return {"box": self.box.to_list(), "emotions": dict(self.probabilities)}
+        """The PyPI `fer` package's shape {"box": [x, y, w, h], "emotions": {label: p}}, plus landmarks."""
+        result: dict[str, Any] = {"box": self.box.to_list(), "emotions": dict(self.probabilities)}
+        if self.landmarks is not None:
+            result["landmarks"] = [[round(x, 1), round(y, 1)] for x, y in self.landmarks]
+        return result
+
+
+@dataclasses.dataclass
+class FrameAnalysis:
+    """Everything one frame's analysis produced, for callers that draw, explain or export it."""
+
+    faces: list[FacePrediction]
+    probabilities: np.ndarray  # (kept, num_classes), rows in the order of `faces`
+    crops: list[np.ndarray]  # the aligned square face crops the model saw (before resizing)
+    inputs: np.ndarray  # (kept, *frame_shape) uint8: the model's inputs, from the shared preprocess_face()
+    found: int  # faces the detector found; `kept` may be fewer (max_faces)
+    labels: tuple[str, ...]
+
+    @property
+    def kept(self) -> int:
+        return len(self.faces)
+
+    @property
+    def boxes(self) -> list[Box]:
+        return [face.box for face in self.faces]
 
 
 class Recognizer:
     """Finds faces and classifies their expressions with one model call per image.
 
-    `model` is an EmotionModel or any source load_model() accepts (folder, bundled name, hf://...).
+    model: a loaded model (EmotionModel, or ExportedModel for an ONNX / LiteRT export) or any source
+        load_model() accepts (folder, export folder, bundled name, hf://...).
+    detector: "yunet" (default), "haar" or any object with detect(RGB image) -> list[Face].
+    align: rotate each face so its eyes are level (needs landmarks, i.e. YuNet).
+    tta: test-time augmentation ("none", "flip", "ten_crop"; None: the model's config).
+    max_side / pad / max_faces / min_face_size: see fer.faces.DetectionSettings.
     """
 
-    def __init__(self, model: EmotionModel | str | Path = DEFAULT_MODEL, detector: FaceDetector | None = None,
-                 max_faces: int | None = None) -> None:
-        self.model = model if isinstance(model, EmotionModel) else load_model(model)
-        self.detector = detector or HaarFaceDetector()
-        if max_faces is not None and max_faces < 1:
-            raise ValueError(f"max_faces must be at least 1, got {max_faces}")
-        self.max_faces = max_faces
+    def __init__(self, model: EmotionModel | ExportedModel | str | Path = DEFAULT_MODEL,
+                 detector: str | FaceDetector | None = None, max_faces: int | None = None, align: bool = True, tta: str | None = None,
+                 max_side: int = 640, pad: float = 0.15, min_face_size: int = 12) -> None:
+        self.model = model if hasattr(model, "predict_proba") else load_model(model)
+        self.detector = make_detector(detector)
+        self.settings = DetectionSettings(max_side=max_side, pad=pad, max_faces=max_faces, min_face_size=min_face_size)
+        self.align, self.tta = align, tta
 
     @property
     def labels(self) -> tuple[str, ...]:
         return self.model.labels
 
+    @property
+    def detector_name(self) -> str:
+        return detector_name(self.detector)
+
+    @property
+    def max_faces(self) -> int | None:
+        return self.settings.max_faces
+
     def read(self, image: Any, color_order: str = "rgb") -> np.ndarray:
         """Path / bytes / PIL / array -> standardized uint8 (H, W, 1|3) RGB or grey."""
         return standardize_image(load_image(image), color_order)
 
-    def detect(self, frame: np.ndarray) -> list[Box]:
-        boxes = self.detector.detect(to_grey(frame))
-        if self.max_faces is not None and len(boxes) > self.max_faces:
-            boxes = largest_boxes(boxes, self.max_faces)
-        return boxes
+    def detect(self, frame: np.ndarray) -> tuple[list[Face], int]:
+        """The kept faces of a standardized frame and how many the detector found."""
+        return find_faces(frame, self.detector, self.settings)
 
-    def classify(self, frame: np.ndarray, boxes: list[Box], flip_tta: bool | None = None) -> np.ndarray:
-        """(len(boxes), num_classes) probabilities for the boxed faces of a standardized frame."""
-        batch = self.model.preprocess([box.crop(frame) for box in boxes])
-        return self.model.predict_proba(batch, flip_tta=flip_tta)
+    def crops(self, frame: np.ndarray, faces: list[Face]) -> list[np.ndarray]:
+        margin = self.model.config.face_margin
+        return [face_crop(frame, face, margin, self.align) for face in faces]
 
-    def predict_frame(self, frame: np.ndarray, flip_tta: bool | None = None) -> list[FacePrediction]:
-        boxes = self.detect(frame)
-        if not boxes:
-            return []
-        probabilities = self.classify(frame, boxes, flip_tta)
-        return [
-            FacePrediction(box, {label: float(p) for label, p in zip(self.labels, row)})
-            for box, row in zip(boxes, probabilities)
+    def analyze_frame(self, frame: np.ndarray, tta: str | None = None) -> FrameAnalysis:
+        faces, found = self.detect(frame)
+        crops = self.crops(frame, faces)
+        inputs = self.model.preprocess(crops)
+        probabilities = self.model.predict_proba(inputs, tta=tta or self.tta)
+        predictions = [
+            FacePrediction(face.box, {label: float(p) for label, p in zip(self.labels, row)}, face.landmarks,
+                           face.score)
+            for face, row in zip(faces, probabilities)
         ]
+        return FrameAnalysis(predictions, probabilities, crops, inputs, found, self.labels)
 
-    def predict(self, image: Any, color_order: str = "rgb", flip_tta: bool | None = None) -> list[FacePrediction]:
+    def analyze(self, image: Any, color_order: str = "rgb", tta: str | None = None) -> FrameAnalysis:
+        """Read any image and analyse it (see FrameAnalysis)."""
+        return self.analyze_frame(self.read(image, color_order), tta)
+
+    def predict_frame(self, frame: np.ndarray, tta: str | None = None) -> list[FacePrediction]:
+        return self.analyze_frame(frame, tta).faces
+
+    def predict(self, image: Any, color_order: str = "rgb", tta: str | None = None) -> list[FacePrediction]:
         """Every face in the image with its probabilities; an image without faces gives []."""
-        return self.predict_frame(self.read(image, color_order), flip_tta)
+        return self.analyze(image, color_order, tta).faces

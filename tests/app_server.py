@@ -109,3 +109,12 @@ def write_y4m(path: Path, frames: list[np.ndarray], fps: int = 10) -> Path:
             # I420 = the Y plane, then the quarter-size U and V planes: the byte order Y4M 4:2:0 expects.
             stream.write(cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2YUV_I420).tobytes())
     return path
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: int = 10) -> str:
+    """An MJPG .avi (OpenCV's wheels write it without ffmpeg) from RGB frames of one size."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, frames[0].shape[1::-1])
+    for frame in frames:
+        writer.write(np.ascontiguousarray(frame[:, :, ::-1]))
+    writer.release()
+    return str(path)

@@ -19,11 +19,13 @@ FER2013_CSV = DATA_DIR / "fer2013.csv.gz"
 FERPLUS_CSV = DATA_DIR / "fer2013new.csv"
 
 # A small cnn so tests build, save and run models in about a second.
-TINY_CNN = dict(filters=(8, 16), dense_units=(16,), block_dropout=0.0, head_dropout=0.0)
+TINY_CNN = dict(filters=(8, 16), dense_units=(16,), block_dropout=0.0, head_dropout=0.0, grad_cam_block=2)
 
 
-def make_model_folder(folder: Path, labels=None, seed: int = 0, **options) -> Path:
-    """Build an untrained tiny cnn and write it as a model folder (model.keras + config.json)."""
+def make_model_folder(folder: Path, labels=None, seed: int = 0, input_size: int = 48, **options) -> Path:
+    """Build an untrained tiny cnn and write it as a model folder (model.keras + config.json).
+
+    input_size < 48 makes a model of centre crops of 48x48 face frames (crop_pct = input_size / 48)."""
     import keras
 
     from fer.config import ModelConfig
@@ -33,8 +35,10 @@ def make_model_folder(folder: Path, labels=None, seed: int = 0, **options) -> Pa
 
     labels = list(labels or FER2013_LABELS)
     keras.utils.set_random_seed(seed)
-    built = build_model("cnn", len(labels), (48, 48, 1), **{**TINY_CNN, **options})
-    config = ModelConfig("cnn", labels, [48, 48, 1], built.last_conv_layer, architecture_options=built.options,
+    built = build_model("cnn", len(labels), (input_size, input_size, 1), **{**TINY_CNN, **options})
+    config = ModelConfig("cnn", labels, [input_size, input_size, 1], built.last_conv_layer,
+                         architecture_options=built.options, crop_pct=input_size / 48,
+                         tta="flip" if input_size == 48 else "ten_crop",
                          metrics={"accuracy": 0.5, "split": "PublicTest", "dataset": "synthetic test data", "n": 10})
     return save_model_folder(built.model, config, folder)
 

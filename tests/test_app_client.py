@@ -23,13 +23,14 @@ def test_predict_returns_boxes_probabilities_and_an_explanation(client, tiny_mod
     annotated_path, faces, explanation_path, face_picker, class_picker, *panels = result
     assert len(faces) == 1
     x, y, width, height = faces[0]["box"]
-    assert 100 < x < 160 and 50 < y < 110 and 240 < width < 320
+    assert 140 < x < 210 and 80 < y < 150 and 150 < width < 250 and len(faces[0]["landmarks"]) == 5
     assert len(faces[0]["emotions"]) == 7
     assert sum(faces[0]["emotions"].values()) == pytest.approx(1.0, abs=1e-5)
     with Image.open(annotated_path) as annotated, Image.open(face_photo_path) as original:
         assert annotated.size == original.size
     with Image.open(explanation_path) as explanation:
-        assert explanation.size == (width, height) and explanation.mode == "RGB"
+        side = max(width, height)  # the overlay covers the square, aligned face crop
+        assert explanation.size == (side, side) and explanation.mode == "RGB"
     assert face_picker["value"] == 0 and class_picker["value"] == "(predicted)"
     assert panels[0]["visible"] is True and panels[0]["label"] == "Face #1"
     assert panels[0]["value"]["label"] == max(faces[0]["emotions"], key=faces[0]["emotions"].get)
@@ -47,10 +48,10 @@ def test_explanations_use_the_session_state_of_the_last_photo(client, tiny_model
     for item in gallery:
         with Image.open(item["image"]) as image:
             sizes.add(image.size)
-    assert sizes == {(width, height)}
+    assert sizes == {(max(width, height),) * 2}
     explanation = client.predict(0, "sad", "scorecam", api_name="/explain")
     with Image.open(explanation) as image:
-        assert image.size == (width, height) and np.asarray(image).std() > 5
+        assert image.size == (max(width, height),) * 2 and np.asarray(image).std() > 5
 
 
 def test_non_image_upload_is_a_readable_error(client, tiny_model_dir, tmp_path):

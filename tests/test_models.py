@@ -31,7 +31,10 @@ def test_cnn_expresses_the_seed_variants():
     assert [layer.name for layer in wide.model.layers if layer.name.startswith("dense")][:1] == ["dense1"]
     assert wide.model.get_layer("block4_conv2").filters == 512
     small = build_model("cnn", 7, filters=(32, 64, 128))
-    assert small.last_conv_layer == "block3_relu2"
+    assert small.last_conv_layer == "block2_relu2"  # the second-to-last block by default
+    assert build_model("cnn", 7).last_conv_layer == "block3_relu2"  # the layer the shipped models use
+    chosen = build_model("cnn", 7, grad_cam_block=4)
+    assert chosen.last_conv_layer == "block4_relu2" and chosen.options["grad_cam_block"] == 4
     assert small.model.count_params() < build_model("cnn", 7).model.count_params()
 
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from fer.errors import FerError, ImageError
-from fer.faces import Box
+from fer.faces import Box, Face
 from fer.preprocessing import preprocess_face
 from fer.recognizer import FacePrediction, Recognizer
 
@@ -89,8 +89,8 @@ def test_bad_color_order_is_a_value_error_naming_the_choices():
 class WholeImageDetector:
     """A stand-in detector that reports the whole frame as one face, to push any frame through the model."""
 
-    def detect(self, grey: np.ndarray) -> list[Box]:
-        return [Box(0, 0, grey.shape[1], grey.shape[0])]
+    def detect(self, image: np.ndarray) -> list[Face]:
+        return [Face(Box(0, 0, image.shape[1], image.shape[0]))]
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +100,7 @@ def recognizer(tiny_model) -> Recognizer:
 
 @pytest.fixture(scope="module")
 def whole_image_recognizer(tiny_model) -> Recognizer:
-    return Recognizer(tiny_model, detector=WholeImageDetector())
+    return Recognizer(tiny_model, detector=WholeImageDetector(), pad=0.0, min_face_size=1)
 
 
 def check_predictions(faces: list, image_shape: tuple[int, ...], labels: tuple[str, ...]) -> None:

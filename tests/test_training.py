@@ -12,7 +12,8 @@ from fer.labels import FER2013_LABELS
 from training import pipeline
 from training.metrics import classification_metrics, expected_calibration_error, fit_temperature
 
-TINY_OPTIONS = json.dumps({"filters": [8, 16], "dense_units": [16], "block_dropout": 0.0, "head_dropout": 0.0})
+TINY_OPTIONS = json.dumps({"filters": [8, 16], "dense_units": [16], "block_dropout": 0.0, "head_dropout": 0.0,
+                           "grad_cam_block": 2})
 
 
 def train_args(csv, tmp_path, *extra):
@@ -197,7 +198,7 @@ def test_evaluate_cli_writes_every_field(tiny_csv, tiny_model_dir, tmp_path, cap
         assert key in metrics
     assert metrics["n"] == 28 and np.sum(metrics["confusion_matrix"]) == 28
     assert metrics["accuracy"] == pytest.approx(np.trace(metrics["confusion_matrix"]) / 28)
-    assert metrics["flip_tta"] is True
+    assert metrics["tta"] == "flip"
     assert "macro-F1" in capsys.readouterr().out
     assert main(["--model", str(tiny_model_dir), "--data", str(tiny_csv), "--split", "PrivateTest"]) == 2
     assert "no usable rows in split(s) PrivateTest" in capsys.readouterr().err

@@ -18,7 +18,7 @@ def _metric_lines(config: ModelConfig) -> list[str]:
     dataset = metrics.get("dataset", "unknown dataset")
     lines = [
         f"Measured on **{dataset}**, split **{split}** (n = {metrics.get('n', '?')}), "
-        f"with the model's own inference (flip TTA: {config.flip_tta}, temperature {config.temperature:.3f}):",
+        f"with the model's own inference (test-time augmentation: {config.tta}, temperature {config.temperature:.3f}):",
         "",
         "| metric | value |",
         "| --- | --- |",

@@ -13,13 +13,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from fer.classifier import EmotionModel  # noqa: E402
+from fer.config import TTA_MODES  # noqa: E402
 from fer.data import SPLITS, FaceDataset, load_dataset  # noqa: E402
 from fer.errors import FerError  # noqa: E402
 from fer.hub import load_model  # noqa: E402
 from training.metrics import classification_metrics, format_table  # noqa: E402
 
 
-def evaluate(model: EmotionModel, dataset: FaceDataset, flip_tta: bool | None = None,
+def evaluate(model: EmotionModel, dataset: FaceDataset, tta: str | None = None,
              temperature: float | None = None) -> dict:
     """Metrics of `model` on `dataset` with the model's configured inference unless overridden."""
     if list(dataset.label_names) != list(model.labels):
@@ -28,9 +29,9 @@ def evaluate(model: EmotionModel, dataset: FaceDataset, flip_tta: bool | None = 
             "evaluate FER+ models with --ferplus and FER-2013 models without it"
         )
     images = model.preprocess(dataset.images)
-    probabilities = model.predict_in_batches(images, flip_tta=flip_tta, temperature=temperature)
+    probabilities = model.predict_in_batches(images, tta=tta, temperature=temperature)
     metrics = classification_metrics(probabilities, dataset.labels, model.labels)
-    metrics["flip_tta"] = model.config.flip_tta if flip_tta is None else flip_tta
+    metrics["tta"] = tta or model.config.tta
     metrics["temperature"] = model.config.temperature if temperature is None else temperature
     return metrics
 
@@ -42,13 +43,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ferplus", help="fer2013new.csv (reference: the FER+ majority label)")
     parser.add_argument("--split", default="PrivateTest", choices=SPLITS)
     parser.add_argument("--json", dest="json_out", help="write the metrics to this JSON file")
-    parser.add_argument("--no-tta", action="store_true", help="turn off flip test-time augmentation")
+    parser.add_argument("--tta", choices=TTA_MODES, help="test-time augmentation (default: the model's config)")
+    parser.add_argument("--no-tta", action="store_true", help="same as --tta none")
     parser.add_argument("--no-temperature", action="store_true", help="use raw softmax (temperature 1)")
     args = parser.parse_args(argv)
     try:
         model = load_model(args.model)
         dataset = load_dataset(args.data, args.split, args.ferplus)
-        metrics = evaluate(model, dataset, flip_tta=False if args.no_tta else None,
+        metrics = evaluate(model, dataset, tta="none" if args.no_tta else args.tta,
                            temperature=1.0 if args.no_temperature else None)
     except (FerError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -5,13 +5,8 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
-from scipy import special
 
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax. scipy's, not fer.classifier's: that module imports TensorFlow, which training on JAX or
-    torch must not need."""
-    return special.softmax(logits, axis=-1)
+from fer.inference import softmax
 
 
 def confusion_matrix(true: np.ndarray, predicted: np.ndarray, num_classes: int) -> np.ndarray:

@@ -18,16 +18,19 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from fer.config import ModelConfig  # noqa: E402
+from fer.classifier import EmotionModel, view_offsets  # noqa: E402
+from fer.config import TTA_MODES, ModelConfig  # noqa: E402
 from fer.data import FaceDataset, load_dataset  # noqa: E402
 from fer.errors import FerError  # noqa: E402
+from fer.hub import resolve_source  # noqa: E402
+from fer.inference import softmax  # noqa: E402
 from fer.model_folder import load_model_folder, save_model_folder  # noqa: E402
 from fer.models import LOGITS_NAME, backbone_layer_names, build_model, list_models  # noqa: E402
 from fer.preprocessing import preprocess_faces  # noqa: E402
 from training import pipeline, plots  # noqa: E402
 from training.card import write_model_card  # noqa: E402
 from training.distribute import SUPPORTED_BACKENDS, data_parallel  # noqa: E402
-from training.metrics import classification_metrics, fit_temperature, format_table, softmax  # noqa: E402
+from training.metrics import classification_metrics, fit_temperature, format_table  # noqa: E402
 from training.schedules import WarmupCosine  # noqa: E402
 
 STATE_FILE = "state.json"
@@ -123,20 +126,21 @@ def new_model(args: argparse.Namespace, num_classes: int, labels: tuple[str, ...
     input_shape = [side, side, 1]
     crop_pct = side / args.input_size
     if args.init_from:
-        from fer.hub import resolve_source  # imports TensorFlow (fer.classifier); only --init-from needs it
-
         model, base = load_model_folder(resolve_source(args.init_from))
         if list(base.labels) != list(labels):
             features = model.get_layer(LOGITS_NAME).input
             model = keras.Model(model.inputs, keras.layers.Dense(num_classes, name=LOGITS_NAME)(features))
         return model, ModelConfig(base.architecture, list(labels), base.input_shape, base.last_conv_layer,
-                                  architecture_options=base.architecture_options, crop_pct=base.crop_pct)
+                                  architecture_options=base.architecture_options, crop_pct=base.crop_pct,
+                                  tta=base.tta, face_margin=base.face_margin)
     options = dict(args.model_options)
     if args.model != "cnn":
         options.setdefault("weights", None if args.weights == "none" else "imagenet")
     built = build_model(args.model, num_classes, input_shape, **options)
+    # Photos and evaluation average ten crops when the model was trained on crops, else the mirror pair.
     return built.model, ModelConfig(args.model, list(labels), input_shape, built.last_conv_layer,
-                                    architecture_options=built.options, crop_pct=crop_pct)
+                                    architecture_options=built.options, crop_pct=crop_pct,
+                                    tta="ten_crop" if crop_pct < 1 else "flip")
 
 
 def phases(args: argparse.Namespace, config: ModelConfig) -> list[tuple[int, int, bool, float]]:
@@ -249,37 +253,23 @@ def averaged_weights(model: keras.Model):
             variable.assign(value)
 
 
-def evaluation_classifier(model: keras.Model, config: ModelConfig):
-    """fer's EmotionModel on TensorFlow; on other backends the same logits (flip TTA included) without it,
-    because fer.classifier compiles a tf.function and so imports TensorFlow, which GPU hosts often lack."""
-    if keras.backend.backend() == "tensorflow":
-        from fer.classifier import EmotionModel
-
-        return EmotionModel(model, config)
-    return PortableClassifier(model, config)
-
-
-class PortableClassifier:
-    """EmotionModel.logits() for any backend: one predict_on_batch, mirrored faces riding along for flip TTA."""
-
-    def __init__(self, model: keras.Model, config: ModelConfig) -> None:
-        self.model, self.config = model, config
-
-    def logits(self, batch: np.ndarray) -> np.ndarray:
-        batch = np.asarray(batch, dtype=np.float32)
-        if not self.config.flip_tta:
-            return np.asarray(self.model.predict_on_batch(batch))
-        logits = np.asarray(self.model.predict_on_batch(np.concatenate([batch, batch[:, :, ::-1, :]])))
-        return (logits[:len(batch)] + logits[len(batch):]) / 2.0
-
-
-def finalize(args, config: ModelConfig, state: dict, val: FaceDataset, val_images: np.ndarray) -> dict:
-    """Reload the best epoch, fit a temperature on the validation split, measure and write card and plots."""
+def finalize(args, config: ModelConfig, state: dict, val: FaceDataset, val_frames: np.ndarray) -> dict:
+    """Reload the best epoch, fit a temperature on the validation split with the model's own inference
+    (its test-time augmentation), measure every TTA mode, write card and plots."""
     model, saved = load_model_folder(args.out)
     config.architecture_options = saved.architecture_options
-    classifier = evaluation_classifier(model, config)
-    logits = np.concatenate([classifier.logits(val_images[i:i + 256]) for i in range(0, len(val_images), 256)])
+    classifier = EmotionModel(model, config)
+    by_mode = {}
+    for mode in TTA_MODES:
+        try:
+            view_offsets(config, mode)
+        except ValueError:
+            continue  # e.g. ten_crop on a model of whole frames
+        by_mode[mode] = np.concatenate([classifier.logits(val_frames[i:i + 256], mode)
+                                        for i in range(0, len(val_frames), 256)])
+    logits = by_mode[config.tta]
     temperature = 1.0 if args.no_temperature else fit_temperature(logits, val.labels)
+
     before = classification_metrics(softmax(logits), val.labels, config.labels)
     after = classification_metrics(softmax(logits / temperature), val.labels, config.labels)
     config.temperature = temperature
@@ -291,7 +281,9 @@ def finalize(args, config: ModelConfig, state: dict, val: FaceDataset, val_image
         "dataset": "FER+ (fer2013new.csv, majority label)" if args.ferplus else "FER-2013 (fer2013.csv)",
         "split": args.val_split,
         "ece_before_temperature": before["ece"],
-        "flip_tta": config.flip_tta,
+        "tta": config.tta,
+        "accuracy_by_tta": {mode: float(np.mean(np.argmax(values, axis=1) == val.labels))
+                            for mode, values in by_mode.items()},
         "best_epoch": state["best_epoch"],
         "complete": complete,
         "note": (f"{args.val_split} was also used to pick the best epoch and fit the temperature."
@@ -350,6 +342,7 @@ def _train(args: argparse.Namespace, devices: int, state_path: Path, resume_path
     input_shape = config.input_shape
     # Training sees random windows of the whole frame; validation the centre crop that serving uses.
     train_images = preprocess_faces(train_set.images, config.frame_shape)
+    val_frames = preprocess_faces(val.images, config.frame_shape)
     val_images = preprocess_faces(val.images, input_shape, crop_pct=config.crop_pct)
     if args.no_augment and config.crop_pct != 1.0:
         train_images = preprocess_faces(train_images, input_shape, crop_pct=config.crop_pct)
@@ -384,7 +377,7 @@ def _train(args: argparse.Namespace, devices: int, state_path: Path, resume_path
                   callbacks=callbacks, shuffle=False, verbose=1 if sys.stdout.isatty() else 2)
         if run_state.stopped_by_budget or model.stop_training:
             break
-    return finalize(args, config, state, val, val_images)
+    return finalize(args, config, state, val, val_frames)
 
 
 def main(argv: list[str] | None = None) -> int:

