@@ -17,7 +17,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from benchmarks import (  # noqa: E402
     accuracy, app_start, context as context_module, detection, explanations, latency, report, streaming,
-    throughput, training_speed,
+    throughput, training_speed, web,
 )
 from fer.faces import DEFAULT_DETECTOR, DETECTORS  # noqa: E402
 
@@ -31,6 +31,7 @@ SECTIONS = {
     "detection": ("Face detection: YuNet and Haar, tight crops, alignment, YuNet settings", detection),
     "training": ("Training throughput", training_speed),
     "app": ("App cold start, memory and model sizes", app_start),
+    "web": ("Private mode: the page in Chromium, frames/s with 1 and 4 faces", web),
 }
 
 

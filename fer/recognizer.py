@@ -80,10 +80,13 @@ class Recognizer:
 
     def __init__(self, model: EmotionModel | ExportedModel | str | Path = DEFAULT_MODEL,
                  detector: str | FaceDetector | None = None, max_faces: int | None = None, align: bool = True, tta: str | None = None,
-                 max_side: int = 640, pad: float = 0.15, min_face_size: int = 12) -> None:
+                 max_side: int | None = None, pad: float | None = None, min_face_size: int | None = None) -> None:
         self.model = model if hasattr(model, "predict_proba") else load_model(model)
         self.detector = make_detector(detector)
-        self.settings = DetectionSettings(max_side=max_side, pad=pad, max_faces=max_faces, min_face_size=min_face_size)
+        # Unset knobs keep DetectionSettings' measured defaults, so those live in one place.
+        chosen = {"max_side": max_side, "pad": pad, "min_face_size": min_face_size}
+        self.settings = DetectionSettings(max_faces=max_faces,
+                                          **{name: value for name, value in chosen.items() if value is not None})
         self.align, self.tta = align, tta
 
     @property

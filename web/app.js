@@ -1,13 +1,15 @@
 // Private mode: the webcam page. Everything below runs in this tab; no frame, crop or result is sent anywhere.
 // After the models are loaded (the only requests the page makes), it keeps working with the network off.
+//
+// The main thread grabs camera frames and draws; analysis workers (worker.js) run the pipeline. With two
+// workers, consecutive frames are analysed at the same time and their results drawn in order.
 
-import {fromRGBA, image} from './imaging.js';
-import {ExpressionModel, Recognizer, YuNetDetector, faceCrop, preprocessFace} from './pipeline.js';
+import {fromRGBA} from './imaging.js';
 import {FaceTracker} from './tracking.js';
 
 const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
-const state = {recognizer: null, settings: null, tracker: null, running: false, stream: null, stats: emptyStats()};
+const state = {settings: null, model: null, pool: [], tracker: null, running: false, stream: null, stats: emptyStats()};
 
 function emptyStats() {
   return {frames: 0, times: [], faces: 0, timings: null, fps: 0};
@@ -18,28 +20,51 @@ function setStatus(text, kind = '') {
   $('status').className = kind;
 }
 
-async function loadRuntime() {
-  try {
-    return await import('./runtime/ort.wasm.min.mjs');
-  } catch (error) {
-    throw new Error('ONNX Runtime Web is not in runtime/: run `make web` (or `python -m web.prepare`) first');
+// ---------------------------------------------------------------- workers
+
+class AnalysisWorker {
+  constructor() {
+    this.worker = new Worker(new URL('worker.js', import.meta.url), {type: 'module'});
+    this.pending = new Map();
+    this.next = 0;
+    this.worker.onmessage = ({data: {id, result, error}}) => {
+      const {resolve, reject} = this.pending.get(id);
+      this.pending.delete(id);
+      if (error) reject(new Error(error));
+      else resolve(result);
+    };
+    this.worker.onerror = (event) => {
+      const error = new Error(event.message || 'the analysis worker failed to start');
+      for (const {reject} of this.pending.values()) reject(error);
+      this.pending.clear();
+    };
+  }
+
+  call(kind, args = {}, transfer = []) {
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, {resolve, reject});
+      this.worker.postMessage({id, kind, args}, transfer);
+    });
   }
 }
 
-async function loadModel(ort, name) {
-  const {settings} = state, entry = settings.models.find((m) => m.name === name) || settings.models[0];
-  setStatus(`Loading ${entry.name}…`);
-  const options = {executionProviders: ['wasm'], graphOptimizationLevel: 'all'};
-  const [detector, model] = await Promise.all([
-    state.recognizer?.detector || YuNetDetector.load(ort, `models/${settings.detector.file}`, settings.detector, options),
-    ExpressionModel.load(ort, `models/${entry.folder}`, settings.stream.tta, options),
-  ]);
-  state.recognizer = new Recognizer(detector, model, settings);
+// One worker already frees the main thread (it grabs and draws while the worker analyses the next frame). A second
+// one needs cores to spare: on the busy 2-core machine of benchmarks/web.py it was no faster (mixed with 1 face,
+// slower with 4), so it is used from 4 cores on (not measured there); ?workers=N overrides.
+function workerCount() {
+  const asked = Number(params.get('workers'));
+  if (asked > 0) return asked;
+  return (navigator.hardwareConcurrency || 1) >= 4 ? 2 : 1;
+}
+
+async function loadModel(name) {
+  setStatus(`Loading ${name}…`);
+  const threads = Number(params.get('threads')) || 1;  // frames in parallel, not threads within one frame
+  const loaded = await Promise.all(state.pool.map((worker) => worker.call('load', {settings: state.settings, model: name, threads})));
+  state.model = loaded[0];
   state.tracker = newTracker();
-  // One blank frame through both networks, so the first camera frame does not pay for their set-up.
-  await state.recognizer.analyze(image(64, 48, 3));
-  await model.predict([image(model.frameShape[1], model.frameShape[0], model.frameShape[2])]);
-  showModelCard(entry, model);
+  showModelCard(state.model);
   drawBars(null);
 }
 
@@ -48,15 +73,17 @@ function newTracker() {
   return new FaceTracker({weight: stream.ema_weight, minIoU: stream.min_iou, maxMissed: stream.max_missed});
 }
 
-function showModelCard(entry, model) {
+function showModelCard(model) {
   const {config} = model, metrics = config.metrics || {};
   const [height, width] = config.input_shape;
   const accuracy = metrics.accuracy !== undefined
     ? `accuracy ${(100 * metrics.accuracy).toFixed(1)}% on ${metrics.dataset || 'an unnamed dataset'}, split ${metrics.split || '?'}`
     : 'no evaluation figures in its config';
-  $('model-card').textContent = `${entry.name} · ${config.architecture} · input ${width}×${height} · ` +
+  $('model-card').textContent = `${model.name} · ${config.architecture} · input ${width}×${height} · ` +
     `${config.labels.length} labels · TTA ${model.tta} · ${accuracy}`;
 }
+
+// ---------------------------------------------------------------- camera
 
 async function startCamera() {
   const {stream: settings} = state.settings;
@@ -71,7 +98,7 @@ async function startCamera() {
   state.tracker = newTracker();
   $('camera').textContent = 'Stop camera';
   setStatus('Running in this tab. No frame leaves your device.', 'ok');
-  loop();
+  loop(video);
 }
 
 function stopCamera() {
@@ -83,9 +110,9 @@ function stopCamera() {
   setStatus('Camera off.');
 }
 
-// Camera frames are counted as they arrive; the loop takes the newest one as soon as it is free, and only
-// waits when it has already analysed the newest (so a slow frame does not also wait a camera interval).
-const frames = {presented: 0, analysed: 0, waiting: null};
+// Camera frames are counted as they arrive; the loop takes the newest one as soon as a worker is free, and only
+// waits when it has already taken the newest (so a slow frame does not also wait a camera interval).
+const frames = {presented: 0, taken: 0, waiting: null};
 
 function watchFrames(video) {
   const tick = () => {
@@ -99,7 +126,7 @@ function watchFrames(video) {
 }
 
 function nextFrame() {
-  if (frames.presented > frames.analysed) return Promise.resolve();
+  if (frames.presented > frames.taken) return Promise.resolve();
   return new Promise((resolve) => { frames.waiting = resolve; });
 }
 
@@ -120,49 +147,75 @@ async function grab(video) {
       return {rgb: fromRGBA(rgba, width, height), source: videoFrame};
     } catch (error) {
       videoFrame.close();
-      copyTo = false;  // this browser cannot convert: use the canvas from now on
+      copyTo = false;  // this browser cannot convert: use a canvas from now on
     }
   }
-  const canvas = $('frame');
-  if (canvas.width !== width || canvas.height !== height) Object.assign(canvas, {width, height});
+  const canvas = document.createElement('canvas');
+  Object.assign(canvas, {width, height});
   const context = canvas.getContext('2d', {willReadFrequently: true});
   context.drawImage(video, 0, 0, width, height);
   return {rgb: fromRGBA(context.getImageData(0, 0, width, height).data, width, height), source: canvas};
 }
 
-async function loop() {
-  const video = $('video');
+// Up to one frame per worker in flight; results are drawn in camera order. A worker that has finished gets the
+// next camera frame before its result is drawn, so it does not sit idle while the main thread draws and grabs.
+// The loop wakes for whichever comes first: a new camera frame for a free worker, or the oldest result.
+async function loop(video) {
   watchFrames(video);
+  const inFlight = [];
   try {
-    while (state.running) {
-      await nextFrame();
-      frames.analysed = frames.presented;
-      if (!state.running || !video.videoWidth) continue;
-      await step(video);
+    while (state.running || inFlight.length) {
+      const worker = state.running ? freeWorker(inFlight) : null;
+      if (worker && frames.presented > frames.taken) {
+        frames.taken = frames.presented;
+        if (video.videoWidth) inFlight.push(await dispatch(video, worker));
+        continue;
+      }
+      const head = inFlight[0];
+      if (head?.settled) {
+        inFlight.shift();
+        await finish(head);
+        continue;
+      }
+      await Promise.race([...(worker ? [nextFrame()] : []), ...(head ? [head.done.then(() => {}, () => {})] : [])]);
     }
   } catch (error) {
     stopCamera();
     setStatus(`Analysis stopped: ${error.message}`, 'error');
+    inFlight.forEach((job) => job.source.close?.());
   }
 }
 
-async function step(video) {
-  const {recognizer, tracker} = state;  // a model picked meanwhile takes over from the next frame
-  const start = performance.now();
-  const {rgb, source} = await grab(video);
+function freeWorker(inFlight) {
+  return state.pool.find((worker) => !inFlight.some((job) => job.worker === worker && !job.settled)) || null;
+}
+
+async function dispatch(video, worker) {
+  const start = performance.now(), {rgb, source} = await grab(video), grabbed = performance.now() - start;
+  const job = {worker, source, model: state.model, width: rgb.width, height: rgb.height, grabbed, settled: false};
+  job.done = worker.call('analyze', {data: rgb.data.buffer, width: rgb.width, height: rgb.height}, [rgb.data.buffer]);
+  job.done.then(() => { job.settled = true; }, () => { job.settled = true; });
+  return job;
+}
+
+async function finish(job) {
   try {
-    const grabbed = performance.now();
-    const result = await recognizer.analyze(rgb);
-    if (recognizer !== state.recognizer) return;
-    const analysed = performance.now();
-    const tracks = tracker.update(result.faces.map((f) => f.box), result.faces.map((f) => f.probabilities));
-    draw(source, rgb.width, rgb.height, result, tracks);
-    Object.assign(result.timings, {grab: grabbed - start, draw: performance.now() - analysed});
-    count(result);
+    const result = await job.done;
+    if (state.running && job.model === state.model) show(job, result);  // a model picked meanwhile: skip
   } finally {
-    source.close?.();  // a VideoFrame holds camera memory until closed
+    job.source.close?.();  // a VideoFrame holds camera memory until closed
   }
 }
+
+function show(job, result) {
+  const start = performance.now();
+  const tracks = state.tracker.update(result.faces.map((f) => f.box), result.faces.map((f) => f.probabilities));
+  draw(job.source, job.width, job.height, result, tracks);
+  Object.assign(result.timings, {grab: job.grabbed, draw: performance.now() - start});
+  count(result);
+}
+
+// ---------------------------------------------------------------- drawing
 
 function count(result) {
   const {stats} = state, now = performance.now();
@@ -178,9 +231,8 @@ function count(result) {
 }
 
 function runtimeNote() {
-  const wasm = state.ort?.env.wasm || {};
-  const threads = wasm.numThreads || 1;
-  return `WASM, ${threads} thread${threads === 1 ? '' : 's'}${crossOriginIsolated ? '' : ' (page not cross-origin isolated)'}`;
+  const workers = state.pool.length, threads = state.model?.threads || 1;
+  return `WASM, ${workers} worker${workers === 1 ? '' : 's'} × ${threads} thread${threads === 1 ? '' : 's'}`;
 }
 
 function labelText(index, label, score) {
@@ -196,24 +248,24 @@ function argmax(values) {
 function draw(source, width, height, result, tracks) {
   const canvas = $('view'), mirror = $('mirror').checked;
   if (canvas.width !== width || canvas.height !== height) Object.assign(canvas, {width, height});
-  const context = canvas.getContext('2d'), labels = state.recognizer.labels, palette = state.settings.palette;
+  const context = canvas.getContext('2d'), labels = state.model.labels, palette = state.settings.palette;
   context.save();
   if (mirror) context.setTransform(-1, 0, 0, 1, canvas.width, 0);
   context.drawImage(source, 0, 0, width, height);
   context.restore();
-  const thickness = Math.max(1, Math.round(Math.max(canvas.width, canvas.height) / 400));
-  const fontSize = Math.max(12, Math.round(Math.max(canvas.width, canvas.height) / 40));
+  const thickness = Math.max(1, Math.round(Math.max(width, height) / 400));
+  const fontSize = Math.max(12, Math.round(Math.max(width, height) / 40));
   context.font = `${fontSize}px sans-serif`;
   context.textBaseline = 'top';
   result.faces.forEach((face, i) => {
     const colour = `rgb(${palette[i % palette.length].join(',')})`, {box} = face;
-    const x = mirror ? canvas.width - box.x - box.width : box.x;
+    const x = mirror ? width - box.x - box.width : box.x;
     context.strokeStyle = context.fillStyle = colour;
     context.lineWidth = thickness;
     context.strokeRect(x, box.y, box.width, box.height);
     for (const [lx, ly] of face.landmarks) {
       context.beginPath();
-      context.arc(mirror ? canvas.width - lx : lx, ly, thickness + 1, 0, 2 * Math.PI);
+      context.arc(mirror ? width - lx : lx, ly, thickness + 1, 0, 2 * Math.PI);
       context.fill();
     }
     const probabilities = tracks[i].probabilities, best = argmax(probabilities);
@@ -229,7 +281,7 @@ function draw(source, width, height, result, tracks) {
 }
 
 function drawBars(track, index = null) {
-  const labels = state.recognizer.labels, bars = $('bars');
+  const labels = state.model.labels, bars = $('bars');
   $('bars-title').textContent = track ? `Face #${index + 1} (smoothed)` : 'No face in view';
   if (bars.children.length !== labels.length) {
     bars.replaceChildren(...labels.map((label) => {
@@ -247,55 +299,48 @@ function drawBars(track, index = null) {
   });
 }
 
-// Hooks for the tests and benchmarks (tests/test_web.py, benchmarks/web.py); they work offline too.
-function base64ToBytes(text) {
+// ---------------------------------------------------------------- hooks for tests and benchmarks
+
+// tests/test_web.py and benchmarks/web.py call these; like the camera loop they work offline.
+function base64ToBuffer(text) {
   const binary = atob(text), bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
+  return bytes.buffer;
 }
 
 window.ferPrivate = {
-  /** Analyse one packed RGB image (base64) exactly as a camera frame, without smoothing. */
+  /** Analyse one packed RGB image (base64) exactly as a camera frame (no smoothing), with the model inputs. */
   async analyzeRGB(base64, width, height) {
-    const result = await state.recognizer.analyze(image(width, height, 3, base64ToBytes(base64)));
-    return {
-      labels: state.recognizer.labels, found: result.found, timings: result.timings,
-      faces: result.faces.map((f) => ({box: f.box, landmarks: f.landmarks, score: f.score, probabilities: Array.from(f.probabilities)})),
-      inputs: result.inputs.map((input) => Array.from(input.data)),
-    };
+    const result = await state.pool[0].call('analyze', {data: base64ToBuffer(base64), width, height, inputs: true});
+    return {labels: state.model.labels, ...result};
   },
   /** The model input the page makes from one given face ({box, landmarks}) of a packed RGB image (base64). */
   prepareFace(base64, width, height, face) {
-    const {model, settings} = state.recognizer;
-    const crop = faceCrop(image(width, height, 3, base64ToBytes(base64)), face, model.config.face_margin ?? 0, settings.align);
-    return Array.from(preprocessFace(crop, model.frameShape).data);
+    return state.pool[0].call('prepareFace', {data: base64ToBuffer(base64), width, height, face});
   },
   stats() {
     const {stats} = state;
     return {frames: stats.frames, fps: stats.fps, faces: stats.faces, timings: stats.timings, running: state.running,
-            threads: state.ort?.env.wasm.numThreads || 1, crossOriginIsolated};
+            workers: state.pool.length, threads: state.model?.threads || 1, crossOriginIsolated};
   },
   get settings() {
     return state.settings;
   },
 };
 
+// ---------------------------------------------------------------- start
+
 async function main() {
   try {
-    const [ort, settings] = await Promise.all([loadRuntime(), fetch('models/pipeline.json').then((r) => {
-      if (!r.ok) throw new Error('models/pipeline.json is missing: run `make web` (or `python -m web.prepare`) first');
-      return r.json();
-    })]);
-    state.ort = ort;
-    state.settings = settings;
-    const threads = Number(params.get('threads'));
-    if (threads > 0) ort.env.wasm.numThreads = threads;
-    ort.env.wasm.wasmPaths = new URL('runtime/', location.href).href;
+    const response = await fetch('models/pipeline.json');
+    if (!response.ok) throw new Error('models/pipeline.json is missing: run `make web` (or `python -m web.prepare`) first');
+    state.settings = await response.json();
+    state.pool = Array.from({length: workerCount()}, () => new AnalysisWorker());
     const picker = $('model');
-    picker.replaceChildren(...settings.models.map((m) => new Option(m.name, m.name)));
-    picker.value = params.get('model') || settings.default_model;
-    await loadModel(ort, picker.value);
-    picker.addEventListener('change', () => loadModel(ort, picker.value).then(
+    picker.replaceChildren(...state.settings.models.map((m) => new Option(m.name, m.name)));
+    picker.value = params.get('model') || state.settings.default_model;
+    await loadModel(picker.value);
+    picker.addEventListener('change', () => loadModel(picker.value).then(
       () => setStatus(state.running ? 'Running in this tab. No frame leaves your device.' : 'Ready.', 'ok'),
       (error) => setStatus(error.message, 'error')));
     $('camera').disabled = false;

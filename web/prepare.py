@@ -32,8 +32,8 @@ ORT_WEB_INTEGRITY = "sha512-q0y+JrrtukXSzsBWEMccVfqX25LRmosXHF+CaRJmg8pZClzcV7sv
 REGISTRY = "https://registry.npmjs.org"
 # The WASM-only ES module, its Emscripten glue and the SIMD + threads binary (it also runs single-threaded).
 RUNTIME_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
-PAGE_FILES = ("index.html", "style.css", "app.js", "pipeline.js", "imaging.js", "yunet.js", "tracking.js",
-              "README.md")  # what a static site needs besides runtime/ and models/ (not prepare.py or serve.py)
+PAGE_FILES = ("index.html", "style.css", "app.js", "worker.js", "pipeline.js", "imaging.js", "yunet.js",
+              "tracking.js", "README.md")  # what a static site needs besides runtime/ and models/ (not prepare.py or serve.py)
 SETTINGS_FILE = "pipeline.json"
 
 
