@@ -7,6 +7,7 @@ that have only JAX or PyTorch."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -31,6 +32,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from training.augment import RANDOM_COLUMNS, Augmentation, augment_batch  # noqa: E402
+from training.pipeline import compiled  # noqa: E402
 from training.train import main  # noqa: E402
 
 
@@ -54,8 +56,9 @@ def run(csv: str, workdir: Path, flags: list[str]) -> None:
     inputs = fixed_inputs()
     side = model.input_shape[1]
     predictions = keras.ops.convert_to_numpy(model.predict_on_batch(inputs["faces"][:, :side, :side]))
-    augmented = keras.ops.convert_to_numpy(
-        augment_batch(inputs["faces"], AUGMENTATION, inputs["uniforms"], inputs["noise"], output_size=(40, 40)))
+    # Compiled as the pipeline compiles it: run eagerly, JAX would compile each of its ~40 ops on its own.
+    augment = compiled(functools.partial(augment_batch, augmentation=AUGMENTATION, output_size=(40, 40)))
+    augmented = keras.ops.convert_to_numpy(augment(inputs["faces"], uniforms=inputs["uniforms"], noise=inputs["noise"]))
     np.savez(workdir / "result.npz", predictions=predictions, augmented=augmented)
     report = {"backend": keras.backend.backend(), "devices": len(keras.distribution.list_devices()),
               "tensorflow_loaded": "tensorflow" in sys.modules}
