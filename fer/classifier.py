@@ -3,15 +3,16 @@
 Callers hand it face *frames* (preprocess() output: the face at config.frame_shape, raw 0..255 pixels).
 The views the network sees (centre crop, mirror, ten crops) and their averaging are one Keras graph per
 test-time augmentation mode, built by serving_model(): the same graph the exports write out.
+It runs on any Keras backend; TensorFlow is imported only when it is the backend (training on JAX or torch
+evaluates with this class on hosts without TensorFlow).
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import layers, ops
 
 from fer.config import TTA_MODES, ModelConfig
@@ -94,6 +95,19 @@ def build_serving_model(network: keras.Model, config: ModelConfig, tta: str, pro
     return keras.Model(frames, layers.Softmax(name="probabilities")(scaled), name=f"serving_{tta}")
 
 
+def _compiled(graph: keras.Model, frame_shape: Sequence[int]) -> Callable[[np.ndarray], np.ndarray]:
+    """graph as a numpy -> numpy function compiled once. On TensorFlow, a tf.function with a fixed signature (any
+    batch size): one trace, not one per number of faces, and ~2x faster than predict_on_batch at batch 1-4.
+    Elsewhere predict_on_batch, which the backend compiles (JAX: once per batch size)."""
+    if keras.backend.backend() != "tensorflow":
+        return graph.predict_on_batch
+    import tensorflow as tf
+
+    signature = [tf.TensorSpec(shape=(None, *frame_shape), dtype=tf.float32)]
+    function = tf.function(lambda x: graph(x, training=False), input_signature=signature)
+    return lambda frames: function(tf.constant(frames)).numpy()
+
+
 class EmotionModel(FrameModel):
     """Wraps a keras model whose output is logits; probabilities use the config's temperature and TTA.
 
@@ -103,15 +117,13 @@ class EmotionModel(FrameModel):
 
     def __init__(self, model: keras.Model, config: ModelConfig, source: str = "") -> None:
         self.model, self.config, self.source = model, config, source
-        self._logit_functions: dict[str, tf.types.experimental.GenericFunction] = {}
+        self._logit_functions: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
 
-    def _logit_function(self, tta: str):
+    def _logit_function(self, tta: str) -> Callable[[np.ndarray], np.ndarray]:
         function = self._logit_functions.get(tta)
         if function is None:
             graph = build_serving_model(self.model, self.config, tta, probabilities=False)
-            signature = [tf.TensorSpec(shape=(None, *self.config.frame_shape), dtype=tf.float32)]
-            # A fixed signature (any batch size) means one trace, not one per number of faces.
-            function = tf.function(lambda x: graph(x, training=False), input_signature=signature)
+            function = _compiled(graph, self.config.frame_shape)
             self._logit_functions[tta] = function
         return function
 
@@ -120,7 +132,7 @@ class EmotionModel(FrameModel):
         frames = self.check_frames(frames)
         if frames.shape[0] == 0:
             return np.zeros((0, self.config.num_classes), dtype=np.float32)
-        return self._logit_function(tta or self.config.tta)(tf.constant(frames)).numpy()
+        return self._logit_function(tta or self.config.tta)(frames)
 
     def predict_proba(self, frames: np.ndarray, tta: str | None = None,
                       temperature: float | None = None) -> np.ndarray:

@@ -69,4 +69,21 @@ def face_photo(face_photo_path):
     return load_image(face_photo_path)
 
 
+@pytest.fixture(scope="session")
+def tiny_csv(tmp_path_factory):
+    """A fer2013.csv with 70 Training and 28 PublicTest rows whose brightness depends on the class."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    lines = ["emotion,pixels,Usage"]
+    for usage, count in (("Training", 70), ("PublicTest", 28)):
+        for i in range(count):
+            label = i % 7
+            face = np.clip(rng.normal(30 + 30 * label, 10, 2304), 0, 255).astype(int)
+            lines.append(f"{label},{' '.join(map(str, face))},{usage}")
+    path = tmp_path_factory.mktemp("data") / "fer2013.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 needs_data = pytest.mark.skipif(not FER2013_CSV.is_file(), reason="../shared/data/fer2013 is not on this machine")

@@ -16,21 +16,6 @@ TINY_OPTIONS = json.dumps({"filters": [8, 16], "dense_units": [16], "block_dropo
                            "grad_cam_block": 2})
 
 
-@pytest.fixture(scope="module")
-def tiny_csv(tmp_path_factory):
-    """A fer2013.csv with 70 Training and 28 PublicTest rows whose brightness depends on the class."""
-    rng = np.random.default_rng(0)
-    lines = ["emotion,pixels,Usage"]
-    for usage, count in (("Training", 70), ("PublicTest", 28)):
-        for i in range(count):
-            label = i % 7
-            face = np.clip(rng.normal(30 + 30 * label, 10, 2304), 0, 255).astype(int)
-            lines.append(f"{label},{' '.join(map(str, face))},{usage}")
-    path = tmp_path_factory.mktemp("data") / "fer2013.csv"
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
 def train_args(csv, tmp_path, *extra):
     return ["--data", str(csv), "--out", str(tmp_path / "model"), "--run-dir", str(tmp_path / "run"),
             "--model-options", TINY_OPTIONS, "--batch-size", "16", "--lr", "0.05", *extra]
@@ -108,16 +93,64 @@ def test_balanced_training_run(tiny_csv, tmp_path):
 
 
 def test_augmentation_keeps_shape_and_range():
-    import tensorflow as tf
+    from training.augment import random_inputs
 
-    images = tf.constant(np.random.default_rng(0).integers(0, 256, (8, 48, 48, 1)).astype(np.float32))
-    out = pipeline.augment_batch(images, pipeline.Augmentation())
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (8, 48, 48, 1)).astype(np.float32)
+    augmentation = pipeline.Augmentation(erasing=0.5)
+    out = np.asarray(pipeline.augment_batch(images, augmentation, *random_inputs(rng, 8, augmentation, (48, 48, 1))))
     assert out.shape == (8, 48, 48, 1)
-    assert float(tf.reduce_min(out)) >= 0.0 and float(tf.reduce_max(out)) <= 255.0
-    assert not np.allclose(out.numpy(), images.numpy())
+    assert out.min() >= 0.0 and out.max() <= 255.0
+    assert not np.allclose(out, images)
     off = pipeline.Augmentation(flip=False, rotation_degrees=0, zoom=0, shift=0, crop_min=1.0)
     assert not off.enabled
-    np.testing.assert_allclose(pipeline.augment_batch(images, off).numpy(), images.numpy(), atol=1e-3)
+    uniforms, _ = random_inputs(rng, 8, off, (48, 48, 1))
+    np.testing.assert_allclose(pipeline.augment_batch(images, off, uniforms), images, atol=1e-3)
+
+
+def test_windows_sample_like_crop_and_resize_with_flips():
+    """The keras.ops crop keeps the semantics of the tf.image.crop_and_resize it replaced, frame edges included."""
+    import tensorflow as tf
+
+    from training.augment import _crop
+
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, (16, 48, 48, 1)).astype(np.float32)
+    scale = rng.uniform(0.7, 1.1, 16).astype(np.float32)  # some boxes reach past the frame
+    centre_y, centre_x = (0.5 + rng.uniform(-0.1, 0.1, (2, 16))).astype(np.float32)
+    flip = rng.random(16) < 0.5
+    ours = np.asarray(_crop(images, centre_y, centre_x, scale, flip, (40, 40)))
+    y1, y2, x1, x2 = centre_y - scale / 2, centre_y + scale / 2, centre_x - scale / 2, centre_x + scale / 2
+    boxes = np.stack([y1, np.where(flip, x2, x1), y2, np.where(flip, x1, x2)], axis=1)
+    reference = tf.image.crop_and_resize(images, boxes, tf.range(16), (40, 40), extrapolation_value=0.0).numpy()
+    np.testing.assert_allclose(ours, reference, atol=0.01)
+
+
+def test_face_batches_are_reproducible_and_reshuffled_each_epoch():
+    images = np.arange(10, dtype=np.uint8)[:, None, None, None] * np.ones((1, 48, 48, 1), np.uint8)
+    targets, weights = np.eye(10, dtype=np.float32), np.linspace(0.1, 1, 10, dtype=np.float32)
+    augmentation = pipeline.Augmentation(erasing=0.5)
+
+    def batches(**kwargs):
+        return pipeline.make_dataset(images, targets, 4, True, augmentation, weights, seed=3, **kwargs)
+
+    first, again = batches(), batches()
+    assert len(first) == 3 and len(batches(drop_remainder=True)) == 2
+    x, y, w = first[0]
+    assert x.dtype == np.float32 and x.shape == (4, 48, 48, 1) and y.shape == (4, 10)
+    np.testing.assert_array_equal(w, weights[y.argmax(axis=1)])  # rows stay together
+    np.testing.assert_array_equal(x, again[0][0])  # randomness comes from (seed, epoch, batch), not call order
+    rows = np.concatenate([first[i][1].argmax(axis=1) for i in range(3)])
+    assert sorted(rows.tolist()) == list(range(10))
+    first.on_epoch_end()
+    reshuffled = np.concatenate([first[i][1].argmax(axis=1) for i in range(3)])
+    assert sorted(reshuffled.tolist()) == list(range(10)) and reshuffled.tolist() != rows.tolist()
+    resumed = batches(epoch=1)  # a resumed run continues the sequence instead of repeating epoch 0
+    np.testing.assert_array_equal(resumed[1][0], first[1][0])
+    validation = pipeline.make_dataset(images, targets, 4, False, augmentation)
+    np.testing.assert_array_equal(validation[0][0], images[:4].astype(np.float32))  # in order, not augmented
+    with pytest.raises(ValueError, match="differ in length"):
+        pipeline.make_dataset(images, targets[:5], 4, True)
 
 
 def test_metrics_against_a_hand_computed_confusion_matrix():

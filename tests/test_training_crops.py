@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from fer.hub import load_model
-from test_training import tiny_csv, train_args  # noqa: F401  (the fixture is shared)
+from test_training import train_args
 
 
-def test_crop_training_writes_a_ten_crop_model_scored_every_way(tiny_csv, tmp_path):  # noqa: F811
+def test_crop_training_writes_a_ten_crop_model_scored_every_way(tiny_csv, tmp_path):
     from training.train import main
 
     args = train_args(tiny_csv, tmp_path, "--epochs", "2", "--crop-size", "40", "--erasing", "0.5", "--ema", "0.9")
@@ -31,7 +31,7 @@ def test_crop_training_writes_a_ten_crop_model_scored_every_way(tiny_csv, tmp_pa
     assert frames.shape == (1, 48, 48, 1) and model.predict_proba(frames).shape == (1, 7)
 
 
-def test_crop_size_must_fit_the_frame(tiny_csv, tmp_path):  # noqa: F811
+def test_crop_size_must_fit_the_frame(tiny_csv, tmp_path):
     from training.train import main
 
     with pytest.raises(SystemExit):

@@ -1,95 +1,19 @@
-"""tf.data input pipeline: in-memory uint8 faces, class balancing, batched augmentation, prefetch."""
+"""Input pipeline on any Keras backend: in-memory uint8 faces, class balancing, shuffled augmented batches."""
 
 from __future__ import annotations
 
-import dataclasses
+import functools
+import math
 
+import keras
 import numpy as np
-import tensorflow as tf
+
+from training.augment import Augmentation, augment_batch, random_inputs
+
+__all__ = ["Augmentation", "augment_batch", "BALANCE_MODES", "balanced_indices", "class_weights", "FaceBatches",
+           "make_dataset"]
 
 BALANCE_MODES = ("none", "weights", "oversample", "undersample")
-
-
-@dataclasses.dataclass(frozen=True)
-class Augmentation:
-    """Random train-time transforms; each is off when its strength is 0 / False."""
-
-    flip: bool = True
-    rotation_degrees: float = 10.0
-    zoom: float = 0.1  # scale in [1 - zoom, 1 + zoom]
-    shift: float = 0.1  # centre shift as a fraction of the side
-    crop_min: float = 40 / 48  # random square crop of crop_min..1 of the window, resized back
-    erasing: float = 0.0  # probability of blanking a random rectangle with noise (random erasing)
-    # Side of the output as a fraction of the input frame: 40/48 trains on 40x40 windows of 48x48 faces.
-    window: float = 1.0
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.flip or self.rotation_degrees or self.zoom or self.shift or self.crop_min < 1
-                    or self.erasing or self.window < 1)
-
-
-def augment_batch(images: tf.Tensor, augmentation: Augmentation, output_size: tuple[int, int] | None = None,
-                  ) -> tf.Tensor:
-    """Crop, zoom, shift and flip in one crop_and_resize, then rotate and erase; float32 (B, H, W, C).
-
-    output_size defaults to the input's; a smaller one with window < 1 samples windows of the frame."""
-    batch = tf.shape(images)[0]
-    height, width = output_size or (images.shape[1], images.shape[2])
-    scale = augmentation.window * tf.random.uniform([batch], augmentation.crop_min, 1.0)
-    if augmentation.zoom:
-        scale = scale * tf.random.uniform([batch], 1 - augmentation.zoom, 1 + augmentation.zoom)
-    max_shift = augmentation.shift
-    centre_y = 0.5 + tf.random.uniform([batch], -max_shift, max_shift)
-    centre_x = 0.5 + tf.random.uniform([batch], -max_shift, max_shift)
-    y1, y2 = centre_y - scale / 2, centre_y + scale / 2
-    x1, x2 = centre_x - scale / 2, centre_x + scale / 2
-    if augmentation.flip:
-        # crop_and_resize mirrors the crop when x1 > x2: a free horizontal flip.
-        flip = tf.random.uniform([batch]) < 0.5
-        x1, x2 = tf.where(flip, x2, x1), tf.where(flip, x1, x2)
-    boxes = tf.stack([y1, x1, y2, x2], axis=1)
-    images = tf.image.crop_and_resize(images, boxes, tf.range(batch), (height, width), extrapolation_value=0.0)
-    if augmentation.rotation_degrees:
-        angle = tf.random.uniform([batch], -1.0, 1.0) * augmentation.rotation_degrees * np.pi / 180
-        images = _rotate(images, angle)
-    if augmentation.erasing:
-        images = _erase(images, augmentation.erasing)
-    return images
-
-
-def _erase(images: tf.Tensor, probability: float) -> tf.Tensor:
-    """Random erasing (Zhong et al. 2017): a rectangle of 2-25% of the area, aspect 0.3-3.3, set to noise."""
-    shape = tf.shape(images)
-    batch, height, width = shape[0], tf.cast(shape[1], tf.float32), tf.cast(shape[2], tf.float32)
-    area = tf.random.uniform([batch], 0.02, 0.25) * height * width
-    aspect = tf.exp(tf.random.uniform([batch], np.log(0.3), np.log(1 / 0.3)))
-    box_h = tf.minimum(tf.sqrt(area * aspect), height)
-    box_w = tf.minimum(tf.sqrt(area / aspect), width)
-    top = tf.random.uniform([batch]) * (height - box_h)
-    left = tf.random.uniform([batch]) * (width - box_w)
-    rows = tf.range(height)[None, :, None]
-    cols = tf.range(width)[None, None, :]
-    inside = ((rows >= top[:, None, None]) & (rows < (top + box_h)[:, None, None])
-              & (cols >= left[:, None, None]) & (cols < (left + box_w)[:, None, None]))
-    inside &= (tf.random.uniform([batch]) < probability)[:, None, None]
-    noise = tf.random.uniform(shape, 0.0, 255.0)
-    return tf.where(inside[..., None], noise, images)
-
-
-def _rotate(images: tf.Tensor, angles: tf.Tensor) -> tf.Tensor:
-    height = tf.cast(tf.shape(images)[1], tf.float32)
-    width = tf.cast(tf.shape(images)[2], tf.float32)
-    cos, sin = tf.cos(angles), tf.sin(angles)
-    # Projective transform mapping output to input coordinates, rotating about the centre.
-    x_offset = ((width - 1) - (cos * (width - 1) - sin * (height - 1))) / 2.0
-    y_offset = ((height - 1) - (sin * (width - 1) + cos * (height - 1))) / 2.0
-    zeros = tf.zeros_like(angles)
-    transforms = tf.stack([cos, -sin, x_offset, sin, cos, y_offset, zeros, zeros], axis=1)
-    return tf.raw_ops.ImageProjectiveTransformV3(
-        images=images, transforms=transforms, output_shape=tf.shape(images)[1:3],
-        fill_value=0.0, interpolation="BILINEAR", fill_mode="REFLECT",
-    )
 
 
 def balanced_indices(labels: np.ndarray, mode: str, num_classes: int, seed: int) -> np.ndarray:
@@ -114,6 +38,72 @@ def class_weights(labels: np.ndarray, num_classes: int) -> np.ndarray:
     return weights.astype(np.float32)
 
 
+class FaceBatches(keras.utils.PyDataset):
+    """Batches of (float32 images, targets[, weights]) as numpy arrays, which every backend's fit() takes.
+
+    Training batches are reshuffled each epoch and augmented with the keras.ops code in training.augment.
+    Randomness comes from (seed, epoch, batch index), so it does not depend on which worker builds a batch."""
+
+    def __init__(self, images: np.ndarray, targets: np.ndarray, batch_size: int, training: bool,
+                 augmentation: Augmentation | None = None, sample_weights: np.ndarray | None = None,
+                 seed: int = 0, output_size: tuple[int, int] | None = None, epoch: int = 0,
+                 drop_remainder: bool = False, workers: int = 1) -> None:
+        super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=8)
+        if len(images) != len(targets) or (sample_weights is not None and len(sample_weights) != len(images)):
+            raise ValueError(f"images, targets and sample weights differ in length: {len(images)}, {len(targets)}, "
+                             f"{None if sample_weights is None else len(sample_weights)}")
+        if drop_remainder and len(images) < batch_size:
+            raise ValueError(f"{len(images)} rows make no full batch of {batch_size}")
+        self.images, self.targets, self.sample_weights = images, targets, sample_weights
+        self.batch_size, self.training, self.seed, self.epoch = batch_size, training, seed, epoch
+        self.augmentation = augmentation if training and augmentation is not None and augmentation.enabled else None
+        self.output_shape = (*(output_size or images.shape[1:3]), images.shape[3])
+        self.drop_remainder = drop_remainder
+        self._order = self._epoch_order()
+        if self.augmentation is not None:
+            self._augment = compiled(functools.partial(augment_batch, augmentation=self.augmentation,
+                                                       output_size=self.output_shape[:2]))
+
+    def _epoch_order(self) -> np.ndarray:
+        if not self.training:
+            return np.arange(len(self.images))
+        return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.images))
+
+    def __len__(self) -> int:
+        rounding = math.floor if self.drop_remainder else math.ceil
+        return rounding(len(self.images) / self.batch_size)
+
+    def __getitem__(self, index: int) -> tuple:
+        rows = self._order[index * self.batch_size:(index + 1) * self.batch_size]
+        images = self.images[rows].astype(np.float32)
+        if self.augmentation is not None:
+            rng = np.random.default_rng([self.seed, self.epoch, index])
+            uniforms, noise = random_inputs(rng, len(rows), self.augmentation, self.output_shape)
+            images = keras.ops.convert_to_numpy(self._augment(images, uniforms=uniforms, noise=noise))
+        batch = (images, self.targets[rows])
+        return batch if self.sample_weights is None else (*batch, self.sample_weights[rows])
+
+    def on_epoch_end(self) -> None:
+        self.epoch += 1
+        self._order = self._epoch_order()
+
+
+def compiled(function):
+    """The function compiled once where the backend can: its ~40 small ops then run as one program. On
+    TensorFlow (tf.function) that costs a third of running them one by one on CPU; on JAX, eager ops would each
+    compile on first use (a minute on a loaded 2-core CPU) and dispatch one by one on a GPU. Torch runs eagerly."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return jax.jit(function)
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(function, reduce_retracing=True)
+    return function
+
+
 def make_dataset(
     images: np.ndarray,
     targets: np.ndarray,
@@ -123,18 +113,9 @@ def make_dataset(
     sample_weights: np.ndarray | None = None,
     seed: int = 0,
     output_size: tuple[int, int] | None = None,
-) -> tf.data.Dataset:
-    """A prefetching dataset of (float32 images, targets[, weights]) batches from in-memory arrays."""
-    tensors = (images, targets) if sample_weights is None else (images, targets, sample_weights)
-    dataset = tf.data.Dataset.from_tensor_slices(tensors)
-    if training:
-        dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size)
-
-    def to_float(x, *rest):
-        x = tf.cast(x, tf.float32)
-        if training and augmentation is not None and augmentation.enabled:
-            x = augment_batch(x, augmentation, output_size)
-        return (x, *rest)
-
-    return dataset.map(to_float, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    epoch: int = 0,
+    drop_remainder: bool = False,
+) -> FaceBatches:
+    """Batches of in-memory faces for model.fit(); `epoch` is the first epoch served (so a resumed run draws anew)."""
+    return FaceBatches(images, targets, batch_size, training, augmentation, sample_weights, seed, output_size,
+                       epoch, drop_remainder)

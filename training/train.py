@@ -1,4 +1,6 @@
-"""python -m training.train: train a registry model on FER-2013 / FER+, resumable, with a time budget."""
+"""python -m training.train: train a registry model on FER-2013 / FER+, resumable, with a time budget.
+
+Runs on any Keras backend (KERAS_BACKEND=tensorflow, jax or torch) and never imports TensorFlow on the others."""
 
 from __future__ import annotations
 
@@ -16,16 +18,18 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from fer.classifier import EmotionModel  # noqa: E402
+from fer.classifier import EmotionModel, view_offsets  # noqa: E402
 from fer.config import TTA_MODES, ModelConfig  # noqa: E402
 from fer.data import FaceDataset, load_dataset  # noqa: E402
 from fer.errors import FerError  # noqa: E402
 from fer.hub import resolve_source  # noqa: E402
+from fer.inference import softmax  # noqa: E402
 from fer.model_folder import load_model_folder, save_model_folder  # noqa: E402
 from fer.models import LOGITS_NAME, backbone_layer_names, build_model, list_models  # noqa: E402
 from fer.preprocessing import preprocess_faces  # noqa: E402
 from training import pipeline, plots  # noqa: E402
 from training.card import write_model_card  # noqa: E402
+from training.distribute import SUPPORTED_BACKENDS, data_parallel  # noqa: E402
 from training.metrics import classification_metrics, fit_temperature, format_table  # noqa: E402
 from training.schedules import WarmupCosine  # noqa: E402
 
@@ -81,6 +85,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     run.add_argument("--resume", action="store_true", help="continue from the run directory's last epoch")
     run.add_argument("--time-budget", type=float, default=0.0, help="minutes; stop at an epoch boundary and save")
     run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--distribute", action="store_true",
+                     help="data parallel over all visible devices (GPUs, or CPU devices) on the jax or tensorflow "
+                          "backend; --batch-size is the global batch")
     run.add_argument("--no-temperature", action="store_true", help="skip temperature scaling")
     args = parser.parse_args(argv)
     try:
@@ -93,6 +100,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--crop-size must be between half of --input-size and --input-size")
     if not 0 <= args.ema < 1:
         parser.error("--ema must be in [0, 1)")
+    if args.distribute and keras.backend.backend() not in SUPPORTED_BACKENDS:
+        parser.error(f"--distribute supports the {' and '.join(SUPPORTED_BACKENDS)} backends, "
+                     f"not {keras.backend.backend()!r}")
     args.run_dir = Path(args.run_dir or Path("runs") / Path(args.out).name)
     return args
 
@@ -232,10 +242,11 @@ class RunState(keras.callbacks.Callback):
 def averaged_weights(model: keras.Model):
     """Temporarily swap the optimizer's moving averages into the model's trainable weights."""
     averages = model.optimizer._model_variables_moving_average  # Keras keeps them in trainable-weight order
-    raw = [variable.numpy() for variable in model.trainable_weights]
+    raw = [keras.ops.convert_to_numpy(variable) for variable in model.trainable_weights]
     try:
         for variable, average in zip(model.trainable_weights, averages):
-            variable.assign(average)
+            # A copy: on JAX, sharing the average's array would let the next jitted call donate (delete) it.
+            variable.assign(keras.ops.convert_to_numpy(average))
         yield
     finally:
         for variable, value in zip(model.trainable_weights, raw):
@@ -245,8 +256,6 @@ def averaged_weights(model: keras.Model):
 def finalize(args, config: ModelConfig, state: dict, val: FaceDataset, val_frames: np.ndarray) -> dict:
     """Reload the best epoch, fit a temperature on the validation split with the model's own inference
     (its test-time augmentation), measure every TTA mode, write card and plots."""
-    from fer.classifier import softmax, view_offsets
-
     model, saved = load_model_folder(args.out)
     config.architecture_options = saved.architecture_options
     classifier = EmotionModel(model, config)
@@ -292,6 +301,7 @@ def finalize(args, config: ModelConfig, state: dict, val: FaceDataset, val_frame
 
 
 def train(args: argparse.Namespace) -> dict:
+    """Check the run directory, set up --distribute, and train inside its scope."""
     keras.utils.set_random_seed(args.seed)
     args.run_dir.mkdir(parents=True, exist_ok=True)
     state_path, resume_path = args.run_dir / STATE_FILE, args.run_dir / RESUME_FILE
@@ -300,6 +310,19 @@ def train(args: argparse.Namespace) -> dict:
     if not args.resume and state_path.is_file():
         raise FerError(f"{args.run_dir} already holds a run; pass --resume to continue it or remove the folder")
 
+    scope, devices = contextlib.nullcontext(), 1
+    if args.distribute:
+        try:
+            scope, devices = data_parallel(args.batch_size)
+        except ValueError as error:
+            raise FerError(str(error)) from error
+    with scope:
+        return _train(args, devices, state_path, resume_path)
+
+
+def _train(args: argparse.Namespace, devices: int, state_path: Path, resume_path: Path) -> dict:
+    """Data, a new or resumed model, fit() phase by phase, then finalize(); model variables are created here so
+    that a distribution scope holds them."""
     train_set, val = load_splits(args)
     print(f"data: {len(train_set)} {args.train_split} and {len(val)} {args.val_split} faces, "
           f"classes {dict(zip(train_set.label_names, train_set.class_counts().tolist()))}", flush=True)
@@ -330,10 +353,14 @@ def train(args: argparse.Namespace) -> dict:
     augmentation = None if args.no_augment else pipeline.Augmentation(
         flip=not args.no_flip, rotation_degrees=args.rotation, zoom=args.zoom, shift=args.shift, crop_min=args.crop_min,
         erasing=args.erasing, window=config.crop_pct)
+    # Split over several devices every batch must divide evenly: drop the last partial training batch, and
+    # leave the last few validation rows (fewer than the device count) out of val_loss and val_accuracy.
     train_data = pipeline.make_dataset(train_images[indices], targets_of(train_set, args)[indices], args.batch_size,
-                                       True, augmentation, weights, args.seed, output_size=tuple(input_shape[:2]))
-    val_data = pipeline.make_dataset(val_images, targets_of(val, args), 256, False)
-    steps = int(np.ceil(len(indices) / args.batch_size))
+                                       True, augmentation, weights, args.seed, output_size=tuple(input_shape[:2]),
+                                       epoch=state["epochs_completed"], drop_remainder=devices > 1)
+    val_rows = len(val_images) - len(val_images) % devices
+    val_data = pipeline.make_dataset(val_images[:val_rows], targets_of(val, args)[:val_rows], 256 * devices, False)
+    steps = len(train_data)
 
     for number, (first, end, frozen, peak_lr) in enumerate(phases(args, config)):
         if state["epochs_completed"] >= end:
