@@ -16,8 +16,8 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from benchmarks import (  # noqa: E402
-    accuracy, app_start, compat, context as context_module, detection, explanations, latency, report,
-    streaming, throughput, training_speed, web,
+    accuracy, app_start, compat, context as context_module, detection, explanations, latency, load, report,
+    serving, streaming, throughput, training_speed, web,
 )
 from fer.faces import DEFAULT_DETECTOR, DETECTORS  # noqa: E402
 
@@ -32,6 +32,8 @@ SECTIONS = {
     "training": ("Training throughput", training_speed),
     "app": ("App cold start, memory and model sizes", app_start),
     "web": ("Private mode: the page in Chromium, frames/s with 1 and 4 faces", web),
+    "serving": ("Serving without TensorFlow: exports, runtimes, import time, install size", serving),
+    "load": ("The served app under load: clients and webcam pages at once", load),
     "compat": ("Code written for the PyPI fer package: its FER() vs ours on the same images", compat),
 }
 

@@ -76,6 +76,7 @@ def publictest(name: str, model):
 def export_all(context: Context, folder: Path) -> tuple[dict, dict[str, dict[str, ExportedModel]]]:
     """Every shipped model in every variant (its config's TTA mode), checked; the exports by model and variant."""
     calibration, calibration_note = calibration_frames(context, 512 if not context.settings.quick else 128)
+    check_source = "FER-2013 PublicTest" if context.has_data else "examples/ photos"
     rows, exported = [], {}
     for name, model in context.models().items():
         check = (model.preprocess([face.image for face in context.faces[:512]]) if context.has_data
@@ -87,14 +88,14 @@ def export_all(context: Context, folder: Path) -> tuple[dict, dict[str, dict[str
                                       calibration if int8 else None)
             served = ExportedModel(out, threads=os.cpu_count())
             exported.setdefault(name, {})[variant] = served
-            agreement = export.agreement(model, served, check)[model.config.tta]
+            checked = export.check(model, served, check, check_source, int8)
             row = {"model": name, "variant": variant, "tta": model.config.tta, "check_faces": len(check),
-                   **agreement, "size_bytes": sum(path.stat().st_size for path in served.files.values()),
-                   "passed": int8 or agreement["max_abs_difference"] <= export.TOLERANCE}
+                   **checked["modes"][model.config.tta], "passed": checked["passed"],
+                   "size_bytes": sum(path.stat().st_size for path in served.files.values())}
             if test is not None:
                 row["publictest"] = export.accuracy_change(model, served, test)
             rows.append(row)
-    note = (f"check: max |p_export - p_keras| on {'FER-2013 PublicTest' if context.has_data else 'example'} faces "
+    note = (f"check: max |p_export - p_keras| on {check_source} faces "
             f"(float32 must be <= {export.TOLERANCE:g}); int8 calibrated on {calibration_note}")
     return {"rows": rows, "note": note}, exported
 

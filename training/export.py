@@ -209,12 +209,33 @@ def accuracy_change(model: EmotionModel, exported: ExportedModel, dataset) -> di
             "accuracy_change": round(export_metrics["accuracy"] - keras_metrics["accuracy"], 4)}
 
 
-def main(argv: list[str] | None = None) -> int:
+def check(model: EmotionModel, exported: ExportedModel, frames: np.ndarray, source: str, int8: bool) -> dict:
+    """The agreement check as export.json records it: float32 must agree within TOLERANCE; int8 is reported."""
+    modes = agreement(model, exported, frames)
+    worst = max(figures["max_abs_difference"] for figures in modes.values())
+    return {"faces": len(frames), "source": source, "tolerance": None if int8 else TOLERANCE, "modes": modes,
+            "max_abs_difference": worst, "passed": int8 or worst <= TOLERANCE}
+
+
+def summary(manifest: dict) -> list[str]:
+    """The printed lines for export.json's check (per TTA mode) and its PublicTest accuracy change."""
+    lines = [f"check, tta {mode}: max |p - p_keras| = {figures['max_abs_difference']:.2e}, top-1 agreement "
+             f"{figures['top1_agreement']:.1%} on {manifest['check']['faces']} faces"
+             for mode, figures in manifest["check"]["modes"].items()]
+    if "publictest" in manifest:
+        change = manifest["publictest"]
+        lines.append(f"{change['split']} accuracy (n = {change['n']}, tta {change['tta']}): Keras "
+                     f"{change['keras']['accuracy']:.4f}, export {change['export']['accuracy']:.4f} "
+                     f"({change['accuracy_change']:+.4f})")
+    return lines
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m training.export", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", help="model folder, bundled name or hf://owner/repo@revision")
     parser.add_argument("--format", required=True, choices=list(FORMATS), dest="export_format")
-    parser.add_argument("--out", required=True, type=Path, help="folder to write (created; files replaced)")
+    parser.add_argument("--out", required=True, type=Path, help="folder to write (created; an earlier export replaced)")
     parser.add_argument("--int8", action="store_true", help="quantize weights and activations to int8")
     parser.add_argument("--tta", nargs="+", choices=TTA_MODES,
                         help="the test-time augmentation modes to export, one file each (default: all the model serves)")
@@ -223,7 +244,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ferplus", help="fer2013new.csv, for models with FER+ labels")
     parser.add_argument("--check-faces", type=int, default=CHECK_FACES, help="faces for the agreement check")
     parser.add_argument("--calibration-faces", type=int, default=CALIBRATION_FACES, help="faces to calibrate int8")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     try:
         if args.out.exists() and any(args.out.iterdir()) and not is_export_folder(args.out):
             raise FerError(f"{args.out} exists and is not an export folder; pick an empty or new --out")
@@ -231,12 +256,13 @@ def main(argv: list[str] | None = None) -> int:
         if not isinstance(model, EmotionModel):
             raise FerError(f"{args.model} is already an export; export the Keras model folder it came from")
         if args.data:
-            check, _ = dataset_faces(model, args.data, args.ferplus, "PublicTest", args.check_faces)
+            faces = dataset_faces(model, args.data, args.ferplus, "PublicTest", args.check_faces)[0]
+            source = "FER-2013 PublicTest"
             calibration = (dataset_faces(model, args.data, args.ferplus, "Training", args.calibration_faces)[0]
                            if args.int8 else None)
         else:
-            check = example_faces(model)
-            calibration = check if args.int8 else None
+            faces, source = example_faces(model), "examples/ photos"
+            calibration = faces if args.int8 else None
             if args.int8:
                 print("warning: int8 calibrated on the few example faces; pass --data for FER-2013 faces",
                       file=sys.stderr)
@@ -247,27 +273,16 @@ def main(argv: list[str] | None = None) -> int:
         try:
             export_model(model, staging, args.export_format, args.int8, args.tta, calibration)
             exported = ExportedModel(staging)
-            report = {"faces": len(check), "source": "FER-2013 PublicTest" if args.data else "examples/ photos",
-                      "tolerance": None if args.int8 else TOLERANCE, "modes": agreement(model, exported, check)}
-            worst = max(mode["max_abs_difference"] for mode in report["modes"].values())
-            report["passed"] = True if args.int8 else worst <= TOLERANCE
             manifest = json.loads((staging / EXPORT_FILE).read_text())
-            manifest["check"] = report
+            manifest["check"] = check(model, exported, faces, source, args.int8)
             if args.data:
-                _, test = dataset_faces(model, args.data, args.ferplus, "PublicTest", None)
+                test = dataset_faces(model, args.data, args.ferplus, "PublicTest", None)[1]
                 manifest["publictest"] = accuracy_change(model, exported, test)
             (staging / EXPORT_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
-            for mode, figures in report["modes"].items():
-                print(f"check, tta {mode}: max |p - p_keras| = {figures['max_abs_difference']:.2e}, "
-                      f"top-1 agreement {figures['top1_agreement']:.1%} on {report['faces']} faces")
-            if "publictest" in manifest:
-                change = manifest["publictest"]
-                print(f"{change['split']} accuracy (n = {change['n']}, tta {change['tta']}): Keras "
-                      f"{change['keras']['accuracy']:.4f}, export {change['export']['accuracy']:.4f} "
-                      f"({change['accuracy_change']:+.4f})")
-            if not report["passed"]:
-                print(f"error: the export differs from Keras by {worst:.2e} > {TOLERANCE:g}; not written",
-                      file=sys.stderr)
+            print("\n".join(summary(manifest)))
+            if not manifest["check"]["passed"]:
+                print(f"error: the export differs from Keras by {manifest['check']['max_abs_difference']:.2e} > "
+                      f"{TOLERANCE:g}; not written", file=sys.stderr)
                 return 1
             if args.out.exists():
                 shutil.rmtree(args.out)
