@@ -14,17 +14,11 @@ from benchmarks import frames
 from benchmarks.context import Context
 from fer.data import load_ferplus
 from fer.faces import Box
-from fer.labels import FER2013_LABELS
+from fer.labels import FER2013_LABELS, fer2013_spelling
 from fer.recognizer import Recognizer
 
 FERPLUS_CSV = frames.DATA_DIR / "fer2013new.csv"
-# FER+ spells three FER-2013 labels differently; contempt has no FER-2013 counterpart.
-ALIASES = {"happiness": "happy", "sadness": "sad", "anger": "angry"}
 BATCH = 256
-
-
-def canonical(label: str) -> str:
-    return ALIASES.get(label, label)
 
 
 @dataclasses.dataclass
@@ -84,14 +78,14 @@ def fer_classifiers(context: Context) -> list[Classifier]:
 
 def predicted_labels(probabilities: np.ndarray, labels: tuple[str, ...], allowed: set[str]) -> list[str]:
     """Arg-max over the classes every model can name (so all are scored on the same choices)."""
-    columns = [i for i, label in enumerate(labels) if canonical(label) in allowed]
+    columns = [i for i, label in enumerate(labels) if fer2013_spelling(label) in allowed]
     best = probabilities[:, columns].argmax(axis=1)
-    return [canonical(labels[columns[i]]) for i in best]
+    return [fer2013_spelling(labels[columns[i]]) for i in best]
 
 
 def score(classifiers: list[Classifier], images: np.ndarray, truth: list[str], cache: dict) -> dict:
     """Accuracy of each classifier on the rows whose true label every classifier can name."""
-    allowed = set.intersection(*[{canonical(label) for label in c.labels} for c in classifiers])
+    allowed = set.intersection(*[{fer2013_spelling(label) for label in c.labels} for c in classifiers])
     rows = [i for i, label in enumerate(truth) if label in allowed]
     result = {"rows": len(rows), "labels": sorted(allowed), "accuracy": {}}
     for classifier in classifiers:
@@ -113,7 +107,7 @@ def pipeline_loss(classifiers: list[Classifier], faces: list[frames.Face], crop_
     """Each face alone in a frame (`frame_of`, default framed()): detected (a box mostly inside the pasted
     square, frames.is_placed_face) and right, against classifying the crop. The frames are made one at a
     time (600 frames are 550 MB)."""
-    allowed = set.intersection(*[{canonical(label) for label in c.labels} for c in classifiers])
+    allowed = set.intersection(*[{fer2013_spelling(label) for label in c.labels} for c in classifiers])
     truth = [FER2013_LABELS[face.label] for face in faces]
     if frame_of is None:
         base = frames.background()
@@ -160,7 +154,7 @@ def run(context: Context) -> dict:
     if FERPLUS_CSV.is_file():
         ferplus = load_ferplus(frames.FER2013_CSV, FERPLUS_CSV, "PublicTest")
         count = len(ferplus) if not limit else min(limit, len(ferplus))
-        truth = [canonical(ferplus.label_names[i]) for i in ferplus.labels[:count]]
+        truth = [fer2013_spelling(ferplus.label_names[i]) for i in ferplus.labels[:count]]
         results["ferplus"] = score(classifiers, ferplus.images[:count], truth, cache)
     results["pipeline"] = pipeline_loss(classifiers, faces[: context.settings.pipeline_faces], crop_probabilities)
     return results

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from benchmarks import frames
-from benchmarks.context import Context
+from benchmarks.context import BENCHMARK_MODEL, Context
 from benchmarks.timing import measure_interleaved
 from fer.compat import FER, FER_CASCADE
 from fer.faces import Box
@@ -34,18 +34,20 @@ class Side:
 
 def sides(context: Context) -> list[Side]:
     """fer's FER() (its default: Haar and TFLite) and FER(use_tflite=False) when the wheel is there; our FER()
-    (YuNet), FER(cascade_file=FER_CASCADE) (Haar, as fer's FER()) and, when shipped, FER(emotion_model=
-    "ferplus-cnn")."""
+    with fer2013-cnn, on YuNet and on Haar (FER_CASCADE, as fer's FER()), and, when shipped, the default
+    ferplus-cnn."""
     found = []
     if context.pypi_tflite is not None or context.pypi is not None:
         found.append(Side(THEIRS, (context.pypi_tflite or context.pypi).detect_emotions))
     if context.pypi_tflite is not None and context.pypi is not None:
         found.append(Side("fer FER(use_tflite=False)", context.pypi.detect_emotions))
-    found += [Side("ours FER()", FER(emotion_model=context.model).detect_emotions),
-              Side("ours FER(cascade_file=FER_CASCADE)",
+    # context.model is fer2013-cnn (fer's labels and data); FER()'s default model is ferplus-cnn.
+    ours = f'emotion_model="{BENCHMARK_MODEL}"'
+    found += [Side(f"ours FER({ours})", FER(emotion_model=context.model).detect_emotions),
+              Side(f"ours FER(cascade_file=FER_CASCADE, {ours})",
                    FER(cascade_file=FER_CASCADE, emotion_model=context.model).detect_emotions)]
     if FERPLUS_MODEL in context.shipped_models():
-        found.append(Side(f'ours FER(emotion_model="{FERPLUS_MODEL}")',
+        found.append(Side(f'ours FER() (default model, {FERPLUS_MODEL})',
                           FER(emotion_model=context.models()[FERPLUS_MODEL]).detect_emotions))
     return found
 

@@ -57,8 +57,8 @@ class FER:
     offsets: checked as fer checks it, but not applied: each face is cropped with the model's own
         `face_margin` (config.json), the framing it was trained and measured on. Other values warn.
     emotion_model: any source fer.load_model accepts (bundled name, model folder, exported folder,
-        hf://owner/repo@revision) or a loaded model; the default is the bundled fer2013-cnn. fer's README
-        promises this keyword; its code lacks it.
+        hf://owner/repo@revision) or a loaded model; the default is the library's (fer.hub.DEFAULT_MODEL,
+        ferplus-cnn, whose results add `contempt`). fer's README promises this keyword; its code lacks it.
     decimals: probabilities are rounded to this many places, as fer rounds them (2); None keeps them whole.
 
     Emotions are keyed with fer's names in fer's order (angry, disgust, fear, happy, sad, surprise, neutral)

@@ -77,7 +77,8 @@ def test_photo_boxes_the_face_with_probabilities_and_an_explanation(app, source,
     assert np.abs(out["annotated"][y + height // 2, x].astype(int) - face_color(0)).max() < 30
     np.testing.assert_array_equal(out["annotated"][y + height // 2, x + width // 2], photo[y + height // 2, x + width // 2])
     # The explanation is the overlay on the square (aligned) face crop, at the crop's size.
-    assert out["explanation"].shape == (max(width, height), max(width, height), 3)
+    side = min(max(width, height, app.MIN_CROP_SIDE), app.MAX_CROP_SIDE)  # the face crop, enlarged when small
+    assert out["explanation"].shape == (side, side, 3)
     assert out["face_picker"]["value"] == 0 and len(out["face_picker"]["choices"]) == 1
     assert out["class_picker"]["choices"] == [app.PREDICTED, *tiny_model.labels]
     first, *others = out["panels"]

@@ -20,7 +20,7 @@ import pytest
 from app_server import example_rgb, letterbox, two_faces, write_video
 from fer.errors import FerError, ImageError, ModelSourceError, VideoError
 from fer.faces import Box, Face, HaarFaceDetector
-from fer.hub import bundled_models
+from fer.hub import DEFAULT_MODEL, bundled_models
 from fer.labels import FER2013_LABELS, FERPLUS_LABELS, fer2013_spelling
 from fer.recognizer import Recognizer
 from fer.video import VideoReader
@@ -252,8 +252,8 @@ def test_shipped_models_answer_with_fers_keys(name, photo_png):
         pytest.skip(f"{name} is not shipped in models/")
     from fer import FER
 
-    detector = FER(decimals=None) if name == "fer2013-cnn" else FER(emotion_model=name, decimals=None)
-    assert Path(detector.recognizer.model.source).name == name  # fer2013-cnn is FER()'s default
+    detector = FER(decimals=None) if name == DEFAULT_MODEL else FER(emotion_model=name, decimals=None)
+    assert Path(detector.recognizer.model.source).name == name  # FER() runs the library's default model
     extra = ["contempt"] if "contempt" in detector.recognizer.labels else []
     assert detector.labels == tuple(FER_KEYS + extra)
     box = [150, 100, 230, 230]
