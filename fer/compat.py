@@ -145,11 +145,7 @@ class FER:
         """The given boxes through the recognizer's crop and one model call (no landmarks, so no alignment)."""
         if not boxes:
             return []
-        faces = [Face(box) for box in boxes]
-        model, labels = self.recognizer.model, self.recognizer.labels
-        rows = model.predict_proba(model.preprocess(self.recognizer.crops(frame, faces)), tta=self.recognizer.tta)
-        return [FacePrediction(face.box, {label: float(p) for label, p in zip(labels, row)})
-                for face, row in zip(faces, rows)]
+        return self.recognizer.classify_faces(frame, [Face(box) for box in boxes]).faces
 
     def _as_fer_dict(self, prediction: FacePrediction) -> dict[str, Any]:
         emotions = {fer2013_spelling(label): p for label, p in prediction.probabilities.items()}

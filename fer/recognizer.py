@@ -115,6 +115,13 @@ class Recognizer:
 
     def analyze_frame(self, frame: np.ndarray, tta: str | None = None) -> FrameAnalysis:
         faces, found = self.detect(frame)
+        return self.classify_faces(frame, faces, found, tta)
+
+    def classify_faces(self, frame: np.ndarray, faces: list[Face], found: int | None = None,
+                       tta: str | None = None) -> FrameAnalysis:
+        """Crop, preprocess and classify given faces of a standardized frame in one model call (faces from
+        elsewhere, e.g. a caller's boxes, are not aligned unless they carry landmarks)."""
+        found = len(faces) if found is None else found
         crops = self.crops(frame, faces)
         inputs = self.model.preprocess(crops)
         probabilities = self.model.predict_proba(inputs, tta=tta or self.tta)
