@@ -380,9 +380,9 @@ def stream_pages(app_url: str, ceiling_url: str, pages: int, seconds: float, fol
             for _, page, record in opened:
                 with contextlib.suppress(Exception):  # stop streaming; the page may already be gone
                     record.click(timeout=5_000)
-            for context, _, _ in opened:
-                context.close()
         finally:
+            # BrowserContext.close() waits without a time limit and hung with 5 pages streaming (full size,
+            # 2026-11-22); closing the browser ends every context.
             browser.close()
     fps = [round(rate["frames"] / seconds, 2) for rate in rates]
     return {"pages": pages, "seconds": seconds, "app_fps": fps[:-1], "ceiling_fps": fps[-1],
@@ -447,8 +447,11 @@ def measure(model_source: str, size: dict, folder: Path, browser: bool = True) -
     with serve_app(model_source, folder / "app.log") as (url, pid):
         results["clients"] = clients_at(size, url, pid, model_source, uploads)
         if browser and CHROMIUM.exists():
-            with serve_noop(folder / "noop.log") as (ceiling_url, _):
-                results["browser"] = pages_at(size, url, ceiling_url, folder)
+            try:  # a failing browser part must not lose the clients' figures
+                with serve_noop(folder / "noop.log") as (ceiling_url, _):
+                    results["browser"] = pages_at(size, url, ceiling_url, folder)
+            except Exception as error:
+                results["browser"] = {"error": f"{type(error).__name__}: {error}"[:500]}
         else:
             results["browser"] = {"skipped": f"{CHROMIUM} is not installed" if browser else "not asked for"}
     return results
@@ -478,7 +481,7 @@ def table(results: dict) -> list[str]:
         lines.append(f"{browser['pages']} webcam pages at once: {', '.join(f'{fps:.1f}' for fps in browser['app_fps'])}"
                      f" fps (target >= {browser['target_fps']:.0f}); no-op ceiling page {browser['ceiling_fps']:.1f} fps")
     else:
-        lines.append(f"browser: {browser.get('skipped')}")
+        lines.append(f"browser: {browser.get('skipped') or 'FAILED: ' + browser.get('error', '')}")
     return lines
 
 
