@@ -26,6 +26,9 @@ COPY --chown=app:app examples/ examples/
 COPY --chown=app:app app.py ./
 
 USER app
+# Fewer glibc malloc arenas: Gradio's worker threads decoding large photos otherwise keep freed memory per
+# arena (8 threads x 280 photo requests in process: peak RSS 3.18 GiB by default, 2.43 GiB with 2 arenas).
+ENV MALLOC_ARENA_MAX=2
 EXPOSE 7860
 HEALTHCHECK --interval=30s --timeout=5s --start-period=90s --retries=3 \
     CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:7860/', timeout=4)"

@@ -42,7 +42,7 @@ $(WEB_PREPARED): web/prepare.py app.py $(wildcard fer/*.py) $(wildcard models/*/
 web: $(WEB_PREPARED)
 
 app: install web
-	$(PY) app.py --host $(HOST) --port $(PORT)
+	MALLOC_ARENA_MAX=2 $(PY) app.py --host $(HOST) --port $(PORT)  # see Dockerfile: less memory kept after large photos
 
 test: install-test web
 	$(PY) -m pytest -q
