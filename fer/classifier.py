@@ -9,6 +9,7 @@ evaluates with this class on hosts without TensorFlow).
 
 from __future__ import annotations
 
+import threading
 from typing import Callable, Sequence
 
 import keras
@@ -118,13 +119,19 @@ class EmotionModel(FrameModel):
     def __init__(self, model: keras.Model, config: ModelConfig, source: str = "") -> None:
         self.model, self.config, self.source = model, config, source
         self._logit_functions: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
+        # The app's worker threads share one model: without the lock, their first concurrent calls each built
+        # and traced their own graph (TensorFlow's retracing warnings under load, and wasted seconds).
+        self._building = threading.Lock()
 
     def _logit_function(self, tta: str) -> Callable[[np.ndarray], np.ndarray]:
         function = self._logit_functions.get(tta)
         if function is None:
-            graph = build_serving_model(self.model, self.config, tta, probabilities=False)
-            function = _compiled(graph, self.config.frame_shape)
-            self._logit_functions[tta] = function
+            with self._building:
+                function = self._logit_functions.get(tta)
+                if function is None:
+                    graph = build_serving_model(self.model, self.config, tta, probabilities=False)
+                    function = _compiled(graph, self.config.frame_shape)
+                    self._logit_functions[tta] = function
         return function
 
     def logits(self, frames: np.ndarray, tta: str | None = None) -> np.ndarray:

@@ -70,3 +70,27 @@ def test_view_offsets_and_config_checks(crop_model, tiny_model):
     legacy = ModelConfig.from_dict({"architecture": "cnn", "labels": ["a", "b"], "input_shape": [48, 48, 1],
                                     "last_conv_layer": "x", "flip_tta": False})
     assert legacy.tta == "none" and legacy.crop_pct == 1.0 and legacy.frame_shape == [48, 48, 1]
+
+
+def test_threads_calling_a_new_mode_at_once_build_its_graph_once(tmp_path, monkeypatch):
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    import fer.classifier as classifier
+
+    model = load_model(make_model_folder(tmp_path / "shared"))
+    built, build = [], classifier.build_serving_model
+
+    def slow_build(*args, **kwargs):
+        built.append(threading.get_ident())
+        time.sleep(0.2)  # widens the window in which an unguarded second thread would build its own graph
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(classifier, "build_serving_model", slow_build)
+    frames = np.zeros((2, *model.frame_shape), np.uint8)
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: model.predict_proba(frames, tta="flip"), range(8)))
+    assert len(built) == 1
+    for result in results[1:]:
+        np.testing.assert_array_equal(result, results[0])
