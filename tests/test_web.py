@@ -15,13 +15,14 @@ import cv2
 import numpy as np
 import pytest
 
+from fer.faces import Box, Face
 from app_server import ARTIFACTS, example_rgb, free_port, letterbox, shared_app, two_faces
 # The same Chromium with the same fake camera (Grace Hopper drifting, one face) as the app's browser tests.
 from test_browser import CHROMIUM, browser, fake_camera, green_pixels  # noqa: F401 (pytest fixtures)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SITE = REPO_ROOT / "web"
-DIFFERENT_BOX_TOLERANCE = 5e-3  # page vs Python probabilities when the two YuNet runs box a face differently
+OWN_DETECTION_TOLERANCE = 5e-3  # page vs Python, each through its own YuNet run (landmarks a fraction of a pixel apart)
 
 pytestmark = [
     pytest.mark.browser,
@@ -159,10 +160,11 @@ def test_page_settings_are_read_from_the_python_code(settings):
 
 
 def test_page_agrees_with_the_python_recognizer(page, settings):
-    """Boxes IoU >= 0.9 and probabilities within 1e-3 of Recognizer(export, tta="flip", max_side=320); given the
-    same face, the page's model input is identical to fer.preprocessing's, pixel for pixel."""
+    """Boxes IoU >= 0.9 against Recognizer(export, tta="flip", max_side=320); given the same face (box and
+    landmarks), the page's model input is identical to fer.preprocessing's, pixel for pixel, and its
+    probabilities are within 1e-3 of Python's."""
     recognizer = python_recognizer(settings["default_model"])
-    worst = {"probability": 0.0, "iou": 1.0, "pixels": 0}
+    worst = {"probability": 0.0, "detected": 0.0, "iou": 1.0}
     for name, make in IMAGES.items():
         image = np.ascontiguousarray(make())
         expected = recognizer.analyze(image)
@@ -170,25 +172,31 @@ def test_page_agrees_with_the_python_recognizer(page, settings):
         assert got["labels"] == list(recognizer.labels)
         assert len(got["faces"]) == expected.kept, name
         assert got["found"] == expected.found, name
+        # YuNet runs in ONNX Runtime Web on the page and in OpenCV's DNN here, so a box or landmark may land a
+        # little apart (seen: equal boxes, landmarks tilting a small face's crop); the classification is compared
+        # on the page's own faces, the detection by IoU.
+        page_faces = [Face(Box(*(face["box"][key] for key in ("x", "y", "width", "height"))), face["score"],
+                           tuple(tuple(point) for point in face["landmarks"])) for face in got["faces"]]
+        same_faces = recognizer.classify_faces(recognizer.read(image), page_faces)
         for index, (face, prediction) in enumerate(zip(got["faces"], expected.faces)):
             overlap = iou(prediction.box.to_list(), face["box"])
-            difference = float(np.abs(np.array(face["probabilities"]) - expected.probabilities[index]).max())
             assert overlap >= 0.9, f"{name}, face {index}: IoU {overlap:.3f}"
-            # YuNet runs in ONNX Runtime Web on the page and in OpenCV's DNN here: where their boxes differ by a
-            # pixel, a small face's crop (and so its probabilities) shifts a little; the inputs check below
-            # shows the crop and preprocessing themselves agree bit for bit.
-            limit = 1e-3 if face["box"] == prediction.box.to_list() else DIFFERENT_BOX_TOLERANCE
-            assert difference <= limit, f"{name}, face {index}: probabilities differ by {difference:.2e}"
+            difference = float(np.abs(np.array(face["probabilities"]) - same_faces.probabilities[index]).max())
+            assert difference <= 1e-3, f"{name}, face {index}: probabilities differ by {difference:.2e}"
+            changed = int((np.array(got["inputs"][index], np.uint8) != same_faces.inputs[index].ravel()).sum())
+            assert changed == 0, f"{name}, face {index}: {changed} input pixels differ"
+            # Through each side's own detector: landmarks a little apart tilt a small face's crop (1.22e-3 seen).
+            detected = float(np.abs(np.array(face["probabilities"]) - expected.probabilities[index]).max())
+            assert detected <= OWN_DETECTION_TOLERANCE, f"{name}, face {index}: {detected:.2e} apart"
             # The same face (Python's box and landmarks) -> the same 48x48 input, bit for bit.
             given = {"box": dict(zip(("x", "y", "width", "height"), prediction.box.to_list())),
                      "landmarks": [list(point) for point in prediction.landmarks]}
             frame = np.array(in_page(page, "prepareFace", image, given), np.uint8)
             assert np.array_equal(frame, expected.inputs[index].ravel()), f"{name}, face {index}: inputs differ"
-            changed = int((np.array(got["inputs"][index], np.uint8) != expected.inputs[index].ravel()).sum())
             worst = {"probability": max(worst["probability"], difference), "iou": min(worst["iou"], overlap),
-                     "pixels": max(worst["pixels"], changed)}
-    print(f"agreement over {len(IMAGES)} images: max |p_page - p_python| = {worst['probability']:.2e}, "
-          f"min IoU {worst['iou']:.3f}, most input pixels differing per face {worst['pixels']}")
+                     "detected": max(worst["detected"], detected)}
+    print(f"agreement over {len(IMAGES)} images: same faces max |p_page - p_python| = {worst['probability']:.2e}, "
+          f"each side's own detection {worst['detected']:.2e}, min IoU {worst['iou']:.3f}")
 
 
 def test_the_other_model_agrees_too(browser, static_site, settings):
