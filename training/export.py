@@ -157,11 +157,21 @@ def export_model(model: EmotionModel, out: str | Path, export_format: str, int8:
     return out
 
 
-def agreement(model: EmotionModel, exported: ExportedModel, frames: np.ndarray) -> dict:
-    """Per TTA mode: the largest probability difference from Keras and the share of equal top-1 labels."""
+def keras_reference(model: EmotionModel, frames: np.ndarray, modes: list[str]) -> dict[str, np.ndarray]:
+    """EmotionModel's probabilities on `frames` per TTA mode: computed once, checked against several exports."""
+    return {mode: model.predict_in_batches(frames, tta=mode) for mode in modes}
+
+
+def agreement(model: EmotionModel, exported: ExportedModel, frames: np.ndarray,
+              reference: dict[str, np.ndarray] | None = None) -> dict:
+    """Per TTA mode: the largest probability difference from Keras and the share of equal top-1 labels.
+
+    reference: keras_reference() of the same frames (computed here for the modes it lacks)."""
     result = {}
     for mode in exported.tta_modes:
-        expected = model.predict_in_batches(frames, tta=mode)
+        expected = (reference or {}).get(mode)
+        if expected is None:
+            expected = model.predict_in_batches(frames, tta=mode)
         got = exported.predict_in_batches(frames, tta=mode)
         result[mode] = {"max_abs_difference": float(np.abs(expected - got).max()),
                         "top1_agreement": float((expected.argmax(1) == got.argmax(1)).mean())}
@@ -197,21 +207,29 @@ def dataset_faces(model: EmotionModel, data: str, ferplus: str | None, split: st
     return model.preprocess(dataset.images), dataset
 
 
-def accuracy_change(model: EmotionModel, exported: ExportedModel, dataset) -> dict:
-    """Accuracy, macro-F1 and ECE of Keras and of the export on the same rows (config TTA)."""
+def scores(model, dataset) -> dict:
+    """Accuracy, macro-F1 and ECE of a model (Keras or export) on a dataset (config TTA), rounded."""
     from training.evaluate import evaluate
 
-    keys = ("accuracy", "macro_f1", "ece")
-    keras_metrics = {key: round(evaluate(model, dataset)[key], 4) for key in keys}
-    export_metrics = {key: round(evaluate(exported, dataset)[key], 4) for key in keys}
+    metrics = evaluate(model, dataset)
+    return {key: round(metrics[key], 4) for key in ("accuracy", "macro_f1", "ece")}
+
+
+def accuracy_change(model: EmotionModel, exported: ExportedModel, dataset, keras_scores: dict | None = None) -> dict:
+    """Accuracy, macro-F1 and ECE of Keras and of the export on the same rows (config TTA).
+
+    keras_scores: scores(model, dataset) when already computed (several exports of one model)."""
+    keras_metrics = keras_scores or scores(model, dataset)
+    export_metrics = scores(exported, dataset)
     return {"n": len(dataset), "split": dataset.splits[0], "tta": model.config.tta, "keras": keras_metrics,
             "export": export_metrics,
             "accuracy_change": round(export_metrics["accuracy"] - keras_metrics["accuracy"], 4)}
 
 
-def check(model: EmotionModel, exported: ExportedModel, frames: np.ndarray, source: str, int8: bool) -> dict:
+def check(model: EmotionModel, exported: ExportedModel, frames: np.ndarray, source: str, int8: bool,
+          reference: dict[str, np.ndarray] | None = None) -> dict:
     """The agreement check as export.json records it: float32 must agree within TOLERANCE; int8 is reported."""
-    modes = agreement(model, exported, frames)
+    modes = agreement(model, exported, frames, reference)
     worst = max(figures["max_abs_difference"] for figures in modes.values())
     return {"faces": len(frames), "source": source, "tolerance": None if int8 else TOLERANCE, "modes": modes,
             "max_abs_difference": worst, "passed": int8 or worst <= TOLERANCE}
