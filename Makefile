@@ -35,7 +35,7 @@ install-test: $(VENV)/.test-installed
 # bundled models exported to ONNX and the page's settings from the Python code; redone when any of them changes.
 # Generated and gitignored.
 WEB_PREPARED := web/models/.prepared
-$(WEB_PREPARED): web/prepare.py app.py $(wildcard fer/*.py) $(wildcard models/*/*) | $(VENV)/.export-installed
+$(WEB_PREPARED): web/prepare.py $(wildcard fer/*.py) $(wildcard models/*/*) | $(VENV)/.export-installed
 	$(PY) -m web.prepare
 	touch $@
 

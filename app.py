@@ -1,23 +1,20 @@
 """FER Explain: a Gradio app that boxes every face, names its expression and shows why (photo, webcam, video).
 
-A thin shell over the library: fer.recognizer finds and classifies faces, fer.explain draws the maps,
-fer.video reads videos, fer.annotate draws. Handlers return dicts keyed by output name.
+A thin shell over the library: fer.engine holds the loaded models, fer.recognizer finds and classifies faces,
+fer.explain draws the maps, fer.stream and fer.video run the webcam and videos, fer.annotate draws, and
+fer.private_mode serves the browser-side page. Handlers return dicts keyed by output name.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import functools
 import html
 import os
-import re
 import sys
-import tempfile
-import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 # Set before gradio is imported: it reads these at import time.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -25,35 +22,31 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
-from PIL import Image, UnidentifiedImageError  # noqa: E402
-from starlette.routing import Mount  # noqa: E402
-from starlette.staticfiles import StaticFiles  # noqa: E402
 
-from fer.annotate import annotate, fit_between, fit_within, label_text, scale_box, scale_points, tile_strip, timeline_figure  # noqa: E402
-from fer.errors import FerError  # noqa: E402
-from fer.explain import DEFAULT_METHOD, METHODS, Explainer, check_method, overlay  # noqa: E402
-from fer.faces import DEFAULT_DETECTOR, DETECTORS, to_rgb  # noqa: E402
-from fer.hub import DEFAULT_MODEL, bundled_models, load_model  # noqa: E402
-from fer.recognizer import FrameAnalysis, Recognizer  # noqa: E402
+from fer import private_mode  # noqa: E402
+from fer.annotate import annotate_faces, fit_between, fit_within, timeline_figure  # noqa: E402
+from fer.engine import MAX_STREAM_SIDE, Engine, EngineCache  # noqa: E402
+from fer.errors import FerError, public_message  # noqa: E402
+from fer.explain import DEFAULT_METHOD, METHODS, check_method  # noqa: E402
+from fer.faces import DETECTORS, to_rgb  # noqa: E402
+from fer.gradio_support import bypass_proxy_for_localhost, keyed, readable_upload_errors  # noqa: E402
+from fer.hub import DEFAULT_MODEL, bundled_models  # noqa: E402
+from fer.recognizer import FrameAnalysis  # noqa: E402
 from fer.stream import LiveSession  # noqa: E402
-from fer.video import VideoReader, VideoWriter, annotate_video  # noqa: E402
+from fer.video import VideoReader, VideoWriter, annotate_video, temporary_output_path  # noqa: E402
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 # Private mode: the static page in web/ (prepared by `make web`) runs the webcam pipeline in the visitor's browser.
 WEB_DIR, PRIVATE_MODE_PATH = Path(__file__).resolve().parent / "web", "/private"
 EXAMPLE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
-MAX_FACES = 20  # faces classified per photo or video frame: the largest ones
 MAX_FACE_PANELS = 8  # per-face probability panels on the page (the JSON output lists every face)
 MAX_DISPLAY_SIDE = 1600  # annotated photos are downscaled for display beyond this
 MAX_CROP_SIDE = 512  # face crops kept in the session for explanation overlays
 MIN_CROP_SIDE = 256  # small faces are enlarged so their explanation maps stay readable
 MAX_FILE_SIZE = "20mb"
 PREDICTED = "(predicted)"
-# Webcam: a frame every STREAM_EVERY s; faces found on a 320-px copy (webcam faces are large), flip TTA only.
+# Webcam: a frame every STREAM_EVERY s, a session lasts at most STREAM_TIME_LIMIT s, STREAM_CONCURRENCY at once.
 STREAM_EVERY, STREAM_TIME_LIMIT, STREAM_CONCURRENCY = 0.1, 180, 4
-MAX_STREAM_SIDE, STREAM_DETECTION_SIDE, MAX_STREAM_FACES = 640, 320, 6
-MAX_CAM_FACES, CAM_EVERY_FRAMES, CAM_TILE_SIDE = 4, 10, 160
-EMA_WEIGHT, IOU_MATCH, TRACK_MAX_MISSED = 0.35, 0.3, 5
 # Video: every k-th frame of at most VIDEO_MAX_SECONDS, at most VIDEO_MAX_SIDE px; outputs removed after 15 min.
 VIDEO_MAX_SECONDS, VIDEO_MAX_SIDE, VIDEO_OUTPUT_MAX_AGE = 120, 960, 15 * 60
 
@@ -72,67 +65,30 @@ your browser. Face detection (YuNet) and the expression model run on your device
 frames are never sent to this server, and once loaded the page keeps working offline. It is the same pipeline as the
 Webcam tab (same detector settings, alignment, crops and flip TTA; smoothed probabilities), without Grad-CAM.
 """
+PRIVATE_MODE_MISSING = """\
+**Private mode is not available on this server**: its page has not been prepared (`make web`, or
+`python -m web.prepare`, on the server). The Webcam tab analyses frames on this server instead.
+"""
 CSS = "#model-card {font-size: 0.9em} .face-panel {min-width: 180px}"
 
 # ---------------------------------------------------------------- models
 
-
-@dataclasses.dataclass
-class Engine:
-    """A loaded model with its photo and webcam recognizers and its explainer, shared by every session."""
-
-    source: str
-    recognizer: Recognizer
-    stream_recognizer: Recognizer
-    explainer: Explainer
-
-    @property
-    def model(self):
-        return self.recognizer.model
-
-    @property
-    def labels(self) -> tuple[str, ...]:
-        return self.recognizer.labels
+ENGINES = EngineCache()  # main() replaces it with one holding the command-line settings
 
 
-MAX_CACHED_MODELS = 3
-_ENGINES: dict[str, Engine] = {}
-_LOAD_LOCK = threading.Lock()
-SETTINGS = {"model": None, "detector": None}  # from the command line
+def get_engine(source: str | None = None) -> Engine:
+    """The cached Engine for a model source (blank: the default), loaded on first use; FerError if it cannot be."""
+    return ENGINES.get(source)
 
 
 def default_model_source() -> str:
     """--model, else the FER_MODEL environment variable, else the bundled default model."""
-    return SETTINGS["model"] or os.environ.get("FER_MODEL", "").strip() or DEFAULT_MODEL
-
-
-def detector_setting() -> str:
-    """--detector, else FER_DETECTOR, else the library default (yunet)."""
-    return SETTINGS["detector"] or os.environ.get("FER_DETECTOR", "").strip() or DEFAULT_DETECTOR
+    return ENGINES.default_source()
 
 
 def model_choices() -> list[str]:
     choices, default = bundled_models(), default_model_source()
     return choices if default in choices else [default, *choices]
-
-
-def get_engine(source: str | None = None) -> Engine:
-    """The cached Engine for a model source, loading it on first use (raises FerError for bad sources)."""
-    key = (source or "").strip() or default_model_source()
-    engine = _ENGINES.get(key)
-    if engine is None:
-        with _LOAD_LOCK:  # one load at a time; cached models keep serving meanwhile
-            engine = _ENGINES.get(key)
-            if engine is None:
-                model, detector = load_model(key), detector_setting()
-                engine = Engine(key, Recognizer(model, detector, max_faces=MAX_FACES),
-                                Recognizer(model, detector, max_faces=MAX_STREAM_FACES, tta="flip",
-                                           max_side=STREAM_DETECTION_SIDE),
-                                Explainer(model))
-                while len(_ENGINES) >= MAX_CACHED_MODELS:
-                    _ENGINES.pop(next(iter(_ENGINES)))  # the oldest loaded
-                _ENGINES[key] = engine
-    return engine
 
 
 def engine_or_warn(source: str | None) -> Engine | None:
@@ -144,38 +100,13 @@ def engine_or_warn(source: str | None) -> Engine | None:
         return None
 
 
-def warm_up(source: str | None = None) -> Engine:
-    """Load the model and run every per-request path once, so the first visitor does not pay for tracing."""
-    engine = get_engine(source)
-    engine.model.warm_up()
-    frame = np.zeros((240, 320, 3), np.uint8)
-    engine.recognizer.analyze_frame(frame)
-    engine.stream_recognizer.analyze_frame(frame)
-    engine.explainer.explain(np.zeros(engine.model.frame_shape, np.uint8), "gradcam", 0)
-    return engine
-
-
 def model_card(source: str | None) -> str:
     """Markdown with the model's labels, input size, detector and card figures (accuracy and split)."""
     try:
-        engine = get_engine(source)
+        return get_engine(source).card()
     except FerError as error:
         _warn(f"Cannot load the model: {error}")
         return f"**Model not loaded:** {html.escape(str(error))}"
-    config, metrics = engine.model.config, engine.model.config.metrics
-    height, width, channels = config.input_shape
-    if "accuracy" in metrics:
-        figures = (f"accuracy **{float(metrics['accuracy']):.1%}** on {metrics.get('dataset', 'an unnamed dataset')}, "
-                   f"split **{metrics.get('split', 'unknown')}** (n = {metrics.get('n', '?')})")
-        if "macro_f1" in metrics:
-            figures += f", macro-F1 {float(metrics['macro_f1']):.3f}"
-    else:
-        figures = "no evaluation figures in its config"
-    if metrics.get("note"):
-        figures += f" ({metrics['note']})"
-    return (f"**{html.escape(engine.source)}** · {config.architecture} · input {width}×{height} "
-            f"{'grey' if channels == 1 else 'RGB'} · detector {engine.recognizer.detector_name} · "
-            f"labels: {', '.join(config.labels)}  \n{figures}")
 
 
 def _warn(message: str) -> None:
@@ -186,39 +117,7 @@ def _info(message: str) -> None:
     gr.Info(html.escape(message, quote=False))
 
 
-_PATH = re.compile(r"(?:/[^/\s:'\"]+)+/([^/\s:'\"]+)")
-
-
-def _reason(error: Exception) -> str:
-    """The error's message with server-side paths cut to the file name."""
-    return _PATH.sub(r"\1", str(error))
-
-
-def _face_texts(analysis: FrameAnalysis) -> list[str]:
-    return [label_text(i, face.label, face.score) for i, face in enumerate(analysis.faces)]
-
 # ---------------------------------------------------------------- photo
-
-
-def readable_upload_errors(component: gr.Image) -> gr.Image:
-    """Make an image input answer unreadable uploads with a clear message instead of a bare "Error".
-
-    gr.Image opens uploads with PIL before any handler runs; wrapping this instance's preprocess (not a
-    subclass, which makes Gradio write a .pyi stub next to app.py) keeps it local.
-    """
-    preprocess = component.preprocess
-
-    def checked_preprocess(payload):
-        try:
-            return preprocess(payload)
-        except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError) as error:
-            name = Path(payload.orig_name).name if payload is not None and payload.orig_name else "This file"
-            reason = "it is too large" if isinstance(error, Image.DecompressionBombError) else "it is not an image"
-            raise gr.Error(html.escape(f"{name} cannot be read as a photo: {reason}. Try a JPEG or PNG file.",
-                                       quote=False)) from None
-
-    component.preprocess = checked_preprocess
-    return component
 
 
 @dataclasses.dataclass
@@ -258,13 +157,14 @@ def analyze_photo(image: Any, model_source: str | None = None, method: str = DEF
     try:
         frame = engine.recognizer.read(image)
     except FerError as error:
-        _warn(f"Cannot read this image: {_reason(error)}")
+        _warn(f"Cannot read this image: {public_message(error)}")
         return _photo_outputs()
     analysis = engine.recognizer.analyze_frame(frame)
     display, scale = fit_within(frame, MAX_DISPLAY_SIDE)
     height, width = frame.shape[:2]
     if scale < 1.0:
-        _info(f"Large photo ({width}×{height}): analysed at full size, shown at {display.shape[1]}×{display.shape[0]}.")
+        shown = f"{display.shape[1]}×{display.shape[0]}"
+        _info(f"Large photo ({width}×{height}): analysed at full size, shown at {shown}.")
     if not analysis.faces:
         _info("No face found. The detector needs a face of at least about 12 pixels; "
               + ("this image is tiny." if min(height, width) < 48 else "try a closer or better-lit photo."))
@@ -273,37 +173,30 @@ def analyze_photo(image: Any, model_source: str | None = None, method: str = DEF
         _info(f"Found {analysis.found} faces; classified the {analysis.kept} largest.")
     if analysis.kept > MAX_FACE_PANELS:
         _info(f"Showing panels for the first {MAX_FACE_PANELS} faces; the JSON lists all {analysis.kept}.")
-    annotated = annotate(display, [scale_box(b, scale) for b in analysis.boxes], _face_texts(analysis),
-                         [scale_points(face.landmarks, scale) for face in analysis.faces])
+    annotated = annotate_faces(display, analysis.faces, scale)
     # Session state keeps overlay-sized crops, not full-resolution ones.
     analysis.crops = [fit_between(crop, MIN_CROP_SIDE, MAX_CROP_SIDE) for crop in analysis.crops]
     photo = PhotoAnalysis(engine.source, analysis)
-    return _photo_outputs(annotated, photo, _explain_or_warn(engine, photo, 0, PREDICTED, method))
+    return _photo_outputs(annotated, photo, _explain_or_warn(engine, photo, 0, None, method))
 
 
-def _explanation(engine: Engine, photo: PhotoAnalysis, index: int, class_choice: str | None,
-                 method: str) -> tuple[np.ndarray, str, bool]:
-    """(overlay on the face crop, the class explained, whether the map has any positive evidence)."""
-    face = photo.predictions[index]
-    target = face.label if not class_choice or class_choice == PREDICTED else class_choice
-    heatmap = engine.explainer.explain(photo.analysis.inputs[index], method, target)
-    return overlay(to_rgb(photo.analysis.crops[index]), heatmap), target, bool(heatmap.any())
-
-
-def _explain_or_warn(engine, photo, index, class_choice, method) -> np.ndarray | None:
+def _explain_or_warn(engine: Engine, photo: PhotoAnalysis, index: int, label: str | None,
+                     method: str) -> np.ndarray | None:
     try:
-        image, target, evidence = _explanation(engine, photo, index, class_choice, method)
+        explanation = engine.explainer.explain_face(photo.analysis, index, method, label)
     except ValueError as error:
         _warn(str(error))
         return None
-    if not evidence:
+    if not explanation.evidence:
         # An all-zero map is a real outcome (every channel argues against the class): say so.
-        _info(f"{METHODS[check_method(method)]} found no positive evidence for '{target}' on this face; "
-              "another method may show where the score comes from.")
-    return image
+        _info(f"{METHODS[check_method(method)]} found no positive evidence for '{explanation.label}' on this "
+              "face; another method may show where the score comes from.")
+    return explanation.image
 
 
-def _explain_target(photo: PhotoAnalysis | None, face_index: Any) -> tuple[Engine, int] | None:
+def _explain_target(photo: PhotoAnalysis | None, face_index: Any,
+                    class_choice: str | None) -> tuple[Engine, int, str | None] | None:
+    """(engine, face index, label to explain; None: the predicted one), or None after saying what is wrong."""
     if photo is None or not photo.predictions:
         _info("Analyse a photo with at least one face first.")
         return None
@@ -315,36 +208,37 @@ def _explain_target(photo: PhotoAnalysis | None, face_index: Any) -> tuple[Engin
         _warn(f"There is no face #{face_index}; pick one of 1–{len(photo.predictions)}.")
         return None
     engine = engine_or_warn(photo.source)
-    return None if engine is None else (engine, index)
+    label = None if class_choice in (None, "", PREDICTED) else class_choice
+    return None if engine is None else (engine, index, label)
 
 
 def explain_face(photo: PhotoAnalysis | None, face_index: int | None = 0, class_choice: str | None = PREDICTED,
                  method: str = DEFAULT_METHOD) -> np.ndarray | None:
     """Explanation handler: the chosen method's map for one face and class, overlaid on the face crop."""
-    target = _explain_target(photo, face_index)
+    target = _explain_target(photo, face_index, class_choice)
     if target is None:
         return None
-    engine, index = target
-    return _explain_or_warn(engine, photo, index, class_choice, method)
+    engine, index, label = target
+    return _explain_or_warn(engine, photo, index, label, method)
 
 
 def explain_all_methods(photo: PhotoAnalysis | None, face_index: int | None = 0,
                         class_choice: str | None = PREDICTED) -> list[tuple[np.ndarray, str]]:
     """Side-by-side handler: every explanation method for one face and class, captioned with its time."""
-    target = _explain_target(photo, face_index)
+    target = _explain_target(photo, face_index, class_choice)
     if target is None:
         return []
-    engine, index = target
+    engine, index, label = target
     gallery = []
     for method, title in METHODS.items():
         start = time.perf_counter()
         try:
-            image, label, evidence = _explanation(engine, photo, index, class_choice, method)
+            explanation = engine.explainer.explain_face(photo.analysis, index, method, label)
         except ValueError as error:
             _warn(str(error))
             return []
-        elapsed = (time.perf_counter() - start) * 1000
-        gallery.append((image, f"{title} · {label} · {elapsed:.0f} ms{'' if evidence else ' · no positive evidence'}"))
+        caption = f"{title} · {explanation.label} · {(time.perf_counter() - start) * 1000:.0f} ms"
+        gallery.append((explanation.image, caption + ("" if explanation.evidence else " · no positive evidence")))
     return gallery
 
 # ---------------------------------------------------------------- webcam
@@ -355,9 +249,7 @@ class StreamState:
     """Per-session webcam state (kept in gr.State, in memory only)."""
 
     source: str = ""
-    live: LiveSession = dataclasses.field(default_factory=lambda: LiveSession(
-        weight=EMA_WEIGHT, min_iou=IOU_MATCH, max_missed=TRACK_MAX_MISSED, cam_every=CAM_EVERY_FRAMES,
-        cam_faces=MAX_CAM_FACES, cam_tile=CAM_TILE_SIDE))
+    live: LiveSession = dataclasses.field(default_factory=LiveSession)
     warned: bool = False
 
     @property
@@ -366,7 +258,7 @@ class StreamState:
 
 
 def stream_frame(frame: np.ndarray | None, state: StreamState | None, model_source: str | None = None,
-                 cam_every: int = CAM_EVERY_FRAMES) -> dict[str, Any]:
+                 cam_every: int = LiveSession.cam_every) -> dict[str, Any]:
     """Webcam handler, once per frame: boxes + smoothed labels drawn on the frame, Grad-CAM every N frames."""
     state = state if isinstance(state, StreamState) else StreamState()
     skip = {"live": gr.skip(), "live_probabilities": gr.skip(), "live_cam": gr.skip(), "stream_state": state}
@@ -392,21 +284,6 @@ def stream_frame(frame: np.ndarray | None, state: StreamState | None, model_sour
 # ---------------------------------------------------------------- video
 
 
-def _video_output_path() -> str:
-    """A fresh .webm path in the app's temp folder; outputs older than VIDEO_OUTPUT_MAX_AGE are removed."""
-    folder = Path(tempfile.gettempdir()) / "fer-app-videos"
-    folder.mkdir(exist_ok=True)
-    for old in folder.glob("*.webm"):
-        try:
-            if time.time() - old.stat().st_mtime > VIDEO_OUTPUT_MAX_AGE:
-                old.unlink()
-        except OSError:
-            pass  # removed by a concurrent request
-    handle, path = tempfile.mkstemp(suffix=".webm", dir=folder)
-    os.close(handle)
-    return path
-
-
 def analyze_video(video: str | None, model_source: str | None = None, every: int = 5,
                   progress: gr.Progress = gr.Progress()) -> dict[str, Any]:
     """Video handler: analyse every `every`-th frame; an annotated .webm, the timeline and a summary."""
@@ -418,10 +295,10 @@ def analyze_video(video: str | None, model_source: str | None = None, every: int
     try:
         reader = VideoReader(video, max_side=VIDEO_MAX_SIDE, max_seconds=VIDEO_MAX_SECONDS)
     except FerError as error:
-        _warn(_reason(error))
+        _warn(public_message(error))
         return empty
     progress(0.0, desc="Analysing frames")
-    with reader, VideoWriter(_video_output_path(), reader.info.fps) as writer:
+    with reader, VideoWriter(temporary_output_path(VIDEO_OUTPUT_MAX_AGE), reader.info.fps) as writer:
         summary = annotate_video(engine.recognizer, reader, writer, every, lambda done, total: progress(
             (done, total or None), desc="Analysing frames", unit="frames"))
     if summary.frames_read == 0:
@@ -433,10 +310,7 @@ def analyze_video(video: str | None, model_source: str | None = None, every: int
         _info(f"Only the first {VIDEO_MAX_SECONDS} s of the video were analysed.")
     if not summary.faces_seen:
         _info("No face was found in the analysed frames.")
-    fps, read = reader.info.fps, summary.frames_read
-    text = (f"Analysed {summary.analysed} of {read} frames (1 in {every}, {read / fps:.1f} s at {fps:.0f} fps); "
-            f"a face was found in {summary.faces_seen} of them.")
-    return {"video_out": str(writer.path) if writer.opened else None, "video_summary": text,
+    return {"video_out": str(writer.path) if writer.opened else None, "video_summary": summary.describe(),
             "timeline": timeline_figure(summary.times, summary.rows, summary.labels)}
 
 # ---------------------------------------------------------------- page
@@ -448,16 +322,8 @@ def example_images() -> list[str]:
     return sorted(str(p) for p in EXAMPLES_DIR.iterdir() if p.suffix.lower() in EXAMPLE_SUFFIXES)
 
 
-def keyed(handler: Callable[..., dict[str, Any]], components: dict[str, Any]) -> Callable[..., dict]:
-    """Adapt a handler that returns {output name: value} to Gradio's {component: value}."""
-    @functools.wraps(handler)
-    def wrapper(*args, **kwargs):
-        return {components[name]: value for name, value in handler(*args, **kwargs).items()}
-    return wrapper
-
-
 def build_demo() -> gr.Blocks:
-    """The Blocks page; built at import, but loads no model until the first request (or warm_up())."""
+    """The Blocks page; built at import, but loads no model until the first request (or Engine.warm_up())."""
     c: dict[str, Any] = {}  # output components by name
     with gr.Blocks(title="FER Explain", analytics_enabled=False, delete_cache=(600, 1800)) as demo:
         gr.Markdown("# FER Explain\nEvery face boxed with its expression — and a map of *why* the model thinks so.")
@@ -506,10 +372,11 @@ def build_demo() -> gr.Blocks:
                     c["live"] = gr.Image(label="Live analysis", format="jpeg", interactive=False, elem_id="live-output")
                 with gr.Row():
                     c["live_probabilities"] = gr.Label(label="Smoothed probabilities", elem_id="live-probabilities")
-                    c["live_cam"] = gr.Image(label=f"Grad-CAM (every {CAM_EVERY_FRAMES} frames)", format="jpeg",
+                    c["live_cam"] = gr.Image(label=f"Grad-CAM (every {LiveSession.cam_every} frames)", format="jpeg",
                                              interactive=False, elem_id="live-cam")
             with gr.Tab("Private mode"):
-                gr.Markdown(PRIVATE_MODE_NOTE, elem_id="private-mode")
+                ready = private_mode.is_prepared(WEB_DIR)  # checked when the page is built
+                gr.Markdown(PRIVATE_MODE_NOTE if ready else PRIVATE_MODE_MISSING, elem_id="private-mode")
             with gr.Tab("Video"):
                 with gr.Row():
                     with gr.Column():
@@ -521,7 +388,7 @@ def build_demo() -> gr.Blocks:
                         c["video_summary"] = gr.Markdown()
                 c["timeline"] = gr.Plot(label="Emotion timeline")
         gr.Markdown(NOTE.format(detector={"yunet": "YuNet", "haar": "OpenCV Haar cascade"}.get(
-            detector_setting(), detector_setting())))
+            ENGINES.detector_name(), ENGINES.detector_name())))
 
         def outputs(*names: str) -> list:
             return [c[name] for name in names]
@@ -550,30 +417,8 @@ def build_demo() -> gr.Blocks:
 demo = build_demo()
 
 
-def _bypass_proxy_for_localhost() -> None:
-    """Gradio checks its own URL after launch; behind an HTTP proxy that check must not go through it."""
-    for name in ("NO_PROXY", "no_proxy"):
-        hosts = [h for h in os.environ.get(name, "").split(",") if h]
-        os.environ[name] = ",".join(hosts + [h for h in ("127.0.0.1", "localhost") if h not in hosts])
-
-
-class PrivateModeFiles(StaticFiles):
-    """web/ with the cross-origin isolation headers that let ONNX Runtime Web run on several threads."""
-
-    def file_response(self, *args, **kwargs):
-        response = super().file_response(*args, **kwargs)
-        response.headers.update({"Cross-Origin-Opener-Policy": "same-origin",
-                                 "Cross-Origin-Embedder-Policy": "require-corp"})
-        return response
-
-
-def private_mode_routes() -> list[Mount]:
-    """The private-mode page, served from the app's own origin (a static site needs no server code)."""
-    return [Mount(PRIVATE_MODE_PATH, PrivateModeFiles(directory=WEB_DIR, html=True, check_dir=False))]
-
-
 def main(argv: list[str] | None = None) -> None:
-    global demo
+    global demo, ENGINES
     parser = argparse.ArgumentParser(description="Serve the FER Explain Gradio app (no share links, no analytics).")
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
                         help="interface to listen on; 0.0.0.0 to serve other machines (default 127.0.0.1)")
@@ -583,18 +428,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-warm-up", action="store_true", help="skip loading the model before serving")
     args = parser.parse_args(argv)
     if args.model or args.detector:
-        SETTINGS.update(model=args.model, detector=args.detector)
+        ENGINES = EngineCache(args.model, args.detector)
         demo = build_demo()  # the model picker and the note show the new settings
     if not args.no_warm_up:
         try:
-            warm_up()
+            get_engine().warm_up()  # the first visitor does not pay for loading and tracing
         except FerError as error:
             # Keep serving: another model can still be picked on the page, which shows this error too.
             print(f"warning: the default model could not be loaded: {error}", file=sys.stderr)
-    _bypass_proxy_for_localhost()
+    if not private_mode.is_prepared(WEB_DIR):
+        print(f"note: private mode is off: {WEB_DIR} is not prepared (make web)", file=sys.stderr)
+    bypass_proxy_for_localhost()
     demo.queue(default_concurrency_limit=2, max_size=64)
+    routes = private_mode.routes(WEB_DIR, PRIVATE_MODE_PATH)
     demo.launch(server_name=args.host, server_port=args.port, share=False, max_file_size=MAX_FILE_SIZE,
-                theme=gr.themes.Soft(), css=CSS, show_error=False, app_kwargs={"routes": private_mode_routes()})
+                theme=gr.themes.Soft(), css=CSS, show_error=False, app_kwargs={"routes": routes})
 
 
 if __name__ == "__main__":

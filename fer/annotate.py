@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import cv2
 import numpy as np
 
 from fer.faces import Box, to_rgb
+
+if TYPE_CHECKING:  # for type hints only: drawing needs none of the model code
+    from fer.recognizer import FacePrediction
 
 # One colour (RGB) per face index, so a face keeps its colour in the boxes, labels and legend.
 PALETTE: tuple[tuple[int, int, int], ...] = (
@@ -72,6 +75,17 @@ def annotate(frame: np.ndarray, boxes: Sequence[Box], texts: Sequence[str],
 def label_text(index: int, label: str, score: float) -> str:
     """'#1 happy 87%': the face number matches the per-face panels and the explanation picker."""
     return f"#{index + 1} {label} {score:.0%}"
+
+
+def face_texts(faces: Sequence[FacePrediction]) -> list[str]:
+    """label_text() of each face, numbered in order."""
+    return [label_text(i, face.label, face.score) for i, face in enumerate(faces)]
+
+
+def annotate_faces(frame: np.ndarray, faces: Sequence[FacePrediction], scale: float = 1.0) -> np.ndarray:
+    """annotate() with each face's box, label and landmarks, for a frame shown at `scale` of the analysed one."""
+    return annotate(frame, [scale_box(face.box, scale) for face in faces], face_texts(faces),
+                    [scale_points(face.landmarks, scale) for face in faces])
 
 
 def fit_within(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:

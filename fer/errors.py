@@ -1,4 +1,9 @@
-"""Error types the library raises for bad user input (all are ValueErrors)."""
+"""Error types the library raises for bad user input (all are ValueErrors), and their public wording."""
+
+import re
+
+# An absolute path: the messages name the file a user gave, but a server must not show where it keeps it.
+_PATH = re.compile(r"(?:/[^/\s:'\"]+)+/([^/\s:'\"]+)")
 
 
 class FerError(ValueError):
@@ -19,3 +24,8 @@ class ModelSourceError(FerError):
 
 class VideoError(FerError):
     """A video file cannot be opened or decoded."""
+
+
+def public_message(error: Exception) -> str:
+    """The error's message with absolute paths cut to the file name, for a visitor of a server."""
+    return _PATH.sub(r"\1", str(error))

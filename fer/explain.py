@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import warnings
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import cv2
 import keras
@@ -18,6 +19,10 @@ from tf_keras_vis.utils import normalize, zoom_factor
 from scipy.ndimage import zoom
 
 from fer.classifier import EmotionModel
+from fer.faces import to_rgb
+
+if TYPE_CHECKING:  # for type hints only
+    from fer.recognizer import FrameAnalysis
 
 # Method key -> the name shown to people.
 METHODS: dict[str, str] = {
@@ -32,6 +37,15 @@ DEFAULT_METHOD = "gradcam"
 # tf-keras-vis hands a single-input functional model a list of one tensor; Keras 3 warns about the
 # structure and then handles it correctly, so this one message is noise.
 warnings.filterwarnings("ignore", message="The structure of `inputs` doesn't match", category=UserWarning)
+
+
+@dataclasses.dataclass(frozen=True)
+class FaceExplanation:
+    """One face's explanation map, overlaid on the face crop."""
+
+    image: np.ndarray  # RGB uint8, the crop's size
+    label: str  # the class explained
+    evidence: bool  # False: an all-zero map, a real outcome (every channel argues against the class)
 
 
 class Explainer:
@@ -130,6 +144,13 @@ class Explainer:
             raise ValueError(f"explain() takes one face of shape (H, W, C) or (1, H, W, C), got {face.shape}; "
                              "use explain_batch() for several faces")
         return self.explain_batch(face[None], method, [target])[0]
+
+    def explain_face(self, analysis: FrameAnalysis, index: int, method: str = DEFAULT_METHOD,
+                     target: str | None = None) -> FaceExplanation:
+        """Face `index` of a Recognizer's analysis: the map of `target` (None: the predicted label) on its crop."""
+        label = target or analysis.faces[index].label
+        heatmap = self.explain(analysis.inputs[index], method, label)
+        return FaceExplanation(overlay(to_rgb(analysis.crops[index]), heatmap), label, bool(heatmap.any()))
 
     def explain_batch(self, faces: np.ndarray, method: str = DEFAULT_METHOD,
                       targets: Sequence[int | str] | int | str = 0) -> np.ndarray:

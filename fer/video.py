@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import tempfile
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -102,11 +105,29 @@ def analyze_video(recognizer: Recognizer, reader: VideoReader, every: int = 1,
     (analysis None), e.g. to write an annotated copy of the whole video."""
     if every < 1:
         raise ValueError(f"every must be at least 1, got {every}")
-    for index, time, image in reader:
+    for index, seconds, image in reader:
         if index % every == 0:
-            yield VideoFrame(index, time, image, recognizer.analyze_frame(image, tta))
+            yield VideoFrame(index, seconds, image, recognizer.analyze_frame(image, tta))
         elif all_frames:
-            yield VideoFrame(index, time, image)
+            yield VideoFrame(index, seconds, image)
+
+
+def temporary_output_path(max_age: float = 15 * 60, suffix: str = ".webm") -> Path:
+    """A fresh file in the temp folder's fer-videos/, for an annotated copy that a server hands out.
+
+    Outputs older than `max_age` seconds are removed first, so a long-running server does not fill the disk.
+    """
+    folder = Path(tempfile.gettempdir()) / "fer-videos"
+    folder.mkdir(exist_ok=True)
+    for old in folder.glob(f"*{suffix}"):
+        try:
+            if time.time() - old.stat().st_mtime > max_age:
+                old.unlink()
+        except OSError:
+            pass  # removed by a concurrent request
+    handle, path = tempfile.mkstemp(suffix=suffix, dir=folder)
+    os.close(handle)
+    return Path(path)
 
 
 class VideoWriter:
@@ -147,6 +168,8 @@ class VideoSummary:
     """A video's analysis in numbers: per analysed frame its time and the largest face's probabilities."""
 
     labels: tuple[str, ...]
+    every: int = 1  # 1 in `every` frames was analysed
+    fps: float = DEFAULT_FPS
     times: list[float] = dataclasses.field(default_factory=list)
     rows: list[np.ndarray] = dataclasses.field(default_factory=list)  # NaN rows: no face in that frame
     frames_read: int = 0
@@ -156,6 +179,12 @@ class VideoSummary:
     def analysed(self) -> int:
         return len(self.times)
 
+    def describe(self) -> str:
+        """One sentence: how much of the video was analysed and in how many frames a face was found."""
+        read, fps = self.frames_read, self.fps
+        return (f"Analysed {self.analysed} of {read} frames (1 in {self.every}, {read / fps:.1f} s at {fps:.0f} fps); "
+                f"a face was found in {self.faces_seen} of them.")
+
 
 def annotate_video(recognizer: Recognizer, reader: VideoReader, writer: VideoWriter | None, every: int = 1,
                    progress=None) -> VideoSummary:
@@ -163,15 +192,15 @@ def annotate_video(recognizer: Recognizer, reader: VideoReader, writer: VideoWri
     persist on the frames between analysed ones), and summarise the largest face over time.
 
     progress(done, total) is called after each analysed frame (total 0 when the file does not say)."""
-    from fer.annotate import annotate, label_text
+    from fer.annotate import annotate, face_texts
 
-    summary = VideoSummary(recognizer.labels)
+    summary = VideoSummary(recognizer.labels, every, reader.info.fps)
     boxes, texts = [], []
     for item in analyze_video(recognizer, reader, every, all_frames=writer is not None):
         if item.analysis is not None:
             faces = item.analysis.faces
             boxes = item.analysis.boxes
-            texts = [label_text(i, face.label, face.score) for i, face in enumerate(faces)]
+            texts = face_texts(faces)
             largest = max(faces, key=lambda f: f.box.area, default=None)
             summary.faces_seen += largest is not None
             summary.times.append(item.time)

@@ -10,6 +10,8 @@ import pytest
 from PIL import Image
 
 from app_server import example_rgb, letterbox, two_faces, write_video
+from fer.engine import MAX_FACES
+from fer.stream import LiveSession
 
 # tf-keras-vis hands Keras 3 a list of one input; Keras warns and handles it (fer.explain filters it outside tests).
 pytestmark = pytest.mark.filterwarnings("ignore:The structure of `inputs` doesn't match:UserWarning")
@@ -228,7 +230,7 @@ def test_thirty_faces_keep_the_largest_twenty(app, source, tmp_path, capsys):
     tile = cv2.resize(face, (110, int(110 * face.shape[0] / face.shape[1])), interpolation=cv2.INTER_AREA)
     grid = np.concatenate([np.concatenate([tile] * 6, axis=1)] * 5, axis=0)
     out = photo_outputs(app.analyze_photo(save(tmp_path, "crowd.png", grid), source))
-    assert len(out["faces"]) == app.MAX_FACES
+    assert len(out["faces"]) == MAX_FACES
     printed = capsys.readouterr().out
     assert re.search(r"Found (\d+) faces; classified the 20 largest", printed)
     assert f"Showing panels for the first {app.MAX_FACE_PANELS} faces" in printed
@@ -314,7 +316,7 @@ def test_stream_labels_every_frame_and_refreshes_gradcam_every_n(app, source):
         assert sum(probabilities["value"].values()) == pytest.approx(1.0, abs=1e-5)
         cams.append(cam)
     assert [not (isinstance(cam, dict) and cam == SKIP) for cam in cams] == [True, False, False, True, False, False, True]
-    assert cams[0].shape == (app.CAM_TILE_SIDE, app.CAM_TILE_SIDE, 3)
+    assert cams[0].shape == (LiveSession.cam_tile, LiveSession.cam_tile, 3)
     assert [track.track_id for track in state.tracker.tracks] == [1]  # one face, one track throughout
     assert not np.array_equal(annotated, frame)  # box and label drawn
 
@@ -327,7 +329,7 @@ def test_stream_smooths_a_changing_face(app, source):
     raw = dict(zip(engine.labels, engine.stream_recognizer.predict_frame(flipped)[0].probabilities.values()))
     _, second, _, state = stream_outputs(app.stream_frame(flipped, state, source))
     for label in engine.labels:
-        expected = app.EMA_WEIGHT * raw[label] + (1 - app.EMA_WEIGHT) * first["value"][label]
+        expected = LiveSession.weight * raw[label] + (1 - LiveSession.weight) * first["value"][label]
         assert second["value"][label] == pytest.approx(expected, abs=1e-5)
 
 

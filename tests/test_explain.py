@@ -206,3 +206,20 @@ def test_crop_models_map_the_whole_frame_with_zeros_outside_the_centre(tmp_path)
     assert heatmap.shape == (48, 48) and heatmap[:4].max() == 0 and heatmap[4:44, 4:44].max() > 0
     centre = Explainer(model).explain(frame[4:44, 4:44], "saliency", 0)
     np.testing.assert_allclose(heatmap[4:44, 4:44], centre, atol=1e-6)
+
+
+def test_explain_face_overlays_the_map_of_one_face_on_its_crop(explainer, tiny_model, face_photo):
+    from fer.faces import to_rgb
+    from fer.recognizer import Recognizer
+
+    analysis = Recognizer(tiny_model).analyze(face_photo)
+    predicted = explainer.explain_face(analysis, 0)
+    assert predicted.label == analysis.faces[0].label  # no target: the predicted label
+    heatmap = explainer.explain(analysis.inputs[0], "gradcam", predicted.label)
+    np.testing.assert_array_equal(predicted.image, overlay(to_rgb(analysis.crops[0]), heatmap))
+    assert predicted.image.shape == (*analysis.crops[0].shape[:2], 3)
+    assert predicted.evidence == bool(heatmap.any())
+    other = next(label for label in tiny_model.labels if label != predicted.label)
+    assert explainer.explain_face(analysis, 0, "saliency", other).label == other
+    with pytest.raises(ValueError):
+        explainer.explain_face(analysis, 0, "gradcam", "no-such-label")

@@ -8,7 +8,7 @@ import pytest
 from app_server import example_rgb, letterbox, write_video
 from fer.errors import VideoError
 from fer.recognizer import Recognizer
-from fer.video import VideoReader, VideoWriter, analyze_video, annotate_video
+from fer.video import VideoReader, VideoSummary, VideoWriter, analyze_video, annotate_video, temporary_output_path
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +40,26 @@ def test_annotated_copy_and_summary(tiny_model, clip, tmp_path):
     assert summary.analysed == 5 and summary.faces_seen == 3 and summary.frames_read == 10
     assert np.isnan(summary.rows[-1]).all() and np.nansum(summary.rows[0]) == pytest.approx(1.0, abs=1e-5)
     assert calls == [1, 3, 5, 7, 9]
+    assert summary.describe() == "Analysed 5 of 10 frames (1 in 2, 2.0 s at 5 fps); a face was found in 3 of them."
+
+
+def test_summary_sentence():
+    summary = VideoSummary(("happy", "sad"), every=5, fps=25.0, times=[0.0, 0.2], frames_read=7, faces_seen=0)
+    assert summary.describe() == "Analysed 2 of 7 frames (1 in 5, 0.3 s at 25 fps); a face was found in 0 of them."
+
+
+def test_temporary_outputs_are_fresh_and_old_ones_removed(tmp_path, monkeypatch):
+    import os
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    first, second = temporary_output_path(), temporary_output_path()
+    assert first != second and first.parent == second.parent == tmp_path / "fer-videos"
+    assert first.suffix == ".webm" and first.is_file() and first.stat().st_size == 0
+    os.utime(first, (0, 0))  # written long ago
+    third = temporary_output_path(max_age=60)
+    assert not first.exists() and second.exists() and third.exists()
+    assert temporary_output_path(suffix=".mp4").suffix == ".mp4"
 
 
 def test_unreadable_videos_raise_video_error(tmp_path):

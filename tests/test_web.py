@@ -135,11 +135,11 @@ def iou(first: list[int], box: dict) -> float:
 
 def python_recognizer(model: str):
     """The Python side: the page's exported model with the app's webcam detection settings."""
-    import app
+    from fer.engine import MAX_STREAM_FACES, STREAM_DETECTION_SIDE, STREAM_TTA
     from fer.recognizer import Recognizer
 
-    return Recognizer(SITE / "models" / model, tta="flip", max_side=app.STREAM_DETECTION_SIDE,
-                      max_faces=app.MAX_STREAM_FACES)
+    return Recognizer(SITE / "models" / model, tta=STREAM_TTA, max_side=STREAM_DETECTION_SIDE,
+                      max_faces=MAX_STREAM_FACES)
 
 
 def test_page_settings_are_read_from_the_python_code(settings):

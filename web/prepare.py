@@ -3,8 +3,9 @@
 runtime/  ONNX Runtime Web's WASM build (three files) from the npm registry: `npm pack`, or without npm a plain
           download of the same tarball; either way checked against the pinned version's sha512 (ORT_WEB_INTEGRITY).
 models/   an ONNX export of each model (python -m training.export, the webcam's TTA mode only), YuNet, and
-          pipeline.json: the app's webcam settings read from the Python code (the app's webcam Recognizer,
-          its detector, the tracker constants, fer.annotate's palette), so the page copies no constant by hand.
+          pipeline.json: the app's webcam settings read from the Python code (fer.engine's webcam Recognizer,
+          its detector, fer.stream's tracker defaults, fer.annotate's palette), so the page copies no constant
+          by hand. pipeline.json is written last: the app offers private mode once it exists.
 
 Both are generated (gitignored); `make web` runs this, and `make app` runs `make web`. The page itself
 (index.html and the JavaScript modules) is tracked; --site DIR builds a complete copy elsewhere (the tests do).
@@ -34,7 +35,6 @@ REGISTRY = "https://registry.npmjs.org"
 RUNTIME_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
 PAGE_FILES = ("index.html", "style.css", "app.js", "worker.js", "pipeline.js", "imaging.js", "yunet.js",
               "tracking.js", "README.md")  # what a static site needs besides runtime/ and models/ (not prepare.py or serve.py)
-SETTINGS_FILE = "pipeline.json"
 
 
 class PrepareError(RuntimeError):
@@ -115,11 +115,13 @@ def export_model(source: str, out: Path, tta: str, force: bool = False) -> Path:
 
 def pipeline_settings(source: str) -> dict:
     """What the app's webcam path runs with, read from the app's own objects: the page copies none of it."""
-    import app
     from fer.annotate import PALETTE
+    from fer.engine import MAX_STREAM_SIDE, EngineCache
     from fer.faces import YuNetFaceDetector
+    from fer.stream import LiveSession
 
-    recognizer = app.get_engine(source).stream_recognizer
+    recognizer = EngineCache().get(source).stream_recognizer  # the app's settings (FER_DETECTOR included)
+    live = LiveSession()
     detector = recognizer.detector
     if not isinstance(detector, YuNetFaceDetector):
         raise PrepareError(f"the page runs YuNet; the app's detector is {recognizer.detector_name} "
@@ -131,8 +133,8 @@ def pipeline_settings(source: str) -> dict:
         "detection": {"max_side": settings.max_side, "pad": settings.pad, "min_face_size": settings.min_face_size,
                       "max_faces": settings.max_faces},
         "align": recognizer.align,
-        "stream": {"tta": recognizer.tta, "max_side": app.MAX_STREAM_SIDE, "ema_weight": app.EMA_WEIGHT,
-                   "min_iou": app.IOU_MATCH, "max_missed": app.TRACK_MAX_MISSED},
+        "stream": {"tta": recognizer.tta, "max_side": MAX_STREAM_SIDE, "ema_weight": live.weight,
+                   "min_iou": live.min_iou, "max_missed": live.max_missed},
         "palette": [list(colour) for colour in PALETTE],
     }
 
@@ -141,6 +143,7 @@ def prepare(site: Path = WEB_DIR, sources: list[str] | None = None, force: bool 
     """Everything the page needs in `site` (the page files are copied there when it is not web/ itself)."""
     from fer.faces import YUNET_MODEL
     from fer.hub import DEFAULT_MODEL, bundled_models
+    from fer.private_mode import SETTINGS_FILE
 
     sources = sources or [DEFAULT_MODEL, *(name for name in bundled_models() if name != DEFAULT_MODEL)]
     site = Path(site)
@@ -160,9 +163,9 @@ def prepare(site: Path = WEB_DIR, sources: list[str] | None = None, force: bool 
     shutil.copyfile(YUNET_MODEL, models / YUNET_MODEL.name)  # copyfile: not the read-only mode
     shutil.copyfile(YUNET_MODEL.parent / "YUNET_LICENSE", models / "YUNET_LICENSE")
     settings.update(models=entries, default_model=entries[0]["name"])
-    (models / SETTINGS_FILE).write_text(json.dumps(settings, indent=2) + "\n")
+    (site / SETTINGS_FILE).write_text(json.dumps(settings, indent=2) + "\n")  # last: it marks the page complete
     print(f"prepared {site}: runtime/ ({ORT_WEB} {ORT_WEB_VERSION}), models/ ({', '.join(e['name'] for e in entries)}, "
-          f"YuNet, {SETTINGS_FILE})")
+          f"YuNet, {SETTINGS_FILE.name})")
     return site
 
 

@@ -15,8 +15,9 @@ import threading
 from pathlib import Path
 from typing import Iterator
 
+from fer.private_mode import ISOLATION_HEADERS  # the app sends the same ones
+
 WEB_DIR = Path(__file__).resolve().parent
-ISOLATION_HEADERS = {"Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp"}
 
 
 class Handler(http.server.SimpleHTTPRequestHandler):

@@ -1,0 +1,110 @@
+"""Models for a server: each loaded once with its photo and webcam recognizers and its explainer, cached by source."""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import os
+import threading
+
+import numpy as np
+
+from fer.explain import Explainer
+from fer.faces import DEFAULT_DETECTOR
+from fer.hub import DEFAULT_MODEL, load_model
+from fer.recognizer import Recognizer
+
+MAX_FACES = 20  # faces classified per photo or video frame: the largest ones
+# Webcam: frames downscaled to 640 px; faces found on a 320-px copy (webcam faces are large), at most 6,
+# flip TTA only (speed).
+MAX_STREAM_SIDE, STREAM_DETECTION_SIDE, MAX_STREAM_FACES, STREAM_TTA = 640, 320, 6, "flip"
+MAX_CACHED_MODELS = 3  # each holds a model, its compiled graphs and its visualisers
+
+
+@dataclasses.dataclass
+class Engine:
+    """A loaded model with its photo and webcam recognizers and its explainer, shared by every session."""
+
+    source: str
+    recognizer: Recognizer
+    stream_recognizer: Recognizer
+    explainer: Explainer
+
+    @classmethod
+    def load(cls, source: str, detector: str = DEFAULT_DETECTOR) -> Engine:
+        """Load `source` (any form fer.hub.load_model accepts; FerError when it cannot)."""
+        model = load_model(source)
+        stream = Recognizer(model, detector, max_faces=MAX_STREAM_FACES, tta=STREAM_TTA,
+                            max_side=STREAM_DETECTION_SIDE)
+        return cls(source, Recognizer(model, detector, max_faces=MAX_FACES), stream, Explainer(model))
+
+    @property
+    def model(self):
+        return self.recognizer.model
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.recognizer.labels
+
+    def warm_up(self) -> None:
+        """Run every per-request path once, so the first visitor does not pay for tracing."""
+        self.model.warm_up()
+        frame = np.zeros((240, 320, 3), np.uint8)
+        self.recognizer.analyze_frame(frame)
+        self.stream_recognizer.analyze_frame(frame)
+        self.explainer.explain(np.zeros(self.model.frame_shape, np.uint8), "gradcam", 0)
+
+    def card(self) -> str:
+        """Markdown with the model's labels, input size, detector and card figures (accuracy and split)."""
+        config = self.model.config
+        metrics = config.metrics
+        height, width, channels = config.input_shape
+        if "accuracy" in metrics:
+            figures = (f"accuracy **{float(metrics['accuracy']):.1%}** on "
+                       f"{metrics.get('dataset', 'an unnamed dataset')}, split **{metrics.get('split', 'unknown')}** "
+                       f"(n = {metrics.get('n', '?')})")
+            if "macro_f1" in metrics:
+                figures += f", macro-F1 {float(metrics['macro_f1']):.3f}"
+        else:
+            figures = "no evaluation figures in its config"
+        if metrics.get("note"):
+            figures += f" ({metrics['note']})"
+        # The source is typed by visitors: escaped, since the page renders Markdown with HTML.
+        return (f"**{html.escape(self.source)}** · {config.architecture} · input {width}×{height} "
+                f"{'grey' if channels == 1 else 'RGB'} · detector {self.recognizer.detector_name} · "
+                f"labels: {', '.join(config.labels)}  \n{figures}")
+
+
+class EngineCache:
+    """Engines by model source; at most `size` in memory (the oldest loaded leaves first).
+
+    model / detector: the server's settings (e.g. command-line flags). When None, the FER_MODEL and
+    FER_DETECTOR environment variables (read on each call), then the library defaults.
+    """
+
+    def __init__(self, model: str | None = None, detector: str | None = None, size: int = MAX_CACHED_MODELS) -> None:
+        if size < 1:
+            raise ValueError(f"size must be at least 1, got {size}")
+        self.model, self.detector, self.size = model, detector, size
+        self._engines: dict[str, Engine] = {}
+        self._lock = threading.Lock()
+
+    def default_source(self) -> str:
+        return self.model or os.environ.get("FER_MODEL", "").strip() or DEFAULT_MODEL
+
+    def detector_name(self) -> str:
+        return self.detector or os.environ.get("FER_DETECTOR", "").strip() or DEFAULT_DETECTOR
+
+    def get(self, source: str | None = None) -> Engine:
+        """The Engine for `source` (blank: the default), loading it on first use (FerError for bad sources)."""
+        key = (source or "").strip() or self.default_source()
+        engine = self._engines.get(key)
+        if engine is None:
+            with self._lock:  # one load at a time; cached models keep serving meanwhile
+                engine = self._engines.get(key)
+                if engine is None:
+                    engine = Engine.load(key, self.detector_name())
+                    while len(self._engines) >= self.size:
+                        self._engines.pop(next(iter(self._engines)))  # the oldest loaded
+                    self._engines[key] = engine
+        return engine

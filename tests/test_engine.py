@@ -1,0 +1,58 @@
+"""fer.engine: a server's models, loaded once with their recognizers and explainer, cached by source."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import make_model_folder
+from fer.engine import MAX_FACES, MAX_STREAM_FACES, STREAM_DETECTION_SIDE, Engine, EngineCache
+from fer.errors import FerError
+from fer.hub import DEFAULT_MODEL
+
+pytestmark = pytest.mark.filterwarnings("ignore:The structure of `inputs` doesn't match:UserWarning")
+
+
+def test_settings_come_from_arguments_then_the_environment_then_the_defaults(monkeypatch):
+    monkeypatch.delenv("FER_MODEL", raising=False)
+    monkeypatch.delenv("FER_DETECTOR", raising=False)
+    cache = EngineCache()
+    assert (cache.default_source(), cache.detector_name()) == (DEFAULT_MODEL, "yunet")
+    monkeypatch.setenv("FER_MODEL", " some/folder ")
+    monkeypatch.setenv("FER_DETECTOR", "haar")
+    assert (cache.default_source(), cache.detector_name()) == ("some/folder", "haar")  # read on each call
+    assert (EngineCache("other", "yunet").default_source(), EngineCache("other", "yunet").detector_name()) == (
+        "other", "yunet")
+    with pytest.raises(ValueError, match="size must be at least 1"):
+        EngineCache(size=0)
+
+
+def test_an_engine_is_loaded_once_and_the_oldest_leaves_first(tiny_model_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("FER_MODEL", str(tiny_model_dir))
+    cache = EngineCache(size=1)
+    engine = cache.get(None)
+    assert cache.get(f" {tiny_model_dir} ") is engine and cache.get("") is engine  # blank: the default
+    assert engine.recognizer.max_faces == MAX_FACES
+    stream = engine.stream_recognizer
+    assert (stream.max_faces, stream.settings.max_side, stream.tta) == (MAX_STREAM_FACES, STREAM_DETECTION_SIDE, "flip")
+    assert stream.model is engine.model and engine.explainer.model is engine.model  # one model, three users
+    other = cache.get(str(make_model_folder(tmp_path / "other", seed=1)))
+    assert other is not engine
+    assert cache.get(str(tiny_model_dir)) is not engine  # evicted by the second model, so loaded again
+    with pytest.raises(FerError, match="unknown model source"):
+        cache.get("no-such-model")
+
+
+def test_warm_up_and_card(tiny_model_dir):
+    engine = Engine.load(str(tiny_model_dir), "yunet")
+    engine.warm_up()
+    card = engine.card()
+    assert card.startswith(f"**{tiny_model_dir}** · cnn · input 48×48 grey · detector yunet · labels: angry,")
+    assert "accuracy **50.0%** on synthetic test data, split **PublicTest** (n = 10)" in card
+    assert engine.recognizer.analyze_frame(np.zeros((60, 80, 3), np.uint8)).kept == 0
+
+
+def test_the_card_escapes_the_source(tiny_model_dir):
+    engine = Engine.load(str(tiny_model_dir))
+    engine.source = "<b>folder</b>"  # a source typed by a visitor is shown on the page
+    assert engine.card().startswith("**&lt;b&gt;folder&lt;/b&gt;**")
