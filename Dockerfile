@@ -2,6 +2,34 @@
 #   docker build -t fer-explain . && docker run --rm -p 7860:7860 fer-explain
 # then open http://localhost:7860. Pick another default model with -e FER_MODEL=hf://owner/repo@revision
 # (add -e HF_TOKEN=... for a private repo).
+#
+# Two stages: `web` prepares the private-mode page (python -m web.prepare: the bundled models exported to ONNX,
+# ONNX Runtime Web from the npm registry, checked against its pinned sha512), so building needs network access
+# to registry.npmjs.org; the app's image takes only the prepared page from it, none of the export dependencies.
+
+# ---------------------------------------------------------------- private-mode page
+FROM python:3.11-slim-bookworm AS web
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    TF_CPP_MIN_LOG_LEVEL=2
+WORKDIR /src
+
+COPY requirements.txt requirements-export.txt ./
+RUN pip install -r requirements-export.txt
+
+# What the export reads: the library, the bundled models, the exporter and its check photos, the page.
+COPY fer/ fer/
+COPY models/ models/
+COPY training/ training/
+COPY examples/ examples/
+COPY web/ web/
+# --site: a clean copy of the static site (page files, runtime/, models/), without prepare.py and serve.py.
+RUN python -m web.prepare --site /site
+
+# ---------------------------------------------------------------- the app
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -24,6 +52,8 @@ COPY --chown=app:app fer/ fer/
 COPY --chown=app:app models/ models/
 COPY --chown=app:app examples/ examples/
 COPY --chown=app:app app.py ./
+# The app serves it at /private/ and its Private mode tab links there (app.py: WEB_DIR).
+COPY --from=web --chown=app:app /site/ web/
 
 USER app
 # Fewer glibc malloc arenas: Gradio's worker threads decoding large photos otherwise keep freed memory per

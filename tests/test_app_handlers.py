@@ -416,6 +416,19 @@ def test_page_wiring(app):
     assert app.demo.delete_cache is not None
 
 
+def test_the_private_mode_tab_says_whether_the_page_is_prepared(app, tmp_path, monkeypatch):
+    def tab_text() -> str:
+        config = app.build_demo().get_config_file()
+        return next(c for c in config["components"] if c.get("props", {}).get("elem_id") == "private-mode")[
+            "props"]["value"]
+
+    monkeypatch.setattr(app, "WEB_DIR", tmp_path)  # the tracked page files alone: not prepared
+    assert tab_text().startswith("**Private mode is not available on this server**")
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "pipeline.json").write_text("{}")  # what web.prepare writes last
+    assert "Open private mode" in tab_text()
+
+
 def test_an_empty_explanation_map_is_said_not_hidden(app, analysis, monkeypatch):
     engine = app.get_engine(analysis.source)
     messages = []
