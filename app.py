@@ -250,11 +250,7 @@ class StreamState:
 
     source: str = ""
     live: LiveSession = dataclasses.field(default_factory=LiveSession)
-    warned: bool = False
-
-    @property
-    def tracker(self):
-        return self.live.tracker
+    warned: bool = False  # the visitor was told why analysis stopped
 
 
 def stream_frame(frame: np.ndarray | None, state: StreamState | None, model_source: str | None = None,

@@ -317,7 +317,7 @@ def test_stream_labels_every_frame_and_refreshes_gradcam_every_n(app, source):
         cams.append(cam)
     assert [not (isinstance(cam, dict) and cam == SKIP) for cam in cams] == [True, False, False, True, False, False, True]
     assert cams[0].shape == (LiveSession.cam_tile, LiveSession.cam_tile, 3)
-    assert [track.track_id for track in state.tracker.tracks] == [1]  # one face, one track throughout
+    assert [track.track_id for track in state.live.tracker.tracks] == [1]  # one face, one track throughout
     assert not np.array_equal(annotated, frame)  # box and label drawn
 
 
@@ -340,7 +340,7 @@ def test_stream_handles_empty_large_and_faceless_frames(app, source):
     assert annotated.shape == (480, 640, 3) and probabilities["label"] == "Face #1 (smoothed)"
     annotated, probabilities, cam, state = stream_outputs(app.stream_frame(np.zeros((480, 640, 3), np.uint8), state, source))
     assert probabilities["label"] == "No face in view" and cam == SKIP
-    assert len(state.tracker.tracks) == 1 and state.tracker.tracks[0].missed == 1
+    assert len(state.live.tracker.tracks) == 1 and state.live.tracker.tracks[0].missed == 1
 
 
 def test_stream_warns_once_for_a_bad_model_and_resets_on_model_change(app, source, recwarn):
@@ -351,7 +351,7 @@ def test_stream_warns_once_for_a_bad_model_and_resets_on_model_change(app, sourc
         assert outputs == [SKIP, SKIP, SKIP]
     assert sum("Webcam analysis stopped" in str(w.message) for w in recwarn) == 1
     _, _, _, state = stream_outputs(app.stream_frame(frame, state, source))
-    assert state.source == source and state.live.frame_index == 1 and len(state.tracker.tracks) == 1
+    assert state.source == source and state.live.frame_index == 1 and len(state.live.tracker.tracks) == 1
 
 
 # ---------------------------------------------------------------- video
