@@ -8,6 +8,7 @@ that have only JAX or PyTorch."""
 from __future__ import annotations
 
 import functools
+import importlib.machinery
 import json
 import os
 import sys
@@ -17,12 +18,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 class HideTensorFlow:
-    """A meta-path finder that makes `import tensorflow` fail (Keras then treats it as not installed)."""
+    """A meta-path finder that makes `import tensorflow` fail (Keras then treats it as not installed).
+
+    Finding the spec succeeds (PyTorch's dynamo asks importlib.util.find_spec about many modules at import and
+    does not expect an error there); loading the module raises."""
 
     def find_spec(self, name, path=None, target=None):
         if name == "tensorflow" or name.startswith("tensorflow."):
-            raise ModuleNotFoundError(f"No module named {name!r} (hidden by tests/backend_worker.py)", name=name)
+            return importlib.machinery.ModuleSpec(name, self)
         return None
+
+    def create_module(self, spec):
+        raise ModuleNotFoundError(f"No module named {spec.name!r} (hidden by tests/backend_worker.py)", name=spec.name)
+
+    def exec_module(self, module):  # never reached: create_module raises
+        raise ModuleNotFoundError(module.__name__)
 
 
 if os.environ.get("HIDE_TENSORFLOW") == "1":
@@ -60,7 +70,9 @@ def run(csv: str, workdir: Path, flags: list[str]) -> None:
     augment = compiled(functools.partial(augment_batch, augmentation=AUGMENTATION, output_size=(40, 40)))
     augmented = keras.ops.convert_to_numpy(augment(inputs["faces"], uniforms=inputs["uniforms"], noise=inputs["noise"]))
     np.savez(workdir / "result.npz", predictions=predictions, augmented=augmented)
-    report = {"backend": keras.backend.backend(), "devices": len(keras.distribution.list_devices()),
+    # keras.distribution has no PyTorch implementation (list_devices fails there): one device.
+    devices = 1 if keras.backend.backend() == "torch" else len(keras.distribution.list_devices())
+    report = {"backend": keras.backend.backend(), "devices": devices,
               "tensorflow_loaded": "tensorflow" in sys.modules}
     (workdir / "report.json").write_text(json.dumps(report))
 

@@ -58,20 +58,32 @@ def jax_run(tiny_csv, tmp_path_factory):
     return workdir, report, arrays
 
 
-def test_a_folder_trained_on_jax_loads_in_tensorflow_and_predicts_the_same(jax_run):
+@pytest.fixture(scope="module")
+def torch_run(tiny_csv, tmp_path_factory):
+    """The same training on PyTorch (no --distribute: Keras has no PyTorch distribution), TensorFlow hidden.
+    PyTorch is not a test dependency (several hundred MB): this runs where it is installed."""
+    if importlib.util.find_spec("torch") is None:
+        pytest.skip("torch is not installed (pip install torch)")
+    workdir = tmp_path_factory.mktemp("torch")
+    flags = [*TINY_FLAGS, "--epochs", "3", "--crop-size", "40", "--erasing", "0.5", "--ema", "0.9"]
+    report, arrays = run_worker(tiny_csv, workdir, flags, KERAS_BACKEND="torch", HIDE_TENSORFLOW="1")
+    return workdir, report, arrays
+
+
+def check_loads_in_tensorflow_and_predicts_the_same(run, backend: str) -> None:
     import keras
 
     from backend_worker import AUGMENTATION, fixed_inputs
     from training.augment import augment_batch
 
-    workdir, report, arrays = jax_run
-    assert report["backend"] == "jax" and report["tensorflow_loaded"] is False  # trains where TF is not installed
-    assert "weight average" in report["log"]  # the EMA weights were swapped in and scored on JAX
+    workdir, report, arrays = run
+    assert report["backend"] == backend and report["tensorflow_loaded"] is False  # trains where TF is not installed
+    assert "weight average" in report["log"]  # the EMA weights were swapped in and scored on that backend
 
     assert keras.backend.backend() == "tensorflow"
     model, config = load_in_tensorflow(workdir / "model")
     assert config.input_shape == [40, 40, 1] and config.training["epochs_completed"] == 3
-    # finalize() scored every TTA mode on JAX with fer's own EmotionModel (no TensorFlow there).
+    # finalize() scored every TTA mode there with fer's own EmotionModel (no TensorFlow there).
     assert set(config.metrics["accuracy_by_tta"]) == {"none", "flip", "ten_crop"} and config.tta == "ten_crop"
     inputs = fixed_inputs()
     predictions = np.asarray(model.predict_on_batch(inputs["faces"][:, :40, :40]))
@@ -81,6 +93,14 @@ def test_a_folder_trained_on_jax_loads_in_tensorflow_and_predicts_the_same(jax_r
     augmented = keras.ops.convert_to_numpy(
         augment_batch(inputs["faces"], AUGMENTATION, inputs["uniforms"], inputs["noise"], output_size=(40, 40)))
     assert np.abs(augmented - arrays["augmented"]).max() <= 1e-2
+
+
+def test_a_folder_trained_on_jax_loads_in_tensorflow_and_predicts_the_same(jax_run):
+    check_loads_in_tensorflow_and_predicts_the_same(jax_run, "jax")
+
+
+def test_a_folder_trained_on_torch_loads_in_tensorflow_and_predicts_the_same(torch_run):
+    check_loads_in_tensorflow_and_predicts_the_same(torch_run, "torch")
 
 
 def test_distribute_trains_over_two_jax_cpu_devices(jax_run):

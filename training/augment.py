@@ -49,6 +49,10 @@ def augment_batch(images, augmentation: Augmentation, uniforms, noise=None,
     uniforms: (B, RANDOM_COLUMNS) in [0, 1); noise: (B, h, w, C) in [0, 1), read only when erasing.
     output_size defaults to the input's; a smaller one with window < 1 samples windows of the frame."""
     images = ops.cast(images, "float32")
+    # Tensors already under tf.function / jax.jit; PyTorch runs eagerly, and mixing numpy arrays with its
+    # tensors fails (numpy * Tensor), so the random numbers become tensors of the backend first.
+    uniforms = ops.convert_to_tensor(uniforms, "float32")
+    noise = None if noise is None else ops.convert_to_tensor(noise, "float32")
     height, width = output_size or (images.shape[1], images.shape[2])
 
     def between(column: int, low: float, high: float):
