@@ -153,8 +153,14 @@ def serve(command: list[str], log: Path, **environment: str) -> Iterator[tuple[s
                 process.wait()
 
 
+# The app's environment as deployed: the Dockerfile and `make app` set these (measured without them, the memory
+# figures would describe a server nobody runs).
+DEPLOYED_ENVIRONMENT = {"MALLOC_ARENA_MAX": "2"}
+
+
 def serve_app(model_source: str, log: Path):
-    return serve([sys.executable, "app.py", "--host", "127.0.0.1", "--port"], log, FER_MODEL=model_source)
+    return serve([sys.executable, "app.py", "--host", "127.0.0.1", "--port"], log, **DEPLOYED_ENVIRONMENT,
+                 FER_MODEL=model_source)
 
 
 def serve_noop(log: Path):
@@ -442,7 +448,7 @@ def pages_at(size: dict, app_url: str, ceiling_url: str, folder: Path) -> dict:
 
 def measure(model_source: str, size: dict, folder: Path, browser: bool = True) -> dict:
     """Both parts at `size` (FULL or SHORT) against one served app."""
-    results: dict = {"model": model_source, "size": size}
+    results: dict = {"model": model_source, "size": size, "app_environment": DEPLOYED_ENVIRONMENT}
     uploads = make_uploads(folder / "uploads")
     with serve_app(model_source, folder / "app.log") as (url, pid):
         results["clients"] = clients_at(size, url, pid, model_source, uploads)

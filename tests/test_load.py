@@ -51,6 +51,16 @@ def save(name: str, results: dict) -> None:
     (ARTIFACTS / name).write_text(json.dumps(results, indent=2) + "\n")
 
 
+def test_the_benchmark_serves_the_app_with_the_deployed_allocator_settings():
+    """The load figures describe the app as the Dockerfile and `make app` run it (MALLOC_ARENA_MAX)."""
+    import re
+
+    root = Path(load.__file__).resolve().parent.parent
+    for name, pattern in (("Dockerfile", r"ENV MALLOC_ARENA_MAX=(\d+)"), ("Makefile", r"MALLOC_ARENA_MAX=(\d+) ")):
+        found = re.findall(pattern, (root / name).read_text())
+        assert found == [load.DEPLOYED_ENVIRONMENT["MALLOC_ARENA_MAX"]], name
+
+
 def test_short_load_answers_valid_files_without_errors_and_hostile_files_with_a_reason(served, tiny_model_dir,
                                                                                       tmp_path):
     url, pid = served
