@@ -53,6 +53,9 @@ class SharedDetections:
     def __init__(self, detector: str | FaceDetector) -> None:
         self.detector = make_detector(detector)
         self.name = detector_name(self.detector)
+        # The wrapped detector's find_faces() settings (DetectionSettings.for_detector), so a Recognizer
+        # over the shared detections runs as it would over the detector itself.
+        self.detection_defaults = dict(getattr(self.detector, "detection_defaults", {}))
         self._seen: dict[tuple, list[Face]] = {}
 
     def detect(self, image: np.ndarray) -> list[Face]:

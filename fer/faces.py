@@ -19,6 +19,11 @@ ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 YUNET_MODEL = ASSETS_DIR / "face_detection_yunet.onnx"
 DETECTORS = ("yunet", "haar")
 DEFAULT_DETECTOR = "yunet"
+# find_faces() downscales the frame with this before detection. INTER_AREA took 1-5 ms for 640 -> 384 (up
+# to a third of YuNet's run) against 0.2-0.3 ms, for no more faces found (framed faces at 384: 98.2% either
+# way; Haar at 640 with pad 0.15: 68.5% against 68.2%); to exactly half size OpenCV's INTER_LINEAR is
+# INTER_AREA's 2x2 average.
+DOWNSCALE_INTERPOLATION = cv2.INTER_LINEAR
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,6 +97,8 @@ class HaarFaceDetector:
     """
 
     name = "haar"
+    # find_faces() settings for Haar (DetectionSettings.for_detector): the padding finds tight crops.
+    detection_defaults = {"max_side": 640, "pad": 0.15}
 
     def __init__(self, cascade: str = "haarcascade_frontalface_default.xml", scale_factor: float = 1.1,
                  min_neighbors: int = 5, min_face_fraction: float = 0.08, min_face_size: int = 20) -> None:
@@ -117,14 +124,22 @@ class HaarFaceDetector:
 class YuNetFaceDetector:
     """OpenCV's YuNet CNN detector (cv2.FaceDetectorYN, MIT licence, fer/assets): boxes, scores, 5 landmarks.
 
-    The thresholds are measured (benchmarks/detection.py): score 0.5 is the lowest with a 0.1 margin over
-    any box on face-free frames (highest 0.40) and finds 99.2% of framed PublicTest faces (0.6: 98.5%,
-    OpenCV's usual 0.9: 77%); NMS 0.3 is OpenCV's default (0.2 to 0.45 made no duplicate boxes).
+    The settings are measured (benchmarks/detection.py, section (d), 2026-12-01), with find_faces() at this
+    detector's detection_defaults: max side 384, no padding. Score 0.4 is the lowest with a 0.1 margin over
+    any box on face-free frames (highest 0.25) and finds 98.2% of framed PublicTest faces and 98.7% of tight
+    crops (0.5: 97.7% / 98.0%; OpenCV's usual 0.9: 73% / 79%); NMS 0.3 is OpenCV's default (0.2 to 0.45
+    made no duplicate box).
     """
 
     name = "yunet"
+    # find_faces() settings for YuNet (DetectionSettings.for_detector). At score 0.4 a 384x288 copy of a
+    # 640x480 frame finds 98.2% of framed faces in 5.5 ms (320: 96.2%, 4.4 ms; 480: 98.7%, 8.6 ms; 640:
+    # 99.3%, 13.8 ms, with 2 boxes off the face), the smallest size above 97.5%. Unpadded, YuNet finds tight
+    # crops as well as padded (98.7% / 98.8% at pad 0.15), and a pad counted inside max_side costs
+    # resolution: at 384 px pad 0.15 finds 96.0% of framed faces.
+    detection_defaults = {"max_side": 384, "pad": 0.0}
 
-    def __init__(self, model_path: str | Path = YUNET_MODEL, score_threshold: float = 0.5,
+    def __init__(self, model_path: str | Path = YUNET_MODEL, score_threshold: float = 0.4,
                  nms_threshold: float = 0.3, top_k: int = 200) -> None:
         self.model_path = Path(model_path)
         if not self.model_path.is_file():
@@ -148,7 +163,7 @@ class YuNetFaceDetector:
         if min(image.shape[:2]) < 10:  # nothing YuNet can find; its output on such slivers is not finite
             return []
         detector = self._detector()
-        bgr = np.ascontiguousarray(image[:, :, ::-1])
+        bgr = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2BGR)  # far quicker than a numpy flip + copy
         detector.setInputSize((bgr.shape[1], bgr.shape[0]))
         _, rows = detector.detect(bgr)
         faces = []
@@ -191,10 +206,20 @@ class DetectionSettings:
     max_faces: keep only the largest N faces (None: all).
     """
 
-    max_side: int = 640  # framed faces found at 640 / 480 / 320: 99.2% / 97.5% / 94.0% (benchmarks/detection.py)
-    pad: float = 0.15  # tight crops found: Haar 79% (61% unpadded), YuNet 98% either way; 0.25 loses framed faces
+    # The defaults of a detector without its own `detection_defaults` (Haar's are the same); YuNet's are in
+    # YuNetFaceDetector.detection_defaults.
+    max_side: int = 640
+    pad: float = 0.15  # tight crops found: Haar 79% (61% unpadded); 0.25 loses framed faces (YuNet: see above)
     min_face_size: int = 12
     max_faces: int | None = None
+
+    @classmethod
+    def for_detector(cls, detector: FaceDetector, **chosen) -> "DetectionSettings":
+        """The settings a detector runs best with (its `detection_defaults`, over the class defaults above),
+        then every knob in `chosen` that is not None."""
+        settings = dict(getattr(detector, "detection_defaults", {}))
+        settings.update({name: value for name, value in chosen.items() if value is not None})
+        return cls(**settings)
 
     def __post_init__(self) -> None:
         if self.max_side < 32:
@@ -213,14 +238,19 @@ def to_rgb(frame: np.ndarray) -> np.ndarray:
 
 
 def find_faces(frame: np.ndarray, detector: FaceDetector,
-               settings: DetectionSettings = DetectionSettings()) -> tuple[list[Face], int]:
-    """Faces in a standardised frame (largest `max_faces`, in reading order) and how many were found."""
-    image = to_rgb(frame)
+               settings: DetectionSettings | None = None) -> tuple[list[Face], int]:
+    """Faces in a standardised frame (largest `max_faces`, in reading order) and how many were found.
+
+    settings: None for the detector's own (DetectionSettings.for_detector).
+    """
+    settings = DetectionSettings.for_detector(detector) if settings is None else settings
+    image = frame
     height, width = image.shape[:2]
     scale = min(1.0, settings.max_side / ((1 + 2 * settings.pad) * max(height, width)))
     if scale < 1.0:
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        image = cv2.resize(np.ascontiguousarray(image), size, interpolation=DOWNSCALE_INTERPOLATION)
+    image = to_rgb(image)  # after the downscale: a grey frame is converted at the detection size
     pad_x, pad_y = round(settings.pad * image.shape[1]), round(settings.pad * image.shape[0])
     if pad_x or pad_y:
         # Black borders: a face that fills the photo then looks like a face in a frame to the detector.

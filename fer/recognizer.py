@@ -75,7 +75,7 @@ class Recognizer:
     detector: "yunet" (default), "haar" or any object with detect(RGB image) -> list[Face].
     align: rotate each face so its eyes are level (needs landmarks, i.e. YuNet).
     tta: test-time augmentation ("none", "flip", "ten_crop"; None: the model's config).
-    max_side / pad / max_faces / min_face_size: see fer.faces.DetectionSettings.
+    max_side / pad / max_faces / min_face_size: see fer.faces.DetectionSettings (None: the detector's default).
     """
 
     def __init__(self, model: EmotionModel | ExportedModel | str | Path = DEFAULT_MODEL,
@@ -83,10 +83,9 @@ class Recognizer:
                  max_side: int | None = None, pad: float | None = None, min_face_size: int | None = None) -> None:
         self.model = model if hasattr(model, "predict_proba") else load_model(model)
         self.detector = make_detector(detector)
-        # Unset knobs keep DetectionSettings' measured defaults, so those live in one place.
-        chosen = {"max_side": max_side, "pad": pad, "min_face_size": min_face_size}
-        self.settings = DetectionSettings(max_faces=max_faces,
-                                          **{name: value for name, value in chosen.items() if value is not None})
+        # Unset knobs keep the detector's measured defaults (DetectionSettings.for_detector), kept in one place.
+        self.settings = DetectionSettings.for_detector(self.detector, max_side=max_side, pad=pad,
+                                                       min_face_size=min_face_size, max_faces=max_faces)
         self.align, self.tta = align, tta
 
     @property

@@ -154,6 +154,12 @@ def _setting(side, threshold, framed=0.97, tight=0.97, top_face_free_score=0.3, 
      (640, 0.5)),  # 0.4 is too near a face-free box of score 0.35
     ([_setting(640, 0.5, framed=0.99, extra=1), _setting(640, 0.6, framed=0.95)], (640, 0.6)),  # a box off the face
     ([_setting(640, 0.5, top_face_free_score=0.45)], (None, None)),
+    # the floors (97.5% framed, 95% tight) met: the smallest such size, its best recall, its highest threshold
+    ([_setting(640, 0.5, framed=0.99), _setting(384, 0.4, framed=0.982, tight=0.987),
+      _setting(384, 0.5, framed=0.977, tight=0.98), _setting(320, 0.5, framed=0.96, tight=0.98)], (384, 0.4)),
+    ([_setting(640, 0.5, framed=0.99), _setting(384, 0.5, framed=0.98), _setting(384, 0.6, framed=0.978)],
+     (384, 0.6)),
+    ([_setting(640, 0.5, framed=0.99), _setting(384, 0.5, framed=0.99, tight=0.94)], (640, 0.5)),  # tight floor
 ])
 def test_choice_of_yunet_settings(rows, expected):
     choice = detection.choose(rows)

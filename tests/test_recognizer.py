@@ -43,7 +43,7 @@ def test_each_detector_finds_nothing_in_an_empty_frame(name):
     assert find_faces(np.zeros((1, 1, 3), np.uint8), detector) == ([], 0)
 
 
-def test_yunet_finds_a_face_that_fills_the_frame_thanks_to_padding(face_photo):
+def test_yunet_finds_a_face_that_fills_the_frame(face_photo):
     tight = cv2.resize(face_photo[110:340, 150:380], (200, 200), interpolation=cv2.INTER_AREA)
     grey = cv2.cvtColor(tight, cv2.COLOR_RGB2GRAY)[:, :, None]
     detector = YuNetFaceDetector()
@@ -68,13 +68,14 @@ def test_alignment_levels_a_rotated_face(face_photo, degrees):
     detector = YuNetFaceDetector()
     tilted = rotate(face_photo, degrees)
     face = find_faces(tilted, detector)[0][0]
-    # cv2 rotates counter-clockwise for positive angles, which tilts the eye line the other way.
-    assert face.eye_angle == pytest.approx(-degrees, abs=6)
+    # cv2 rotates counter-clockwise for positive angles, which tilts the eye line the other way. YuNet's
+    # landmarks under-read strong tilts: at the default detection size (384 px) this face tilted by 25 / 20
+    # degrees reads 15 / 14 (at 640 px with the old 0.15 pad: 21 / 16), so one levelling leaves a residue.
+    assert face.eye_angle == pytest.approx(-degrees, abs=11) and face.eye_angle * -degrees > 0
     aligned = face_crop(tilted, face, align=True)
     again = find_faces(aligned, detector)[0]
     unaligned = find_faces(face_crop(tilted, face, align=False), detector)[0]
-    # YuNet's landmarks under-read strong tilts by a few degrees, so one levelling leaves a small residue.
-    assert len(again) == 1 and abs(again[0].eye_angle) < 9
+    assert len(again) == 1 and abs(again[0].eye_angle) < abs(degrees) / 2
     assert abs(unaligned[0].eye_angle) > abs(degrees) - 8 > abs(again[0].eye_angle)
 
 
@@ -98,6 +99,20 @@ def test_shared_steps_map_boxes_back_and_keep_the_largest(face_photo):
     assert abs(mapped.x - face_photo.shape[1] - full.x) < 12 and abs(mapped.width - full.width) < 16
     with pytest.raises(ValueError, match="max_faces"):
         DetectionSettings(max_faces=0)
+
+
+def test_each_detector_brings_its_own_detection_settings(tiny_model):
+    assert DetectionSettings.for_detector(YuNetFaceDetector()) == DetectionSettings(max_side=384, pad=0.0)
+    assert DetectionSettings.for_detector(HaarFaceDetector()) == DetectionSettings(max_side=640, pad=0.15)
+
+    class Custom:
+        def detect(self, image):
+            return []
+
+    assert DetectionSettings.for_detector(Custom()) == DetectionSettings()
+    chosen = Recognizer(tiny_model, detector="haar", max_side=320, pad=None, max_faces=2).settings
+    assert (chosen.max_side, chosen.pad, chosen.max_faces) == (320, 0.15, 2)
+    assert Recognizer(tiny_model, pad=0.1).settings == DetectionSettings(max_side=384, pad=0.1)
 
 
 def test_predict_returns_fer_compatible_dicts_with_landmarks(recognizer, face_photo_path):

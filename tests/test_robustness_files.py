@@ -109,9 +109,10 @@ def test_8000_pixel_square_photo_finds_the_face_at_full_scale(tmp_path, photo, r
     faces = recognizer.predict(path)
     assert len(faces) == 1
     box, expected = faces[0].box, upright_box
-    # Same face, in full-resolution coordinates (detection runs on a 640-pixel copy, hence the tolerance).
-    assert box.x == pytest.approx(1000 + expected.x * 8, abs=80)
-    assert box.y == pytest.approx(1000 + expected.y * 8, abs=80)
+    # Same face, in full-resolution coordinates (detection runs on a 384-pixel copy, where a pixel is 21 of
+    # these: the tolerance is 6 pixels there).
+    assert box.x == pytest.approx(1000 + expected.x * 8, abs=125)
+    assert box.y == pytest.approx(1000 + expected.y * 8, abs=125)
     assert box.width == pytest.approx(expected.width * 8, rel=0.15)
 
 

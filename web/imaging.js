@@ -138,6 +138,7 @@ export function resizeArea(src, width, height) {
 function resizeAreaFast(src, width, height, factorX, factorY) {
   const {channels: cn} = src, out = image(width, height, cn);
   const area = factorX * factorY, scale = f32(1 / area);
+  const halves = factorX === 2 && factorY === 2 && (cn === 1 || cn === 3 || cn === 4);
   for (let dy = 0; dy < height; dy++) {
     for (let dx = 0; dx < width; dx++) {
       for (let c = 0; c < cn; c++) {
@@ -147,6 +148,10 @@ function resizeAreaFast(src, width, height, factorX, factorY) {
             total += src.data[(y * src.width + x) * cn + c];
             count++;
           }
+        }
+        if (halves && count === 4) {  // OpenCV's ResizeAreaFastVec: integer rounding, half up
+          out.data[(dy * width + dx) * cn + c] = (total + 2) >> 2;
+          continue;
         }
         const value = count === area ? f32(total * scale) : f32(total / count);
         out.data[(dy * width + dx) * cn + c] = saturate(roundEven(value));
@@ -173,8 +178,10 @@ function linearTable(sourceSize, targetSize, clampWeights) {
   return {offsets, weights};
 }
 
-/** cv2.resize(INTER_LINEAR) for uint8 (used when enlarging a face): OpenCV's 11-bit fixed point. */
+/** cv2.resize(INTER_LINEAR) for uint8 (enlarging a face, shrinking a frame for detection): OpenCV's 11-bit
+ * fixed point; to exactly half size in both directions OpenCV runs INTER_AREA's 2x2 average instead. */
 export function resizeLinear(src, width, height) {
+  if (src.width === 2 * width && src.height === 2 * height) return resizeAreaFast(src, width, height, 2, 2);
   const {channels: cn} = src, out = image(width, height, cn);
   const xt = linearTable(src.width, width, true), yt = linearTable(src.height, height, false);
   const rowLength = width * cn;

@@ -89,7 +89,7 @@ export async function findFaces(frame, detector, {max_side: maxSide, pad, min_fa
   const scale = Math.min(1, maxSide / ((1 + 2 * pad) * Math.max(height, width)));
   let small = frame;
   if (scale < 1) {
-    small = imaging.resizeArea(frame, Math.max(1, pyRound(width * scale)), Math.max(1, pyRound(height * scale)));
+    small = imaging.resizeLinear(frame, Math.max(1, pyRound(width * scale)), Math.max(1, pyRound(height * scale)));
   }
   const padX = pyRound(pad * small.width), padY = pyRound(pad * small.height);
   const padded = padX || padY ? imaging.padConstant(small, padY, padY, padX, padX) : small;
