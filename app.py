@@ -31,6 +31,7 @@ from fer.explain import DEFAULT_METHOD, METHODS, check_method  # noqa: E402
 from fer.faces import DETECTORS, to_rgb  # noqa: E402
 from fer.gradio_support import bypass_proxy_for_localhost, keyed, readable_upload_errors  # noqa: E402
 from fer.hub import DEFAULT_MODEL, bundled_models  # noqa: E402
+from fer.memory import release_free_memory  # noqa: E402
 from fer.recognizer import FrameAnalysis  # noqa: E402
 from fer.stream import LiveSession  # noqa: E402
 from fer.video import VideoReader, VideoWriter, annotate_video, temporary_output_path  # noqa: E402
@@ -44,6 +45,9 @@ MAX_DISPLAY_SIDE = 1600  # annotated photos are downscaled for display beyond th
 MAX_CROP_SIDE = 512  # face crops kept in the session for explanation overlays
 MIN_CROP_SIDE = 256  # small faces are enlarged so their explanation maps stay readable
 MAX_FILE_SIZE = "20mb"
+# After a photo this large decoded (8 MiB: about 2.8 MP in RGB), the freed heap pages go back to the OS: glibc keeps
+# a large photo's freed buffers in its arenas otherwise, and the server's memory creeps up (README, Reliability).
+LARGE_PHOTO_BYTES = 8 * 2**20
 PREDICTED = "(predicted)"
 # Webcam: a frame every STREAM_EVERY s, a session lasts at most STREAM_TIME_LIMIT s, STREAM_CONCURRENCY at once.
 STREAM_EVERY, STREAM_TIME_LIMIT, STREAM_CONCURRENCY = 0.1, 180, 4
@@ -159,6 +163,16 @@ def analyze_photo(image: Any, model_source: str | None = None, method: str = DEF
     except FerError as error:
         _warn(f"Cannot read this image: {public_message(error)}")
         return _photo_outputs()
+    large = frame.nbytes >= LARGE_PHOTO_BYTES
+    outputs = _analyze_frame(engine, frame, method)
+    del frame
+    if large:
+        release_free_memory()
+    return outputs
+
+
+def _analyze_frame(engine: Engine, frame: np.ndarray, method: str) -> dict[str, Any]:
+    """analyze_photo() once the photo is decoded."""
     analysis = engine.recognizer.analyze_frame(frame)
     display, scale = fit_within(frame, MAX_DISPLAY_SIDE)
     height, width = frame.shape[:2]
@@ -297,6 +311,7 @@ def analyze_video(video: str | None, model_source: str | None = None, every: int
     with reader, VideoWriter(temporary_output_path(VIDEO_OUTPUT_MAX_AGE), reader.info.fps) as writer:
         summary = annotate_video(engine.recognizer, reader, writer, every, lambda done, total: progress(
             (done, total or None), desc="Analysing frames", unit="frames"))
+    release_free_memory()  # the decoded frames' buffers (a few ms against a request of seconds)
     if summary.frames_read == 0:
         _warn("No frames could be read from this video.")
         return empty

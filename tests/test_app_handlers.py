@@ -216,6 +216,18 @@ def test_huge_photo_is_analysed_and_shown_downscaled(app, source, tmp_path, caps
     assert "Large photo (8000×8000)" in capsys.readouterr().out
 
 
+def test_freed_memory_goes_back_to_the_os_after_a_large_photo_only(app, source, tmp_path, face_photo_path,
+                                                                  monkeypatch):
+    """glibc keeps a large photo's freed buffers otherwise (README, Reliability); small photos skip the trim."""
+    calls = []
+    monkeypatch.setattr(app, "release_free_memory", lambda: calls.append(1) or True)
+    app.analyze_photo(str(face_photo_path), source)
+    assert calls == []
+    side = int((app.LARGE_PHOTO_BYTES / 3) ** 0.5) + 1  # just over the threshold in RGB
+    app.analyze_photo(save(tmp_path, "large.png", np.full((side, side, 3), 90, np.uint8)), source)
+    assert calls == [1]
+
+
 def test_a_small_face_gets_an_explanation_large_enough_to_read(app, source, tmp_path):
     canvas = Image.new("RGB", (640, 480), (90, 90, 90))
     canvas.paste(Image.fromarray(example_rgb()).resize((85, 100)), (300, 200))  # a face of about 35 px
@@ -365,12 +377,15 @@ class RecordingProgress:
         self.calls.append(value)
 
 
-def test_video_is_annotated_with_a_timeline(app, source, tmp_path):
+def test_video_is_annotated_with_a_timeline(app, source, tmp_path, monkeypatch):
     face = letterbox(example_rgb(), 320, 240)
     frames = [face] * 12 + [np.full_like(face, 100)] * 8  # a face, then an empty scene
     progress = RecordingProgress()
+    trims = []
+    monkeypatch.setattr(app, "release_free_memory", lambda: trims.append(1) or True)
     output, figure, summary = video_outputs(app.analyze_video(write_video(tmp_path / "clip.avi", frames), source, 4,
                                                               progress=progress))
+    assert trims == [1]  # the decoded frames' freed buffers go back to the OS
     capture = cv2.VideoCapture(output)
     count, first = 0, None
     while True:
