@@ -249,7 +249,14 @@ def test_model_table_reads_every_model_folder(tmp_path, tiny_model_dir):
     shutil.copytree(tiny_model_dir, tmp_path / "models" / "tiny")
     table = model_table(tmp_path / "models")
     row = table.splitlines()[2]
-    assert row.startswith("| `tiny` | cnn, 48x48 grey, 7 classes | synthetic test data PublicTest (n = 10) | 0.5000 |")
+    assert row.startswith("| `tiny` | cnn, 48x48 grey, 7 classes | synthetic test data PublicTest (n = 10) | 0.5000 (flip) |")
+    # A crop model says which part of the face frame it sees.
+    crop = tmp_path / "models" / "crop"
+    shutil.copytree(tiny_model_dir, crop)
+    config = json.loads((crop / "config.json").read_text())
+    config.update(input_shape=[40, 40, 1], crop_pct=40 / 48)
+    (crop / "config.json").write_text(json.dumps(config))
+    assert "| `crop` | cnn, 40x40 of 48x48 grey, 7 classes |" in model_table(tmp_path / "models")
     readme = tmp_path / "README.md"
     readme.write_text(f"# x\n\n{START}\nold\n{END}\n\nrest\n")
     update_readme(readme, table)

@@ -10,6 +10,9 @@ from fer.model_folder import CONFIG_FILE
 CARD_FILE = "README.md"
 
 
+TTA_NAMES = {"none": "single view (centre crop)", "flip": "flip (view + mirror)", "ten_crop": "ten-crop (5 crops x mirror)"}
+
+
 def _metric_lines(config: ModelConfig) -> list[str]:
     metrics = config.metrics
     if "accuracy" not in metrics:
@@ -22,19 +25,56 @@ def _metric_lines(config: ModelConfig) -> list[str]:
         "",
         "| metric | value |",
         "| --- | --- |",
-        f"| accuracy | {metrics['accuracy']:.4f} |",
     ]
+    by_tta = metrics.get("accuracy_by_tta") or {config.tta: metrics["accuracy"]}
+    for mode, accuracy in by_tta.items():
+        chosen = " (the default for photos)" if mode == config.tta else ""
+        lines.append(f"| accuracy, {TTA_NAMES.get(mode, mode)}{chosen} | {accuracy:.4f} |")
     for key, name in (("macro_f1", "macro-F1"), ("weighted_f1", "weighted-F1"),
                       ("ece_before_temperature", "ECE before temperature scaling"), ("ece", "ECE (calibrated)")):
         if key in metrics:
             lines.append(f"| {name} | {metrics[key]:.4f} |")
+    per_class = metrics.get("per_class")
+    if per_class:
+        lines += ["", "Per class (default inference):", "", "| class | recall | precision | F1 | support |",
+                  "| --- | --- | --- | --- | --- |"]
+        lines += [f"| {label} | {row['recall']:.3f} | {row['precision']:.3f} | {row['f1']:.3f} | {row['support']} |"
+                  for label, row in per_class.items()]
     if metrics.get("note"):
         lines += ["", metrics["note"]]
     return lines
 
 
-def model_card(config: ModelConfig, repo_id: str | None = None) -> str:
-    """Markdown card with Hub metadata: library, task, labels, eval results, intended use, limits."""
+def _input_text(config: ModelConfig) -> str:
+    height, width, channels = config.input_shape
+    face = f"{'grey' if channels == 1 else 'RGB'} face"
+    if config.crop_pct == 1.0:
+        return f"{height}x{width} {face} crop"
+    frame_h, frame_w, _ = config.frame_shape
+    return f"the central {height}x{width} of a {frame_h}x{frame_w} {face} frame"
+
+
+def _training_lines(config: ModelConfig, folder: Path | None) -> list[str]:
+    training = config.training
+    lines = [
+        f"Data: {training.get('data', 'unknown')}; trained on split(s) {training.get('train_split', '?')}, "
+        f"selected on {training.get('val_split', '?')}. Epochs completed: {training.get('epochs_completed', '?')} "
+        f"of {training.get('epochs', '?')}, in {training.get('train_minutes', '?')} minutes of training.",
+    ]
+    if training.get("trained_on"):
+        lines += ["", "Trained on: " + "; then ".join(training["trained_on"]) + "."]
+    if training.get("images_per_second_median"):
+        lines += ["", f"Speed: {training['images_per_second_median']:.0f} training images/s (median over epochs)."]
+    lines += ["", f"Command: `{training.get('command', 'unknown')}`"]
+    for name, file in (("Learning curves", "learning_curve.png"), ("Confusion matrix", "confusion_matrix.png")):
+        if folder is not None and (folder / file).is_file():
+            lines += ["", f"![{name}]({file})"]
+    return lines
+
+
+def model_card(config: ModelConfig, repo_id: str | None = None, folder: str | Path | None = None) -> str:
+    """Markdown card with Hub metadata: library, task, labels, eval results, training record, intended use,
+    limits; the learning-curve and confusion-matrix pictures are linked when `folder` holds them."""
     metrics = config.metrics
     dataset = metrics.get("dataset", "fer2013")
     front = [
@@ -67,13 +107,11 @@ def model_card(config: ModelConfig, repo_id: str | None = None) -> str:
         if "macro_f1" in metrics:
             front += ["    - type: f1", "      name: macro-F1", f"      value: {metrics['macro_f1']:.4f}"]
     front.append("---")
-    training = config.training
     body = [
         f"# {repo_id or 'Facial expression model'} ({config.architecture})",
         "",
         f"Classifies a face crop into {config.num_classes} expressions: {', '.join(config.labels)}.",
-        f"Input: {config.input_shape[0]}x{config.input_shape[1]} "
-        f"{'grey' if config.input_shape[2] == 1 else 'RGB'} face crop, raw 0-255 pixels "
+        f"Input: {_input_text(config)}, raw 0-255 pixels "
         "(preprocess with `fer.preprocessing.preprocess_face`). Output: logits; probabilities are "
         f"softmax(logits / {config.temperature:.3f}).",
         "",
@@ -92,11 +130,7 @@ def model_card(config: ModelConfig, repo_id: str | None = None) -> str:
         "",
         "## Training",
         "",
-        f"Data: {training.get('data', 'unknown')}; trained on split(s) {training.get('train_split', '?')}, "
-        f"selected on {training.get('val_split', '?')}. Epochs completed: {training.get('epochs_completed', '?')} "
-        f"of {training.get('epochs', '?')}.",
-        "",
-        f"Command: `{training.get('command', 'unknown')}`",
+        *_training_lines(config, None if folder is None else Path(folder)),
         "",
         "## Intended use and limitations",
         "",
@@ -116,5 +150,5 @@ def model_card(config: ModelConfig, repo_id: str | None = None) -> str:
 
 def write_model_card(folder: str | Path, config: ModelConfig, repo_id: str | None = None) -> Path:
     path = Path(folder) / CARD_FILE
-    path.write_text(model_card(config, repo_id))
+    path.write_text(model_card(config, repo_id, folder))
     return path

@@ -20,21 +20,29 @@ def model_rows(models_dir: Path = BUNDLED_MODELS_DIR) -> list[str]:
         config = ModelConfig.load(folder / CONFIG_FILE)
         metrics = config.metrics
         size_mb = (folder / MODEL_FILE).stat().st_size / 2**20
-        accuracy = f"{metrics['accuracy']:.4f}" if "accuracy" in metrics else "not measured"
+        accuracy = (f"{metrics['accuracy']:.4f} ({metrics.get('tta', config.tta)})" if "accuracy" in metrics
+                    else "not measured")
         macro_f1 = f"{metrics['macro_f1']:.4f}" if "macro_f1" in metrics else "–"
         status = "" if metrics.get("complete", True) else " (run incomplete)"
-        epochs = f"{config.training.get('epochs_completed', metrics.get('epoch', '?'))}/{config.training.get('epochs', '?')}"
+        training = config.training
+        epochs = f"{training.get('epochs_completed', metrics.get('epoch', '?'))}/{training.get('epochs', '?')}"
+        if training.get("train_minutes") is not None:
+            epochs += f", {training['train_minutes']:.0f} min"
+        height, width, channels = config.input_shape
+        network = f"{config.architecture}, {height}x{width}"
+        if config.crop_pct != 1.0:
+            network += f" of {config.frame_shape[0]}x{config.frame_shape[1]}"
+        network += f" {'grey' if channels == 1 else 'RGB'}, {len(config.labels)} classes"
         rows.append(
-            f"| `{folder.name}` | {config.architecture}, {config.input_shape[0]}x{config.input_shape[1]} grey, "
-            f"{len(config.labels)} classes | {metrics.get('dataset', '?')} {metrics.get('split', '?')} "
+            f"| `{folder.name}` | {network} | {metrics.get('dataset', '?')} {metrics.get('split', '?')} "
             f"(n = {metrics.get('n', '?')}) | {accuracy}{status} | {macro_f1} | {epochs} | {size_mb:.1f} MB | "
-            f"`{config.training.get('command', '?')}` |"
+            f"`{training.get('command', '?')}` |"
         )
     return rows
 
 
 def model_table(models_dir: Path = BUNDLED_MODELS_DIR) -> str:
-    header = ["| model | network | measured on | accuracy | macro-F1 | epochs | size | reproduce |",
+    header = ["| model | network | measured on | accuracy (TTA) | macro-F1 | epochs, training time | size | reproduce |",
               "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     return "\n".join(header + model_rows(models_dir))
 

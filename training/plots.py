@@ -13,14 +13,15 @@ import numpy as np  # noqa: E402
 
 
 def plot_learning_curve(history: dict[str, list[float]], path: str | Path) -> Path:
-    """Loss and accuracy per epoch for train and validation."""
+    """Loss and accuracy per epoch for train and validation (and the weight average when it was scored)."""
     figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 4))
     epochs = np.arange(1, len(history.get("loss", [])) + 1)
     for key, axis in (("loss", loss_axis), ("accuracy", accuracy_axis)):
-        for prefix, style in (("", "-"), ("val_", "--")):
+        for prefix, style, name in (("", "-", "train"), ("val_", "--", "validation"),
+                                    ("val_ema_", ":", "validation, weight average")):
             values = history.get(prefix + key)
             if values:
-                axis.plot(epochs[: len(values)], values, style, label=("validation " if prefix else "train ") + key)
+                axis.plot(epochs[: len(values)], values, style, label=f"{name} {key}")
         axis.set_xlabel("epoch")
         axis.set_title(key)
         axis.grid(alpha=0.3)

@@ -18,22 +18,18 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from fer.classifier import EmotionModel, view_offsets  # noqa: E402
-from fer.config import TTA_MODES, ModelConfig  # noqa: E402
+from fer.config import ModelConfig  # noqa: E402
 from fer.data import FaceDataset, load_dataset  # noqa: E402
 from fer.errors import FerError  # noqa: E402
 from fer.hub import resolve_source  # noqa: E402
-from fer.inference import softmax  # noqa: E402
 from fer.model_folder import load_model_folder, save_model_folder  # noqa: E402
 from fer.models import LOGITS_NAME, backbone_layer_names, build_model, list_models  # noqa: E402
 from fer.preprocessing import preprocess_faces  # noqa: E402
-from training import pipeline, plots  # noqa: E402
-from training.card import write_model_card  # noqa: E402
+from training import pipeline  # noqa: E402
+from training.finalize import STATE_FILE, dataset_name, describe_machine, finalize_run  # noqa: E402
 from training.distribute import SUPPORTED_BACKENDS, data_parallel  # noqa: E402
-from training.metrics import classification_metrics, fit_temperature, format_table  # noqa: E402
 from training.schedules import WarmupCosine  # noqa: E402
 
-STATE_FILE = "state.json"
 RESUME_FILE = "last.keras"
 
 
@@ -253,53 +249,6 @@ def averaged_weights(model: keras.Model):
             variable.assign(value)
 
 
-def finalize(args, config: ModelConfig, state: dict, val: FaceDataset, val_frames: np.ndarray) -> dict:
-    """Reload the best epoch, fit a temperature on the validation split with the model's own inference
-    (its test-time augmentation), measure every TTA mode, write card and plots."""
-    model, saved = load_model_folder(args.out)
-    config.architecture_options = saved.architecture_options
-    classifier = EmotionModel(model, config)
-    by_mode = {}
-    for mode in TTA_MODES:
-        try:
-            view_offsets(config, mode)
-        except ValueError:
-            continue  # e.g. ten_crop on a model of whole frames
-        by_mode[mode] = np.concatenate([classifier.logits(val_frames[i:i + 256], mode)
-                                        for i in range(0, len(val_frames), 256)])
-    logits = by_mode[config.tta]
-    temperature = 1.0 if args.no_temperature else fit_temperature(logits, val.labels)
-
-    before = classification_metrics(softmax(logits), val.labels, config.labels)
-    after = classification_metrics(softmax(logits / temperature), val.labels, config.labels)
-    config.temperature = temperature
-    complete = state["epochs_completed"] >= args.epochs
-    config.training.update(epochs_completed=state["epochs_completed"], command=state["command"],
-                           train_minutes=round(state["train_seconds"] / 60, 1))
-    config.metrics = {
-        **after,
-        "dataset": "FER+ (fer2013new.csv, majority label)" if args.ferplus else "FER-2013 (fer2013.csv)",
-        "split": args.val_split,
-        "ece_before_temperature": before["ece"],
-        "tta": config.tta,
-        "accuracy_by_tta": {mode: float(np.mean(np.argmax(values, axis=1) == val.labels))
-                            for mode, values in by_mode.items()},
-        "best_epoch": state["best_epoch"],
-        "complete": complete,
-        "note": (f"{args.val_split} was also used to pick the best epoch and fit the temperature."
-                 + ("" if complete else f" Training stopped after {state['epochs_completed']} of {args.epochs} "
-                                        "epochs (time budget); resume with --resume.")),
-    }
-    save_model_folder(model, config, args.out)
-    plots.plot_learning_curve(state["history"], Path(args.out) / "learning_curve.png")
-    plots.plot_confusion_matrix(after["confusion_matrix"], config.labels, Path(args.out) / "confusion_matrix.png",
-                                title=f"{config.metrics['dataset']} {args.val_split}, accuracy {after['accuracy']:.3f}")
-    write_model_card(args.out, config)
-    print(format_table(after))
-    print(f"temperature {temperature:.3f}: ECE {before['ece']:.4f} -> {after['ece']:.4f}")
-    return config.metrics
-
-
 def train(args: argparse.Namespace) -> dict:
     """Check the run directory, set up --distribute, and train inside its scope."""
     keras.utils.set_random_seed(args.seed)
@@ -336,13 +285,15 @@ def _train(args: argparse.Namespace, devices: int, state_path: Path, resume_path
         model = keras.saving.load_model(resume_path, safe_mode=True)
         print(f"resuming after epoch {state['epochs_completed']} of {args.epochs}", flush=True)
     state.setdefault("command", config.training["command"])  # the first sitting's command, without --resume
+    machine = describe_machine()  # a run may span machines: the card lists each
+    state["trained_on"] = state.get("trained_on", []) + ([] if machine in state.get("trained_on", []) else [machine])
     state["sitting_start"] = time.time()
     state["epoch_seconds"] = []
 
     input_shape = config.input_shape
-    # Training sees random windows of the whole frame; validation the centre crop that serving uses.
+    # Training sees random windows of the whole frame; validation the centre crop that serving uses
+    # (finalize_run scores every test-time augmentation of the whole frames).
     train_images = preprocess_faces(train_set.images, config.frame_shape)
-    val_frames = preprocess_faces(val.images, config.frame_shape)
     val_images = preprocess_faces(val.images, input_shape, crop_pct=config.crop_pct)
     if args.no_augment and config.crop_pct != 1.0:
         train_images = preprocess_faces(train_images, input_shape, crop_pct=config.crop_pct)
@@ -377,7 +328,8 @@ def _train(args: argparse.Namespace, devices: int, state_path: Path, resume_path
                   callbacks=callbacks, shuffle=False, verbose=1 if sys.stdout.isatty() else 2)
         if run_state.stopped_by_budget or model.stop_training:
             break
-    return finalize(args, config, state, val, val_frames)
+    return finalize_run(args.out, config, state, val, dataset_name=dataset_name(args.ferplus),
+                        planned_epochs=args.epochs, fit_temperature_too=not args.no_temperature)
 
 
 def main(argv: list[str] | None = None) -> int:

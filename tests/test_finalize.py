@@ -1,0 +1,79 @@
+"""The last step of a run (training.finalize): the photo TTA chosen by measurement, the card's training record
+and per-class table, and re-finalizing a finished run's folder from the command line."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from fer.hub import load_model
+from test_training import train_args
+from training.card import model_card
+from training.finalize import choose_tta, main
+
+
+def test_the_most_accurate_mode_wins_and_a_tie_goes_to_the_cheaper():
+    assert choose_tta({"none": 0.60, "flip": 0.62, "ten_crop": 0.61}) == "flip"
+    assert choose_tta({"none": 0.60, "flip": 0.60, "ten_crop": 0.60}) == "none"
+    assert choose_tta({"ten_crop": 0.70, "flip": 0.70}) == "flip"
+    assert choose_tta({"none": 0.5, "flip": 0.5, "ten_crop": 0.51}) == "ten_crop"
+    with pytest.raises(ValueError):
+        choose_tta({})
+
+
+@pytest.fixture(scope="module")
+def finished_run(tiny_csv, tmp_path_factory):
+    from training.train import main as train
+
+    workdir = tmp_path_factory.mktemp("finalize")
+    assert train(train_args(tiny_csv, workdir, "--epochs", "1", "--crop-size", "40", "--ema", "0.9")) == 0
+    return workdir
+
+
+def test_the_card_records_where_and_how_fast_it_trained_and_every_class(finished_run):
+    config = load_model(finished_run / "model").config
+    assert config.training["trained_on"][0].endswith("on tensorflow") and "CPU cores" in config.training["trained_on"][0]
+    assert config.training["images_per_second_median"] > 0
+    card = (finished_run / "model" / "README.md").read_text()
+    for mode in ("single view", "flip", "ten-crop"):
+        assert f"| accuracy, {mode}" in card
+    assert card.count("(the default for photos)") == 1
+    assert "| class | recall | precision | F1 | support |" in card
+    for label in config.labels:
+        assert f"| {label} | " in card
+    assert "Trained on: " in card and "training images/s" in card and "minutes of training" in card
+    assert "![Learning curves](learning_curve.png)" in card and "![Confusion matrix](confusion_matrix.png)" in card
+    # Without a folder there is nothing to link.
+    assert "![" not in model_card(config)
+
+
+def test_finalize_refreshes_a_finished_runs_folder(finished_run, tmp_path, capsys):
+    folder = tmp_path / "model"
+    shutil.copytree(finished_run / "model", folder)
+    run_dir = tmp_path / "run"
+    shutil.copytree(finished_run / "run", run_dir)
+    # A run from before the machine was recorded; the card must say what it is told, not guess.
+    state = json.loads((run_dir / "state.json").read_text())
+    del state["trained_on"]
+    (run_dir / "state.json").write_text(json.dumps(state))
+    config_path = folder / "config.json"
+    config = json.loads(config_path.read_text())
+    config["tta"], config["metrics"] = "ten_crop", {}
+    config_path.write_text(json.dumps(config))
+    (folder / "README.md").unlink()
+
+    assert main([str(folder), "--run-dir", str(run_dir), "--trained-on", "2 CPU cores, no GPU (by hand)"]) == 0
+    assert "accuracy by TTA:" in capsys.readouterr().out
+    refreshed = load_model(folder).config
+    by_tta = refreshed.metrics["accuracy_by_tta"]
+    assert refreshed.tta == choose_tta(by_tta) and refreshed.metrics["accuracy"] == pytest.approx(by_tta[refreshed.tta])
+    assert refreshed.training["trained_on"] == ["2 CPU cores, no GPU (by hand)"]
+    assert "Trained on: 2 CPU cores, no GPU (by hand)." in (folder / "README.md").read_text()
+
+
+def test_finalize_without_the_runs_state_is_a_clear_error(finished_run, tmp_path, capsys):
+    assert main([str(finished_run / "model"), "--run-dir", str(tmp_path)]) == 2
+    assert "no state.json" in capsys.readouterr().err
+    assert main([str(tmp_path / "missing")]) == 2

@@ -1,0 +1,166 @@
+"""python -m training.finalize: the last step of a training run, again, on its model folder.
+
+Scores the saved best epoch with every test-time augmentation mode on the selection split, keeps the most
+accurate (the cheaper on a tie) as the photo default, fits the temperature under it, and writes the metrics,
+plots and card. training.train ends with the same function; run this to refresh a finished run's folder
+after the card or the selection rule changed, without training again."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from fer.classifier import EmotionModel, view_offsets  # noqa: E402
+from fer.config import TTA_MODES, ModelConfig  # noqa: E402
+from fer.data import FaceDataset, load_dataset  # noqa: E402
+from fer.errors import FerError  # noqa: E402
+from fer.inference import softmax  # noqa: E402
+from fer.model_folder import load_model_folder, save_model_folder  # noqa: E402
+from fer.preprocessing import preprocess_faces  # noqa: E402
+from training import plots  # noqa: E402
+from training.card import write_model_card  # noqa: E402
+from training.metrics import classification_metrics, fit_temperature, format_table  # noqa: E402
+
+STATE_FILE = "state.json"
+
+
+def describe_machine() -> str:
+    """Where this process trains, for the card: CPU cores it may use, accelerators, Keras backend."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    backend = keras.backend.backend()
+    accelerators: list[str] = []
+    try:
+        if backend == "jax":
+            import jax
+
+            accelerators = [device.device_kind for device in jax.devices() if device.platform != "cpu"]
+        elif backend == "torch":
+            import torch
+
+            accelerators = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        elif backend == "tensorflow":
+            import tensorflow as tf
+
+            accelerators = [device.name for device in tf.config.list_physical_devices("GPU")]
+    except Exception:  # noqa: BLE001 - a description must never stop training
+        accelerators = []
+    where = f"{', '.join(sorted(set(accelerators)))} ({len(accelerators)})" if accelerators else "no GPU"
+    return f"{cores} CPU cores, {where}; Keras {keras.version()} on {backend}"
+
+
+def choose_tta(accuracy_by_tta: dict[str, float]) -> str:
+    """The most accurate mode; on a tie the cheaper one (TTA_MODES runs from cheapest to dearest)."""
+    if not accuracy_by_tta:
+        raise ValueError("no TTA mode was scored")
+    ordered = [mode for mode in TTA_MODES if mode in accuracy_by_tta]
+    return max(ordered, key=lambda mode: (accuracy_by_tta[mode], -ordered.index(mode)))
+
+
+def finalize_run(folder: str | Path, config: ModelConfig, state: dict, val: FaceDataset, *,
+                 dataset_name: str, planned_epochs: int, fit_temperature_too: bool = True) -> dict:
+    """Reload the folder's best epoch, score every TTA mode on `val`, keep the best, fit the temperature,
+    write metrics, plots and card into the folder. `config` carries the run's training record."""
+    model, saved = load_model_folder(folder)
+    config.architecture_options = saved.architecture_options
+    classifier = EmotionModel(model, config)
+    frames = preprocess_faces(val.images, config.frame_shape)
+    by_mode = {}
+    for mode in TTA_MODES:
+        try:
+            view_offsets(config, mode)
+        except ValueError:
+            continue  # e.g. ten_crop on a model of whole frames
+        by_mode[mode] = np.concatenate([classifier.logits(frames[i:i + 256], mode)
+                                        for i in range(0, len(frames), 256)])
+    accuracy_by_tta = {mode: float(np.mean(np.argmax(values, axis=1) == val.labels))
+                       for mode, values in by_mode.items()}
+    config.tta = choose_tta(accuracy_by_tta)
+    logits = by_mode[config.tta]
+    temperature = fit_temperature(logits, val.labels) if fit_temperature_too else 1.0
+
+    before = classification_metrics(softmax(logits), val.labels, config.labels)
+    after = classification_metrics(softmax(logits / temperature), val.labels, config.labels)
+    config.temperature = temperature
+    done = state["epochs_completed"]
+    complete = done >= planned_epochs
+    speeds = state.get("history", {}).get("images_per_second", [])
+    config.training.update(
+        epochs_completed=done, command=state["command"], train_minutes=round(state["train_seconds"] / 60, 1),
+        trained_on=state.get("trained_on") or ["not recorded"],
+        images_per_second_median=round(float(np.median(speeds)), 1) if speeds else None)
+    split = config.training.get("val_split", "PublicTest")
+    config.metrics = {
+        **after,
+        "dataset": dataset_name,
+        "split": split,
+        "ece_before_temperature": before["ece"],
+        "tta": config.tta,
+        "accuracy_by_tta": accuracy_by_tta,
+        "best_epoch": state["best_epoch"],
+        "complete": complete,
+        "note": (f"{split} was also used to pick the best epoch, the test-time augmentation and the temperature."
+                 + ("" if complete else f" Training stopped after {done} of {planned_epochs} "
+                                        "epochs (time budget); resume with --resume.")),
+    }
+    save_model_folder(model, config, folder)
+    plots.plot_learning_curve(state["history"], Path(folder) / "learning_curve.png")
+    plots.plot_confusion_matrix(after["confusion_matrix"], config.labels, Path(folder) / "confusion_matrix.png",
+                                title=f"{dataset_name} {split}, accuracy {after['accuracy']:.3f}")
+    write_model_card(folder, config)
+    print(format_table(after))
+    print("accuracy by TTA: " + ", ".join(f"{mode} {value:.4f}" for mode, value in accuracy_by_tta.items())
+          + f" -> {config.tta}")
+    print(f"temperature {temperature:.3f}: ECE {before['ece']:.4f} -> {after['ece']:.4f}")
+    return config.metrics
+
+
+def dataset_name(ferplus: str | None) -> str:
+    return "FER+ (fer2013new.csv, majority label)" if ferplus else "FER-2013 (fer2013.csv)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.finalize", description=__doc__)
+    parser.add_argument("folder", help="the run's model folder (its --out), e.g. runs/fer2013-cnn40/model")
+    parser.add_argument("--run-dir", help="the run's directory with state.json (default: the one the config names)")
+    parser.add_argument("--data", help="default: the data path the config records")
+    parser.add_argument("--ferplus", help="default: the FER+ path the config records")
+    parser.add_argument("--trained-on", action="append", default=[],
+                        help="where it trained, for runs whose state predates that record (repeat per machine)")
+    parser.add_argument("--no-temperature", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        _, config = load_model_folder(args.folder)
+        record = config.training
+        if not record:
+            raise FerError(f"{args.folder}: its config has no training record; finalize works on training runs")
+        run_dir = Path(args.run_dir or record.get("run_dir") or "")
+        state_path = run_dir / STATE_FILE
+        if not state_path.is_file():
+            raise FerError(f"no {STATE_FILE} in {run_dir}; pass the run's directory with --run-dir")
+        state = json.loads(state_path.read_text())
+        state.setdefault("command", record.get("command", "unknown"))
+        if args.trained_on:
+            state["trained_on"] = args.trained_on
+        ferplus = args.ferplus or record.get("ferplus")
+        val = load_dataset(args.data or record["data"], record.get("val_split", "PublicTest"), ferplus)
+        if list(val.label_names) != list(config.labels):
+            raise FerError(f"the folder's labels {config.labels} differ from the data's {list(val.label_names)}")
+        finalize_run(args.folder, config, state, val, dataset_name=dataset_name(ferplus),
+                     planned_epochs=int(record.get("epochs", state["epochs_completed"])),
+                     fit_temperature_too=not args.no_temperature)
+    except (FerError, OSError, KeyError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
