@@ -29,6 +29,7 @@ from training import pipeline  # noqa: E402
 from training.finalize import STATE_FILE, dataset_name, describe_machine, finalize_run  # noqa: E402
 from training.distribute import SUPPORTED_BACKENDS, data_parallel  # noqa: E402
 from training.schedules import WarmupCosine  # noqa: E402
+from training.teachers import cached_teacher_targets, mix_targets  # noqa: E402
 
 RESUME_FILE = "last.keras"
 
@@ -51,6 +52,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                             "(e.g. 40 of 48: about 30%% fewer multiply-adds; 0: off)")
     model.add_argument("--weights", choices=("none", "imagenet"), default="none", help="transfer backbones only")
     model.add_argument("--init-from", help="start from this model source's weights (head replaced if labels differ)")
+    model.add_argument("--teacher", action="append", default=[],
+                       help="distil: a model source whose probabilities on the training faces join the targets "
+                            "(repeat for an ensemble; computed once per run)")
+    model.add_argument("--teacher-weight", type=float, default=0.5,
+                       help="share of the teachers' probabilities in the training targets (the rest: the labels)")
     model.add_argument("--frozen-epochs", type=int, default=2, help="transfer models: epochs with a frozen backbone")
     model.add_argument("--finetune-lr-factor", type=float, default=0.1)
     optim = parser.add_argument_group("optimisation")
@@ -94,6 +100,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--epochs and --batch-size must be positive")
     if args.crop_size and not args.input_size / 2 <= args.crop_size <= args.input_size:
         parser.error("--crop-size must be between half of --input-size and --input-size")
+    if not 0 <= args.teacher_weight <= 1:
+        parser.error("--teacher-weight must be in [0, 1]")
     if not 0 <= args.ema < 1:
         parser.error("--ema must be in [0, 1)")
     if args.distribute and keras.backend.backend() not in SUPPORTED_BACKENDS:
@@ -306,7 +314,14 @@ def _train(args: argparse.Namespace, devices: int, state_path: Path, resume_path
         erasing=args.erasing, window=config.crop_pct)
     # Split over several devices every batch must divide evenly: drop the last partial training batch, and
     # leave the last few validation rows (fewer than the device count) out of val_loss and val_accuracy.
-    train_data = pipeline.make_dataset(train_images[indices], targets_of(train_set, args)[indices], args.batch_size,
+    train_targets = targets_of(train_set, args)
+    if args.teacher:
+        teacher = cached_teacher_targets(args.run_dir, args.teacher, train_set.images, train_set.label_names)
+        train_targets = mix_targets(train_targets, teacher, args.teacher_weight)
+        agreement = float(np.mean(np.argmax(teacher, axis=1) == train_set.labels))
+        print(f"teachers {', '.join(args.teacher)}: weight {args.teacher_weight:g}, "
+              f"their top class is the label for {agreement:.1%} of the training faces", flush=True)
+    train_data = pipeline.make_dataset(train_images[indices], train_targets[indices], args.batch_size,
                                        True, augmentation, weights, args.seed, output_size=tuple(input_shape[:2]),
                                        epoch=state["epochs_completed"], drop_remainder=devices > 1)
     val_rows = len(val_images) - len(val_images) % devices

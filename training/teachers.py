@@ -1,0 +1,68 @@
+"""Soft training targets from teacher models (distillation): each teacher's calibrated probabilities on the
+training faces, with its own preprocessing and test-time augmentation, put in the student's label order and
+averaged over teachers. A run computes them once and keeps them in its directory, so a resumed run trains on
+the same targets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from fer.errors import FerError
+from fer.hub import load_model
+from fer.labels import fer2013_spelling
+
+TARGETS_FILE = "teacher_targets.npy"
+TARGETS_RECORD = "teacher_targets.json"
+
+
+def label_columns(teacher_labels: Sequence[str], student_labels: Sequence[str], teacher: str) -> list[int]:
+    """For each student label, the teacher's column with the same class (FER+ and FER-2013 spellings agree)."""
+    columns = {fer2013_spelling(label): index for index, label in enumerate(teacher_labels)}
+    missing = [label for label in student_labels if fer2013_spelling(label) not in columns]
+    if missing:
+        raise FerError(f"teacher {teacher} has no class for the student's {', '.join(missing)} "
+                       f"(its labels: {', '.join(teacher_labels)})")
+    return [columns[fer2013_spelling(label)] for label in student_labels]
+
+
+def teacher_probabilities(sources: Sequence[str], faces: np.ndarray, student_labels: Sequence[str]) -> np.ndarray:
+    """Mean over teachers of their probabilities on `faces` (grey 48x48 crops), in the student's label order.
+    A teacher's classes the student lacks are dropped and the rest renormalised."""
+    if not sources:
+        raise ValueError("no teacher given")
+    total = np.zeros((len(faces), len(student_labels)), np.float64)
+    for source in sources:
+        teacher = load_model(source)
+        columns = label_columns(teacher.labels, student_labels, source)
+        probabilities = teacher.predict_in_batches(teacher.preprocess(faces))[:, columns].astype(np.float64)
+        total += probabilities / np.maximum(probabilities.sum(axis=1, keepdims=True), 1e-12)
+    return (total / len(sources)).astype(np.float32)
+
+
+def cached_teacher_targets(run_dir: Path, sources: Sequence[str], faces: np.ndarray,
+                           student_labels: Sequence[str]) -> np.ndarray:
+    """teacher_probabilities(), computed on a run's first sitting and read back on the next ones."""
+    record = {"teachers": list(sources), "faces": int(len(faces)), "labels": list(student_labels)}
+    targets_path, record_path = run_dir / TARGETS_FILE, run_dir / TARGETS_RECORD
+    if targets_path.is_file() and record_path.is_file():
+        if json.loads(record_path.read_text()) != record:
+            raise FerError(f"{targets_path} was made for other teachers or data ({record_path}); "
+                           "remove both files to compute the targets again")
+        return np.load(targets_path)
+    targets = teacher_probabilities(sources, faces, student_labels)
+    np.save(targets_path, targets)
+    record_path.write_text(json.dumps(record, indent=1) + "\n")
+    return targets
+
+
+def mix_targets(labels: np.ndarray, teacher: np.ndarray, weight: float) -> np.ndarray:
+    """(1 - weight) x the data's targets + weight x the teachers' probabilities."""
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"teacher weight must be in [0, 1], got {weight}")
+    if labels.shape != teacher.shape:
+        raise ValueError(f"targets {labels.shape} and teacher probabilities {teacher.shape} differ in shape")
+    return ((1.0 - weight) * labels + weight * teacher).astype(np.float32)
