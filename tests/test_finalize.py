@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import pytest
 
 from fer.hub import load_model
@@ -77,3 +78,34 @@ def test_finalize_without_the_runs_state_is_a_clear_error(finished_run, tmp_path
     assert main([str(finished_run / "model"), "--run-dir", str(tmp_path)]) == 2
     assert "no state.json" in capsys.readouterr().err
     assert main([str(tmp_path / "missing")]) == 2
+
+
+def test_logit_adjustment_is_baked_into_the_bias_and_can_be_changed_or_removed(finished_run, tmp_path, capsys):
+    import keras
+
+    from fer.models import LOGITS_NAME
+
+    folder = tmp_path / "model"
+    shutil.copytree(finished_run / "model", folder)
+    run_dir = str(finished_run / "run")
+
+    def bias():
+        return keras.ops.convert_to_numpy(load_model(folder).model.get_layer(LOGITS_NAME).bias)
+
+    original = bias()
+    assert main([str(folder), "--run-dir", run_dir, "--logit-adjustment", "0.5"]) == 0
+    assert "logit adjustment (tau: accuracy / macro-F1): 0: " in capsys.readouterr().out
+    config = load_model(folder).config
+    prior = np.asarray(config.training["logit_adjustment"]["prior"])
+    assert config.training["logit_adjustment"]["tau"] == 0.5 and prior.sum() == pytest.approx(1.0, abs=1e-4)
+    np.testing.assert_allclose(bias(), original - 0.5 * np.log(prior), atol=1e-5)
+    assert [row["tau"] for row in config.metrics["logit_adjustment_sweep"]][:2] == [0.0, 0.1]
+    assert "Logit adjustment tau = 0.5" in (folder / "README.md").read_text()
+
+    # Finalizing again replaces the adjustment instead of stacking it; 0 removes it.
+    assert main([str(folder), "--run-dir", run_dir, "--logit-adjustment", "0.2"]) == 0
+    np.testing.assert_allclose(bias(), original - 0.2 * np.log(prior), atol=1e-5)
+    assert main([str(folder), "--run-dir", run_dir]) == 0
+    np.testing.assert_allclose(bias(), original, atol=1e-5)
+    assert "logit_adjustment" not in load_model(folder).config.training
+    assert main([str(folder), "--run-dir", run_dir, "--logit-adjustment", "5"]) == 2

@@ -24,6 +24,7 @@ from fer.data import FaceDataset, load_dataset  # noqa: E402
 from fer.errors import FerError  # noqa: E402
 from fer.inference import softmax  # noqa: E402
 from fer.model_folder import load_model_folder, save_model_folder  # noqa: E402
+from fer.models import LOGITS_NAME  # noqa: E402
 from fer.preprocessing import preprocess_faces  # noqa: E402
 from training import plots  # noqa: E402
 from training.card import write_model_card  # noqa: E402
@@ -64,12 +65,48 @@ def choose_tta(accuracy_by_tta: dict[str, float]) -> str:
     return max(ordered, key=lambda mode: (accuracy_by_tta[mode], -ordered.index(mode)))
 
 
+ADJUSTMENT_SWEEP = (0.0, 0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0)
+
+
+def class_prior(dataset: FaceDataset) -> np.ndarray:
+    """Class frequencies of the training targets (the vote distributions' mean for FER+)."""
+    if dataset.soft_targets is not None:
+        prior = dataset.soft_targets.mean(axis=0)
+    else:
+        prior = np.bincount(dataset.labels, minlength=dataset.num_classes) / max(len(dataset), 1)
+    return np.maximum(prior.astype(np.float64), 1e-6)
+
+
+def set_logit_adjustment(model: keras.Model, config: ModelConfig, tau: float, prior: np.ndarray | None) -> None:
+    """Logit adjustment (Menon et al. 2021) baked into the logits layer's bias: logits - tau * log(prior), so
+    rare classes are not drowned by the frequent ones, in every runtime (Keras, exports, the browser page)
+    with no change to the folder format. An adjustment already in the folder is undone first."""
+    if tau and prior is None:
+        raise ValueError("a logit adjustment needs the class prior")
+    bias = model.get_layer(LOGITS_NAME).bias
+    values = keras.ops.convert_to_numpy(bias).astype(np.float64)
+    previous = config.training.get("logit_adjustment") or {}
+    if previous.get("tau"):
+        values += previous["tau"] * np.log(np.asarray(previous["prior"], np.float64))
+    if tau:
+        values -= tau * np.log(prior)
+        config.training["logit_adjustment"] = {"tau": float(tau), "prior": [round(float(p), 6) for p in prior]}
+    else:
+        config.training.pop("logit_adjustment", None)
+    bias.assign(values.astype(np.float32))
+
+
 def finalize_run(folder: str | Path, config: ModelConfig, state: dict, val: FaceDataset, *,
-                 dataset_name: str, planned_epochs: int, fit_temperature_too: bool = True) -> dict:
+                 dataset_name: str, planned_epochs: int, fit_temperature_too: bool = True,
+                 logit_adjustment: float = 0.0, prior: np.ndarray | None = None) -> dict:
     """Reload the folder's best epoch, score every TTA mode on `val`, keep the best, fit the temperature,
-    write metrics, plots and card into the folder. `config` carries the run's training record."""
+    write metrics, plots and card into the folder. `config` carries the run's training record. With a
+    `logit_adjustment` tau (and the training `prior`) the adjustment is baked in first; either way a sweep
+    of tau values (accuracy and macro-F1) is recorded, for choosing one."""
     model, saved = load_model_folder(folder)
     config.architecture_options = saved.architecture_options
+    config.training.setdefault("logit_adjustment", saved.training.get("logit_adjustment"))
+    set_logit_adjustment(model, config, 0.0, None)  # score the network as trained first
     classifier = EmotionModel(model, config)
     frames = preprocess_faces(val.images, config.frame_shape)
     by_mode = {}
@@ -80,6 +117,18 @@ def finalize_run(folder: str | Path, config: ModelConfig, state: dict, val: Face
             continue  # e.g. ten_crop on a model of whole frames
         by_mode[mode] = np.concatenate([classifier.logits(frames[i:i + 256], mode)
                                         for i in range(0, len(frames), 256)])
+    config.tta = choose_tta({mode: float(np.mean(np.argmax(values, axis=1) == val.labels))
+                             for mode, values in by_mode.items()})
+    sweep = []
+    if prior is not None:
+        for tau in ADJUSTMENT_SWEEP:
+            scored = classification_metrics(softmax(by_mode[config.tta] - tau * np.log(prior)), val.labels,
+                                             config.labels)
+            sweep.append({"tau": tau, "accuracy": scored["accuracy"], "macro_f1": scored["macro_f1"]})
+    if logit_adjustment:
+        set_logit_adjustment(model, config, logit_adjustment, prior)
+        shift = -logit_adjustment * np.log(prior)  # TTA averages logits, so the shift carries through
+        by_mode = {mode: values + shift for mode, values in by_mode.items()}
     accuracy_by_tta = {mode: float(np.mean(np.argmax(values, axis=1) == val.labels))
                        for mode, values in by_mode.items()}
     config.tta = choose_tta(accuracy_by_tta)
@@ -106,6 +155,7 @@ def finalize_run(folder: str | Path, config: ModelConfig, state: dict, val: Face
         "accuracy_by_tta": accuracy_by_tta,
         "best_epoch": state["best_epoch"],
         "complete": complete,
+        **({"logit_adjustment_sweep": sweep} if sweep else {}),
         "note": (f"{split} was also used to pick the best epoch, the test-time augmentation and the temperature."
                  + ("" if complete else f" Training stopped after {done} of {planned_epochs} "
                                         "epochs (time budget); resume with --resume.")),
@@ -119,6 +169,10 @@ def finalize_run(folder: str | Path, config: ModelConfig, state: dict, val: Face
     print("accuracy by TTA: " + ", ".join(f"{mode} {value:.4f}" for mode, value in accuracy_by_tta.items())
           + f" -> {config.tta}")
     print(f"temperature {temperature:.3f}: ECE {before['ece']:.4f} -> {after['ece']:.4f}")
+    if sweep:
+        print("logit adjustment (tau: accuracy / macro-F1): "
+              + ", ".join(f"{row['tau']:g}: {row['accuracy']:.4f} / {row['macro_f1']:.4f}" for row in sweep)
+              + (f"; applied tau {logit_adjustment:g}" if logit_adjustment else ""))
     return config.metrics
 
 
@@ -135,6 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trained-on", action="append", default=[],
                         help="where it trained, for runs whose state predates that record (repeat per machine)")
     parser.add_argument("--no-temperature", action="store_true")
+    parser.add_argument("--logit-adjustment", type=float, default=0.0, metavar="TAU",
+                        help="subtract TAU x log(training class prior) from the logits (baked into the last layer's "
+                             "bias) to lift rare classes; 0 removes an earlier one. Each run prints a sweep.")
     args = parser.parse_args(argv)
     try:
         _, config = load_model_folder(args.folder)
@@ -153,9 +210,13 @@ def main(argv: list[str] | None = None) -> int:
         val = load_dataset(args.data or record["data"], record.get("val_split", "PublicTest"), ferplus)
         if list(val.label_names) != list(config.labels):
             raise FerError(f"the folder's labels {config.labels} differ from the data's {list(val.label_names)}")
+        if not 0 <= args.logit_adjustment <= 2:
+            raise FerError("--logit-adjustment must be between 0 and 2")
+        train = load_dataset(args.data or record["data"], record.get("train_split", "Training"), ferplus)
         finalize_run(args.folder, config, state, val, dataset_name=dataset_name(ferplus),
                      planned_epochs=int(record.get("epochs", state["epochs_completed"])),
-                     fit_temperature_too=not args.no_temperature)
+                     fit_temperature_too=not args.no_temperature, logit_adjustment=args.logit_adjustment,
+                     prior=class_prior(train))
     except (FerError, OSError, KeyError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -26,7 +26,7 @@ from fer.model_folder import load_model_folder, save_model_folder  # noqa: E402
 from fer.models import LOGITS_NAME, backbone_layer_names, build_model, list_models  # noqa: E402
 from fer.preprocessing import preprocess_faces  # noqa: E402
 from training import pipeline  # noqa: E402
-from training.finalize import STATE_FILE, dataset_name, describe_machine, finalize_run  # noqa: E402
+from training.finalize import STATE_FILE, class_prior, dataset_name, describe_machine, finalize_run  # noqa: E402
 from training.distribute import SUPPORTED_BACKENDS, data_parallel  # noqa: E402
 from training.schedules import WarmupCosine  # noqa: E402
 from training.teachers import cached_teacher_targets, mix_targets  # noqa: E402
@@ -344,7 +344,8 @@ def _train(args: argparse.Namespace, devices: int, state_path: Path, resume_path
         if run_state.stopped_by_budget or model.stop_training:
             break
     return finalize_run(args.out, config, state, val, dataset_name=dataset_name(args.ferplus),
-                        planned_epochs=args.epochs, fit_temperature_too=not args.no_temperature)
+                        planned_epochs=args.epochs, fit_temperature_too=not args.no_temperature,
+                        prior=class_prior(train_set))
 
 
 def main(argv: list[str] | None = None) -> int:
