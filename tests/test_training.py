@@ -255,8 +255,14 @@ def test_model_table_reads_every_model_folder(tmp_path, tiny_model_dir):
     shutil.copytree(tiny_model_dir, crop)
     config = json.loads((crop / "config.json").read_text())
     config.update(input_shape=[40, 40, 1], crop_pct=40 / 48)
+    config["training"] = {"command": "python -m training.train x", "out": "runs/crop/model",
+                          "logit_adjustment": {"tau": 0.25, "prior": [1 / 7] * 7}}
     (crop / "config.json").write_text(json.dumps(config))
-    assert "| `crop` | cnn, 40x40 of 48x48 grey, 7 classes |" in model_table(tmp_path / "models")
+    crop_row = next(line for line in model_table(tmp_path / "models").splitlines() if line.startswith("| `crop`"))
+    assert crop_row.startswith("| `crop` | cnn, 40x40 of 48x48 grey, 7 classes |")
+    assert "0.5000 (flip, logit adjustment 0.25)" in crop_row
+    assert crop_row.endswith("`python -m training.train x`, then `python -m training.finalize runs/crop/model "
+                        "--logit-adjustment 0.25` |")
     readme = tmp_path / "README.md"
     readme.write_text(f"# x\n\n{START}\nold\n{END}\n\nrest\n")
     update_readme(readme, table)

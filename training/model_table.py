@@ -20,11 +20,12 @@ def model_rows(models_dir: Path = BUNDLED_MODELS_DIR) -> list[str]:
         config = ModelConfig.load(folder / CONFIG_FILE)
         metrics = config.metrics
         size_mb = (folder / MODEL_FILE).stat().st_size / 2**20
-        accuracy = (f"{metrics['accuracy']:.4f} ({metrics.get('tta', config.tta)})" if "accuracy" in metrics
-                    else "not measured")
+        training = config.training
+        adjustment = (training.get("logit_adjustment") or {}).get("tau")
+        inference = metrics.get("tta", config.tta) + (f", logit adjustment {adjustment:g}" if adjustment else "")
+        accuracy = f"{metrics['accuracy']:.4f} ({inference})" if "accuracy" in metrics else "not measured"
         macro_f1 = f"{metrics['macro_f1']:.4f}" if "macro_f1" in metrics else "–"
         status = "" if metrics.get("complete", True) else " (run incomplete)"
-        training = config.training
         epochs = f"{training.get('epochs_completed', metrics.get('epoch', '?'))}/{training.get('epochs', '?')}"
         if training.get("train_minutes") is not None:
             epochs += f", {training['train_minutes']:.0f} min"
@@ -36,7 +37,9 @@ def model_rows(models_dir: Path = BUNDLED_MODELS_DIR) -> list[str]:
         rows.append(
             f"| `{folder.name}` | {network} | {metrics.get('dataset', '?')} {metrics.get('split', '?')} "
             f"(n = {metrics.get('n', '?')}) | {accuracy}{status} | {macro_f1} | {epochs} | {size_mb:.1f} MB | "
-            f"`{training.get('command', '?')}` |"
+            f"`{training.get('command', '?')}`"
+            + (f", then `python -m training.finalize {training.get('out', folder)} --logit-adjustment {adjustment:g}`"
+               if adjustment else "") + " |"
         )
     return rows
 
