@@ -156,7 +156,8 @@ def finalize_run(folder: str | Path, config: ModelConfig, state: dict, val: Face
         "best_epoch": state["best_epoch"],
         "complete": complete,
         **({"logit_adjustment_sweep": sweep} if sweep else {}),
-        "note": (f"{split} was also used to pick the best epoch, the test-time augmentation and the temperature."
+        "note": (f"{split} was also used to pick the best epoch, the test-time augmentation"
+                 + (", the logit adjustment" if logit_adjustment else "") + " and the temperature."
                  + ("" if complete else f" Training stopped after {done} of {planned_epochs} "
                                         "epochs (time budget); resume with --resume.")),
     }
