@@ -293,8 +293,9 @@ def _train(args: argparse.Namespace, devices: int, state_path: Path, resume_path
         model = keras.saving.load_model(resume_path, safe_mode=True)
         print(f"resuming after epoch {state['epochs_completed']} of {args.epochs}", flush=True)
     state.setdefault("command", config.training["command"])  # the first sitting's command, without --resume
-    machine = describe_machine()  # a run may span machines: the card lists each
-    state["trained_on"] = state.get("trained_on", []) + ([] if machine in state.get("trained_on", []) else [machine])
+    machines, machine = state.setdefault("trained_on", []), describe_machine()
+    if machine not in machines:  # a run may span machines: the card lists each
+        machines.append(machine)
     state["sitting_start"] = time.time()
     state["epoch_seconds"] = []
 
