@@ -7,7 +7,6 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from fer.images import load_image
 from fer.recognizer import Recognizer
 
 THREADS = 4

@@ -3,7 +3,6 @@ map (on the layer its config names, which the builder chose) has positive eviden
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from fer.explain import Explainer
