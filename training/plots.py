@@ -54,3 +54,25 @@ def plot_confusion_matrix(matrix: Sequence[Sequence[int]], labels: Sequence[str]
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return Path(path)
+
+
+def plot_run_comparison(runs: dict[str, tuple[Sequence[float], Sequence[float]]], path: str | Path,
+                        target: float | None = None, title: str = "") -> Path:
+    """Validation accuracy per epoch of several runs (solid), their training accuracy (dotted, same colour)."""
+    figure, axis = plt.subplots(figsize=(8, 5))
+    for index, (name, (train, validation)) in enumerate(runs.items()):
+        colour = f"C{index % 10}"
+        axis.plot(np.arange(1, len(validation) + 1), validation, "-", color=colour, label=f"{name} validation")
+        if len(train):
+            axis.plot(np.arange(1, len(train) + 1), train, ":", color=colour, label=f"{name} train (augmented)")
+    if target is not None:
+        axis.axhline(target, color="black", linestyle="--", linewidth=1, label=f"target {target:.0%}")
+    axis.set_xlabel("epoch")
+    axis.set_ylabel("accuracy")
+    axis.set_title(title)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return Path(path)
