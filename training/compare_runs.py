@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from fer.errors import FerError
-from training import plots
-from training.finalize import STATE_FILE
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the state file's name comes with training.finalize's imports
+
+from fer.errors import FerError  # noqa: E402
+from training import plots  # noqa: E402
+from training.finalize import STATE_FILE  # noqa: E402
 
 
 @dataclass(frozen=True)
