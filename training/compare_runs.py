@@ -4,17 +4,13 @@ on one picture and a table of where each one stands, to tell a run still climbin
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the state file's name comes with training.finalize's imports
-
-from fer.errors import FerError  # noqa: E402
-from training import plots  # noqa: E402
-from training.finalize import STATE_FILE  # noqa: E402
+from fer.errors import FerError
+from training import plots
+from training.run_state import STATE_FILE, read_run_state
 
 
 @dataclass(frozen=True)
@@ -38,17 +34,14 @@ class RunCurve:
 
 def load_run(run_dir: str | Path) -> RunCurve:
     run_dir = Path(run_dir)
-    state_path = run_dir / STATE_FILE
-    if not state_path.is_file():
-        raise FerError(f"{run_dir} is not a run directory: it has no {STATE_FILE}")
+    state = read_run_state(run_dir)
     try:
-        state = json.loads(state_path.read_text())
         history = state["history"]
         raw = history["val_accuracy"]
-    except (json.JSONDecodeError, KeyError, TypeError) as error:
-        raise FerError(f"{state_path} has no readable history ({error})") from None
+    except (KeyError, TypeError) as error:
+        raise FerError(f"{run_dir / STATE_FILE} has no readable history ({error})") from None
     if not raw:
-        raise FerError(f"{state_path} has no finished epoch yet")
+        raise FerError(f"{run_dir / STATE_FILE} has no finished epoch yet")
     averaged = history.get("val_ema_accuracy") or raw
     return RunCurve(name=run_dir.name, train_accuracy=list(history.get("accuracy", [])),
                     val_accuracy=[max(pair) for pair in zip(raw, averaged)],

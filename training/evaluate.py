@@ -10,7 +10,6 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-
 from fer.classifier import EmotionModel  # noqa: E402
 from fer.config import TTA_MODES  # noqa: E402
 from fer.data import SPLITS, FaceDataset, load_dataset  # noqa: E402

@@ -8,7 +8,6 @@ after the card or the selection rule changed, without training again."""
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -29,8 +28,8 @@ from fer.preprocessing import preprocess_faces  # noqa: E402
 from training import plots  # noqa: E402
 from training.card import write_model_card  # noqa: E402
 from training.metrics import classification_metrics, fit_temperature, format_table  # noqa: E402
+from training.run_state import read_run_state  # noqa: E402
 
-STATE_FILE = "state.json"
 
 
 def describe_machine() -> str:
@@ -200,10 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         if not record:
             raise FerError(f"{args.folder}: its config has no training record; finalize works on training runs")
         run_dir = Path(args.run_dir or record.get("run_dir") or "")
-        state_path = run_dir / STATE_FILE
-        if not state_path.is_file():
-            raise FerError(f"no {STATE_FILE} in {run_dir}; pass the run's directory with --run-dir")
-        state = json.loads(state_path.read_text())
+        state = read_run_state(run_dir, hint="; pass the run's directory with --run-dir")
         state.setdefault("command", record.get("command", "unknown"))
         if args.trained_on:
             state["trained_on"] = args.trained_on

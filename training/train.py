@@ -26,8 +26,9 @@ from fer.model_folder import load_model_folder, save_model_folder  # noqa: E402
 from fer.models import LOGITS_NAME, backbone_layer_names, build_model, list_models  # noqa: E402
 from fer.preprocessing import preprocess_faces  # noqa: E402
 from training import pipeline  # noqa: E402
-from training.finalize import STATE_FILE, class_prior, dataset_name, describe_machine, finalize_run  # noqa: E402
+from training.finalize import class_prior, dataset_name, describe_machine, finalize_run  # noqa: E402
 from training.distribute import SUPPORTED_BACKENDS, data_parallel  # noqa: E402
+from training.run_state import STATE_FILE  # noqa: E402
 from training.schedules import WarmupCosine  # noqa: E402
 from training.teachers import cached_teacher_targets, mix_targets  # noqa: E402
 
