@@ -153,7 +153,7 @@ def runtimes(context: Context, sides: dict[str, FrameModel], with_fer: bool = Tr
 def all_runtimes(context: Context, exported: dict[str, ExportedModel],
                  others: dict[str, dict[str, ExportedModel]]) -> tuple[dict, dict]:
     """Our model's runtimes beside fer's, then each further shipped model's in a round-robin of its own, under
-    "MODEL RUNTIME" (more ONNX Runtime sessions in one round-robin slow them all: idle pools spin)."""
+    "MODEL RUNTIME" (with all of them in one round-robin every runtime ran slower in a first try)."""
     speeds, ranges = runtimes(context, {"keras": context.model, **exported})
     for name, their_exports in others.items():
         sides = {f"{name} {runtime}": model
