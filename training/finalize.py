@@ -31,7 +31,6 @@ from training.metrics import classification_metrics, fit_temperature, format_tab
 from training.run_state import read_run_state  # noqa: E402
 
 
-
 def describe_machine() -> str:
     """Where this process trains, for the card: CPU cores it may use, accelerators, Keras backend."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()

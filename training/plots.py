@@ -12,6 +12,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
+def _save(figure, path: str | Path) -> Path:
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)  # pyplot keeps every open figure alive otherwise
+    return Path(path)
+
+
 def plot_learning_curve(history: dict[str, list[float]], path: str | Path) -> Path:
     """Loss and accuracy per epoch for train and validation (and the weight average when it was scored)."""
     figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 4))
@@ -26,10 +33,7 @@ def plot_learning_curve(history: dict[str, list[float]], path: str | Path) -> Pa
         axis.set_title(key)
         axis.grid(alpha=0.3)
         axis.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return Path(path)
+    return _save(figure, path)
 
 
 def plot_confusion_matrix(matrix: Sequence[Sequence[int]], labels: Sequence[str], path: str | Path,
@@ -50,10 +54,7 @@ def plot_confusion_matrix(matrix: Sequence[Sequence[int]], labels: Sequence[str]
                       fontsize=7, color=colour)
     axis.set_title(title)
     figure.colorbar(image, ax=axis, fraction=0.046)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return Path(path)
+    return _save(figure, path)
 
 
 def plot_run_comparison(runs: dict[str, tuple[Sequence[float], Sequence[float]]], path: str | Path,
@@ -72,7 +73,4 @@ def plot_run_comparison(runs: dict[str, tuple[Sequence[float], Sequence[float]]]
     axis.set_title(title)
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return Path(path)
+    return _save(figure, path)

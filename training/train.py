@@ -28,7 +28,7 @@ from fer.preprocessing import preprocess_faces  # noqa: E402
 from training import pipeline  # noqa: E402
 from training.finalize import class_prior, dataset_name, describe_machine, finalize_run  # noqa: E402
 from training.distribute import SUPPORTED_BACKENDS, data_parallel  # noqa: E402
-from training.run_state import STATE_FILE  # noqa: E402
+from training.run_state import STATE_FILE, read_run_state  # noqa: E402
 from training.schedules import WarmupCosine  # noqa: E402
 from training.teachers import cached_teacher_targets, mix_targets  # noqa: E402
 
@@ -290,7 +290,7 @@ def _train(args: argparse.Namespace, devices: int, state_path: Path, resume_path
     state = {"epochs_completed": 0, "phase": -1, "best_val_accuracy": -1.0, "best_epoch": 0, "history": {},
              "train_seconds": 0.0, "epoch_seconds": []}
     if args.resume:
-        state = json.loads(state_path.read_text())
+        state = read_run_state(args.run_dir)
         model = keras.saving.load_model(resume_path, safe_mode=True)
         print(f"resuming after epoch {state['epochs_completed']} of {args.epochs}", flush=True)
     state.setdefault("command", config.training["command"])  # the first sitting's command, without --resume
