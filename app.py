@@ -12,6 +12,7 @@ import dataclasses
 import html
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,7 @@ MAX_FILE_SIZE = "20mb"
 LARGE_PHOTO_BYTES = 8 * 2**20
 PREDICTED = "(predicted)"
 # Webcam: a frame every STREAM_EVERY s, a session lasts at most STREAM_TIME_LIMIT s, STREAM_CONCURRENCY at once.
-STREAM_EVERY, STREAM_TIME_LIMIT, STREAM_CONCURRENCY = 0.1, 180, 4
+STREAM_EVERY, STREAM_TIME_LIMIT, STREAM_CONCURRENCY = 0.05, 180, 4
 # Video: every k-th frame of at most VIDEO_MAX_SECONDS, at most VIDEO_MAX_SIDE px; outputs removed after 15 min.
 VIDEO_MAX_SECONDS, VIDEO_MAX_SIDE, VIDEO_OUTPUT_MAX_AGE = 120, 960, 15 * 60
 
@@ -275,7 +276,7 @@ def stream_frame(frame: np.ndarray | None, state: StreamState | None, model_sour
     if frame is None:
         return skip
     try:
-        engine = get_engine(model_source)
+        engine = get_engine(ENGINES.stream_source(model_source))  # the live model unless the visitor picked one
         image = fit_within(engine.recognizer.read(frame), MAX_STREAM_SIDE)[0]
     except FerError as error:
         if not state.warned:  # once per session, not once per frame
@@ -285,7 +286,8 @@ def stream_frame(frame: np.ndarray | None, state: StreamState | None, model_sour
     if state.source != engine.source:  # a new model: old probabilities mean nothing to it
         state = StreamState(source=engine.source)
     state.live.cam_every = cam_every
-    result = state.live.step(engine.stream_recognizer, image, engine.explainer)
+    # The Grad-CAM strip joins once the explainer has loaded (start-up loads it in the background).
+    result = state.live.step(engine.stream_recognizer, image, engine.explainer if engine.explainer_ready else None)
     probabilities = (gr.update(value=None, label="No face in view") if result.main_face is None else
                      gr.update(value=result.main_probabilities, label=f"Face #{result.main_face + 1} (smoothed)"))
     return {"live": result.annotated, "live_probabilities": probabilities, "stream_state": state,
@@ -428,6 +430,30 @@ def build_demo() -> gr.Blocks:
 demo = build_demo()
 
 
+def warm_up() -> None:
+    """Load the photo and webcam models (ONNX Runtime: a second or so) before serving, then their explainers
+    (TensorFlow: several seconds) in a background thread while the page comes up; a photo that arrives
+    sooner waits for its explanation only."""
+    engines = []
+    for source in dict.fromkeys([ENGINES.default_source(), ENGINES.stream_source()]):
+        try:
+            engine = get_engine(source)
+            engine.warm_up(explanations=False)
+            engines.append(engine)
+        except FerError as error:
+            # Keep serving: another model can still be picked on the page, which shows this error too.
+            print(f"warning: the model {source} could not be loaded: {error}", file=sys.stderr)
+
+    def load_explainers() -> None:
+        for engine in engines:
+            try:
+                engine.warm_up()
+            except FerError as error:
+                print(f"warning: explanations of {engine.source} are unavailable: {error}", file=sys.stderr)
+
+    threading.Thread(target=load_explainers, name="load-explainers", daemon=True).start()
+
+
 def main(argv: list[str] | None = None) -> None:
     global demo, ENGINES
     parser = argparse.ArgumentParser(description="Serve the FER Explain Gradio app (no share links, no analytics).")
@@ -442,11 +468,7 @@ def main(argv: list[str] | None = None) -> None:
         ENGINES = EngineCache(args.model, args.detector)
         demo = build_demo()  # the model picker and the note show the new settings
     if not args.no_warm_up:
-        try:
-            get_engine().warm_up()  # the first visitor does not pay for loading and tracing
-        except FerError as error:
-            # Keep serving: another model can still be picked on the page, which shows this error too.
-            print(f"warning: the default model could not be loaded: {error}", file=sys.stderr)
+        warm_up()
     if not private_mode.is_prepared(WEB_DIR):
         print(f"note: private mode is off: {WEB_DIR} is not prepared (make web)", file=sys.stderr)
     bypass_proxy_for_localhost()

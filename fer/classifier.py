@@ -16,25 +16,8 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from fer.config import TTA_MODES, ModelConfig
-from fer.inference import FrameModel, softmax
-
-
-def view_offsets(config: ModelConfig, tta: str) -> list[tuple[int, int, bool]]:
-    """(top, left, mirrored) of each view of the frame that the network sees under `tta`."""
-    if tta not in TTA_MODES:
-        raise ValueError(f"tta must be one of {', '.join(TTA_MODES)}, got {tta!r}")
-    frame_h, frame_w, _ = config.frame_shape
-    height, width, _ = config.input_shape
-    centre = ((frame_h - height) // 2, (frame_w - width) // 2)
-    if tta == "none":
-        return [(*centre, False)]
-    if tta == "flip":
-        return [(*centre, False), (*centre, True)]
-    if config.crop_pct == 1.0:
-        raise ValueError("ten_crop needs a model trained on crops of a larger frame (crop_pct < 1)")
-    corners = [(0, 0), (0, frame_w - width), (frame_h - height, 0), (frame_h - height, frame_w - width), centre]
-    return [(top, left, mirrored) for top, left in corners for mirrored in (False, True)]
+from fer.config import ModelConfig
+from fer.inference import FrameModel, softmax, view_offsets
 
 
 @keras.saving.register_keras_serializable(package="fer")

@@ -10,6 +10,9 @@ from typing import Any
 from fer.errors import ModelSourceError
 
 CONFIG_FORMAT_VERSION = 1
+# A model folder's files (fer.model_folder writes them; fer.runtime reads the serving files beside them).
+MODEL_FILE = "model.keras"
+CONFIG_FILE = "config.json"
 # none: one centre view; flip: it and its mirror; ten_crop: the four corners and the centre of the frame,
 # each with its mirror (models trained on random crops, crop_pct < 1).
 TTA_MODES = ("none", "flip", "ten_crop")
@@ -51,6 +54,9 @@ class ModelConfig:
     )
     training: dict[str, Any] = dataclasses.field(default_factory=dict)
     metrics: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # Serving files beside model.keras, written and checked against Keras by training.finalize, e.g.
+    # {"onnx": {"file": "model.onnx", "sha256": ..., "max_abs_difference": ...}}; fer.runtime reads them.
+    runtimes: dict[str, Any] = dataclasses.field(default_factory=dict)
     format_version: int = CONFIG_FORMAT_VERSION
 
     def __post_init__(self) -> None:

@@ -6,18 +6,24 @@ import dataclasses
 import html
 import os
 import threading
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from fer.explain import Explainer
 from fer.faces import DEFAULT_DETECTOR
-from fer.hub import DEFAULT_MODEL, load_model
+from fer.hub import DEFAULT_MODEL, bundled_models, load_model
 from fer.recognizer import Recognizer
+
+if TYPE_CHECKING:  # its module imports TensorFlow, which loads only when an explanation is asked for
+    from fer.explain import Explainer
 
 MAX_FACES = 20  # faces classified per photo or video frame: the largest ones
 # Webcam: frames downscaled to 640 px; faces found on a 320-px copy (webcam faces are large), at most 6,
 # flip TTA only (speed).
 MAX_STREAM_SIDE, STREAM_DETECTION_SIDE, MAX_STREAM_FACES, STREAM_TTA = 640, 320, 6, "flip"
+# The webcam stream's model unless the visitor picks one: the distilled live model (its card gives its accuracy
+# against the photo model it learned from and its speed); FER_STREAM_MODEL overrides it.
+LIVE_MODEL = "ferplus-live"
 MAX_CACHED_MODELS = 3  # each holds a model, its compiled graphs and its visualisers
 
 
@@ -28,15 +34,33 @@ class Engine:
     source: str
     recognizer: Recognizer
     stream_recognizer: Recognizer
-    explainer: Explainer
+    _explainer: Explainer | None = dataclasses.field(default=None, repr=False)
+    _explainer_lock: threading.Lock = dataclasses.field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def load(cls, source: str, detector: str = DEFAULT_DETECTOR) -> Engine:
-        """Load `source` (any form fer.hub.load_model accepts; FerError when it cannot)."""
+        """Load `source` (any form fer.hub.load_model accepts; FerError when it cannot). Predictions run on
+        ONNX Runtime when the folder has its checked export; the Keras network loads with the explainer."""
         model = load_model(source)
         stream = Recognizer(model, detector, max_faces=MAX_STREAM_FACES, tta=STREAM_TTA,
                             max_side=STREAM_DETECTION_SIDE)
-        return cls(source, Recognizer(model, detector, max_faces=MAX_FACES), stream, Explainer(model))
+        return cls(source, Recognizer(model, detector, max_faces=MAX_FACES), stream)
+
+    @property
+    def explainer(self) -> Explainer:
+        """The model's Explainer, built on first use (it loads TensorFlow and the Keras network)."""
+        if self._explainer is None:
+            with self._explainer_lock:
+                if self._explainer is None:
+                    from fer.explain import Explainer
+
+                    self._explainer = Explainer(self.model)
+        return self._explainer
+
+    @property
+    def explainer_ready(self) -> bool:
+        """Whether explanations are loaded (the webcam skips its Grad-CAM strip until they are)."""
+        return self._explainer is not None
 
     @property
     def model(self):
@@ -46,13 +70,14 @@ class Engine:
     def labels(self) -> tuple[str, ...]:
         return self.recognizer.labels
 
-    def warm_up(self) -> None:
+    def warm_up(self, explanations: bool = True) -> None:
         """Run every per-request path once, so the first visitor does not pay for tracing."""
         self.model.warm_up()
         frame = np.zeros((240, 320, 3), np.uint8)
         self.recognizer.analyze_frame(frame)
         self.stream_recognizer.analyze_frame(frame)
-        self.explainer.explain(np.zeros(self.model.frame_shape, np.uint8), "gradcam", 0)
+        if explanations:
+            self.explainer.explain(np.zeros(self.model.frame_shape, np.uint8), "gradcam", 0)
 
     def card(self) -> str:
         """Markdown with the model's labels, input size, detector and card figures (accuracy and split)."""
@@ -91,6 +116,17 @@ class EngineCache:
 
     def default_source(self) -> str:
         return self.model or os.environ.get("FER_MODEL", "").strip() or DEFAULT_MODEL
+
+    def stream_source(self, source: str | None = None) -> str:
+        """The webcam's model: the visitor's pick when it is not the default, else FER_STREAM_MODEL, else the
+        bundled live model (the default model when it is not bundled)."""
+        key = (source or "").strip()
+        if key and key != self.default_source():
+            return key
+        chosen = os.environ.get("FER_STREAM_MODEL", "").strip()
+        if chosen:
+            return chosen
+        return LIVE_MODEL if LIVE_MODEL in bundled_models() else self.default_source()
 
     def detector_name(self) -> str:
         return self.detector or os.environ.get("FER_DETECTOR", "").strip() or DEFAULT_DETECTOR

@@ -15,13 +15,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from fer.config import TTA_MODES, ModelConfig
+from fer.config import CONFIG_FILE, TTA_MODES, ModelConfig
 from fer.errors import ModelSourceError
 from fer.inference import FrameModel, softmax
 
 EXPORT_FILE = "export.json"
-# The name fer.model_folder.CONFIG_FILE gives it too; that module imports Keras, so it is not imported here.
-CONFIG_FILE = "config.json"
 EXPORT_FORMAT_VERSION = 1
 FORMATS = {"onnx": ".onnx", "litert": ".tflite"}  # format -> file suffix
 INPUT_NAME = "frames"

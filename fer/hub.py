@@ -11,6 +11,7 @@ from fer.exported import ExportedModel, is_export_folder
 
 if TYPE_CHECKING:
     from fer.classifier import EmotionModel
+    from fer.runtime.onnx import OnnxModel
 
 # fer.model_folder and fer.classifier import Keras and TensorFlow: they load only for a Keras model folder,
 # so an exported model (fer.exported) runs without them.
@@ -28,7 +29,7 @@ _REPO_PART = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?"
 _HF_SOURCE = re.compile(rf"^hf://(?P<repo>{_REPO_PART}/{_REPO_PART})(?:@(?P<revision>[A-Za-z0-9._/-]{{1,200}}))?$")
 
 ACCEPTED_FORMS = (
-    "a local model folder (containing model.keras and config.json)",
+    "a local model folder (containing model.keras, config.json and usually model.onnx)",
     "an exported model folder (export.json, config.json and .onnx or .tflite files from `python -m training.export`)",
     f"a bundled model name ({', '.join(n for n in ('fer2013-cnn', 'ferplus-cnn'))} ...)",
     "hf://owner/repo or hf://owner/repo@revision (a commit sha, tag or branch)",
@@ -49,7 +50,7 @@ def parse_hf_source(source: str) -> tuple[str, str | None]:
 
 def bundled_models() -> list[str]:
     """Names of the model folders shipped in models/."""
-    from fer.model_folder import MODEL_FILE
+    from fer.config import MODEL_FILE
 
     if not BUNDLED_MODELS_DIR.is_dir():
         return []
@@ -76,13 +77,13 @@ def download_from_hub(repo_id: str, revision: str | None = None) -> Path:
     import huggingface_hub
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
 
-    from fer.model_folder import CONFIG_FILE, MODEL_FILE
+    from fer.config import CONFIG_FILE, MODEL_FILE
 
     try:
         folder = huggingface_hub.snapshot_download(
             repo_id=repo_id,
             revision=revision,
-            allow_patterns=[MODEL_FILE, CONFIG_FILE, "README.md"],
+            allow_patterns=[MODEL_FILE, CONFIG_FILE, "README.md", "*.onnx"],
         )
     except RepositoryNotFoundError:
         raise ModelSourceError(f"hf://{repo_id}: repository not found (or private without a token in HF_TOKEN)") from None
@@ -97,19 +98,41 @@ def download_from_hub(repo_id: str, revision: str | None = None) -> Path:
     return Path(folder)
 
 
-def load_model(source: str | Path = DEFAULT_MODEL) -> EmotionModel | ExportedModel:
-    """Load a model from any accepted source (see ACCEPTED_FORMS): an EmotionModel (Keras) for a model folder,
-    an ExportedModel (ONNX Runtime or LiteRT, no TensorFlow) for an export folder."""
+RUNTIMES = ("auto", "onnx", "keras")
+
+
+def load_model(source: str | Path = DEFAULT_MODEL, runtime: str = "auto",
+               precision: str = "float32") -> EmotionModel | ExportedModel | OnnxModel:
+    """Load a model from any accepted source (see ACCEPTED_FORMS).
+
+    A model folder runs on ONNX Runtime (OnnxModel: its checked model.onnx, no TensorFlow) when runtime is
+    "auto" and both the file and onnxruntime are there, else on Keras (EmotionModel); "onnx" or "keras" insist.
+    precision "int8" picks the folder's quantized ONNX file (ONNX Runtime only). An export folder from
+    training.export gives an ExportedModel (ONNX Runtime or LiteRT) whatever runtime says."""
+    if runtime not in RUNTIMES:
+        raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+    if precision not in ("float32", "int8"):
+        raise ValueError(f"precision must be 'float32' or 'int8', got {precision!r}")
     folder = resolve_source(source)
     if is_export_folder(folder):
         return ExportedModel(folder, source=str(source))
+    if runtime != "keras":
+        from fer.config import CONFIG_FILE, ModelConfig
+        from fer.runtime.onnx import OnnxModel, has_onnx, onnxruntime_available
+
+        config = ModelConfig.load(folder / CONFIG_FILE)
+        if has_onnx(folder, config, precision) and (runtime == "onnx" or onnxruntime_available()):
+            return OnnxModel(folder, config, source=str(source), precision=precision)
+        if runtime == "onnx" or precision != "float32":
+            raise ModelSourceError(f"{source}: no {precision} ONNX file recorded in its config.json (write it with "
+                                   f"python -m training.finalize FOLDER --onnx-only)")
     try:
         from fer.classifier import EmotionModel
         from fer.model_folder import load_model_folder
     except ImportError as error:  # a TensorFlow-free install (pip install "fer-explain[onnx]")
-        raise ModelSourceError(f"{source}: a Keras model folder needs TensorFlow and Keras ({error}); install "
-                               "them with pip install 'fer-explain[keras]', or load an ONNX export of the model "
-                               "(python -m training.export)") from None
+        raise ModelSourceError(f"{source}: this model folder has no ONNX file and a Keras model folder needs "
+                               f"TensorFlow and Keras ({error}); install them with pip install "
+                               "'fer-explain[keras]'") from None
 
     model, config = load_model_folder(folder)
     return EmotionModel(model, config, source=str(source))

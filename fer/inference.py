@@ -1,4 +1,5 @@
-"""What every model runtime shares (Keras in fer.classifier, ONNX Runtime / LiteRT in fer.exported); no TensorFlow."""
+"""What every model runtime shares (Keras in fer.classifier, ONNX Runtime in fer.runtime.onnx, exports in
+fer.exported): the test-time views and the batching; no TensorFlow."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Iterable
 
 import numpy as np
 
-from fer.config import ModelConfig
+from fer.config import TTA_MODES, ModelConfig
 from fer.preprocessing import center_crop, preprocess_faces
 
 
@@ -15,6 +16,39 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max(axis=-1, keepdims=True)
     exp = np.exp(shifted)
     return exp / exp.sum(axis=-1, keepdims=True)
+
+
+def view_offsets(config: ModelConfig, tta: str) -> list[tuple[int, int, bool]]:
+    """(top, left, mirrored) of each view of the frame that the network sees under `tta`."""
+    if tta not in TTA_MODES:
+        raise ValueError(f"tta must be one of {', '.join(TTA_MODES)}, got {tta!r}")
+    frame_h, frame_w, _ = config.frame_shape
+    height, width, _ = config.input_shape
+    centre = ((frame_h - height) // 2, (frame_w - width) // 2)
+    if tta == "none":
+        return [(*centre, False)]
+    if tta == "flip":
+        return [(*centre, False), (*centre, True)]
+    if config.crop_pct == 1.0:
+        raise ValueError("ten_crop needs a model trained on crops of a larger frame (crop_pct < 1)")
+    corners = [(0, 0), (0, frame_w - width), (frame_h - height, 0), (frame_h - height, frame_w - width), centre]
+    return [(top, left, mirrored) for top, left in corners for mirrored in (False, True)]
+
+
+def test_time_views(frames: np.ndarray, config: ModelConfig, tta: str) -> np.ndarray:
+    """(N, frame) -> (V * N, input): the views of view_offsets() stacked view by view, as the Keras serving
+    graph's TestTimeViews layer stacks them, so every face and view of a frame goes through one network call."""
+    height, width, _ = config.input_shape
+    views = []
+    for top, left, mirrored in view_offsets(config, tta):
+        view = frames[:, top:top + height, left:left + width, :]
+        views.append(view[:, :, ::-1, :] if mirrored else view)
+    return np.ascontiguousarray(np.concatenate(views, axis=0) if len(views) > 1 else views[0])
+
+
+def average_views(logits: np.ndarray, views: int) -> np.ndarray:
+    """(V * N, C) logits of stacked views -> (N, C) mean logits."""
+    return logits.reshape(views, -1, logits.shape[-1]).mean(axis=0) if views > 1 else logits
 
 
 class FrameModel:

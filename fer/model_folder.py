@@ -8,11 +8,10 @@ from pathlib import Path
 
 import keras
 
-from fer.config import ModelConfig
+from fer.config import CONFIG_FILE, MODEL_FILE, ModelConfig
 from fer.errors import ModelSourceError
 
-MODEL_FILE = "model.keras"
-CONFIG_FILE = "config.json"
+__all__ = ["CONFIG_FILE", "MODEL_FILE", "save_model_folder", "load_model_folder", "check_model_matches_config"]
 
 
 def save_model_folder(model: keras.Model, config: ModelConfig, folder: str | Path) -> Path:

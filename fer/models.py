@@ -6,11 +6,13 @@ import dataclasses
 from typing import Any, Callable, Sequence
 
 import keras
+import numpy as np
 from keras import layers
 
 # Pixels enter every model raw (0..255); each builder scales them inside the graph.
 INPUT_NAME = "pixels"
 LOGITS_NAME = "logits"
+GLOBAL_POOL_NAME = "global_pool"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,20 +68,26 @@ def build_cnn(
     head_dropout: float = 0.3,
     weight_decay: float = 0.0,
     grad_cam_block: int | None = None,
+    global_pool: bool = False,
 ) -> BuiltModel:
     """VGG-style network for small grey faces: blocks of 3x3 conv + BatchNorm + ReLU, max-pool, dropout.
 
     The seeds' variants are options: filters=(128, 256, 512, 512), dense_units=(512, 256), or (32, 64, 128).
-    grad_cam_block: the block whose last ReLU Grad-CAM reads (default: the second-to-last block; on the
-    4-block net the last block's 3x3 maps (at 48 px) were empty for the predicted class on 60 of 100
-    PublicTest faces, the third block's on 0 of 100).
+    grad_cam_block: the block whose last ReLU Grad-CAM reads (default: the second-to-last block, whose maps
+    are finer than the last block's and rarely empty for the predicted class).
+    global_pool: end with global average pooling of the last block's ReLU (no pooling after it, no hidden
+    dense layer) and the logits layer right after it. Grad-CAM of the last block is then a forward
+    computation (the logits layer's class weights times the feature maps: a class activation map), which
+    runtimes without gradients (ONNX, the private page) can compute.
     """
     filters, dense_units = [int(f) for f in filters], [int(u) for u in dense_units]
+    if global_pool and dense_units:
+        raise ValueError("global_pool puts the logits right after the pooled features: pass dense_units=()")
     if not filters or min(filters) < 1 or convs_per_block < 1:
         raise ValueError("cnn needs at least one block with a positive number of filters")
     if min(input_shape[:2]) < 2 ** len(filters):
         raise ValueError(f"input {input_shape[:2]} is too small for {len(filters)} pooling blocks")
-    grad_cam_block = int(grad_cam_block or max(1, len(filters) - 1))
+    grad_cam_block = int(grad_cam_block or (len(filters) if global_pool else max(1, len(filters) - 1)))
     if not 1 <= grad_cam_block <= len(filters):
         raise ValueError(f"grad_cam_block must be between 1 and {len(filters)}, got {grad_cam_block}")
     regularizer = keras.regularizers.L2(weight_decay) if weight_decay else None
@@ -91,10 +99,17 @@ def build_cnn(
                               name=f"block{block}_conv{conv}")(x)
             x = layers.BatchNormalization(name=f"block{block}_bn{conv}")(x)
             x = layers.ReLU(name=f"block{block}_relu{conv}")(x)
+        if global_pool and block == len(filters):
+            break
         x = layers.MaxPooling2D(name=f"block{block}_pool")(x)
         if block_dropout:
             x = layers.Dropout(block_dropout, name=f"block{block}_dropout")(x)
-    x = layers.Flatten(name="flatten")(x)
+    if global_pool:
+        x = layers.GlobalAveragePooling2D(name=GLOBAL_POOL_NAME)(x)
+        if head_dropout:
+            x = layers.Dropout(head_dropout, name="head_dropout")(x)
+    else:
+        x = layers.Flatten(name="flatten")(x)
     for index, units in enumerate(dense_units, start=1):
         x = layers.Dense(units, use_bias=False, kernel_regularizer=regularizer, name=f"dense{index}")(x)
         x = layers.BatchNormalization(name=f"dense{index}_bn")(x)
@@ -104,8 +119,23 @@ def build_cnn(
     outputs = layers.Dense(num_classes, name=LOGITS_NAME)(x)
     options = dict(filters=filters, convs_per_block=convs_per_block, dense_units=dense_units,
                    block_dropout=block_dropout, head_dropout=head_dropout, weight_decay=weight_decay,
-                   grad_cam_block=grad_cam_block)
+                   grad_cam_block=grad_cam_block, global_pool=global_pool)
     return BuiltModel(keras.Model(inputs, outputs, name="cnn"), f"block{grad_cam_block}_relu{convs_per_block}", options)
+
+
+def multiply_adds(model: keras.Model) -> int:
+    """Multiply-adds of one forward pass for one input, counted over the convolution and dense layers (the rest
+    is small beside them)."""
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, (layers.Conv2D, layers.DepthwiseConv2D)):
+            kernel = layer.get_weights()[0]
+            height, width = layer.output.shape[1:3]
+            per_position = int(np.prod(kernel.shape))
+            total += int(height) * int(width) * per_position
+        elif isinstance(layer, layers.Dense):
+            total += int(np.prod(layer.get_weights()[0].shape))
+    return total
 
 
 @dataclasses.dataclass(frozen=True)

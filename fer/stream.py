@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from fer.annotate import annotate, label_text, tile_strip
-from fer.explain import Explainer, overlay
+from fer.explain import overlay
 from fer.faces import to_rgb
 from fer.recognizer import Recognizer
 from fer.tracking import FaceTracker
+
+if TYPE_CHECKING:  # the Explainer's module imports TensorFlow
+    from fer.explain import Explainer
 
 
 @dataclasses.dataclass

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import make_model_folder
-from fer.classifier import softmax, view_offsets
+from fer.inference import softmax, view_offsets
 from fer.config import ModelConfig
 from fer.hub import load_model
 from fer.preprocessing import preprocess_faces

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fer.config import ModelConfig
-from fer.model_folder import CONFIG_FILE
+from fer.config import CONFIG_FILE
 
 CARD_FILE = "README.md"
 

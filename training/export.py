@@ -28,12 +28,12 @@ from fer.errors import FerError  # noqa: E402
 from fer.exported import (CONFIG_FILE, EXPORT_FILE, EXPORT_FORMAT_VERSION, FORMATS, INPUT_NAME,  # noqa: E402
                           ExportedModel, is_export_folder)
 from fer.hub import load_model  # noqa: E402
+from fer.runtime.onnx_writer import quantize  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 TOLERANCE = 1e-4  # largest probability difference a float32 export may show against Keras
 CHECK_FACES = 512
 CALIBRATION_FACES = 512
-CALIBRATION_BATCH = 32
 
 
 def supported_modes(model: EmotionModel) -> list[str]:
@@ -52,34 +52,17 @@ def export_graph(model: EmotionModel, tta: str) -> keras.Model:
 
 
 def write_onnx(graph: keras.Model, path: Path, calibration: np.ndarray | None) -> dict:
-    """Keras's own ONNX export (tf2onnx); int8: static QDQ quantization by ONNX Runtime on `calibration`."""
+    """Keras's own ONNX export (tf2onnx); int8: static QDQ quantization by ONNX Runtime on `calibration`
+    (fer.runtime.onnx_writer.quantize, the same as a model folder's model.int8.onnx)."""
     import onnx
 
     if calibration is None:
         graph.export(str(path), format="onnx", verbose=False)
     else:
-        from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
-        from onnxruntime.quantization.shape_inference import quant_pre_process
-
-        class Batches(CalibrationDataReader):
-            def __init__(self) -> None:
-                self.batches = iter(range(0, len(calibration), CALIBRATION_BATCH))
-
-            def get_next(self):
-                start = next(self.batches, None)
-                return None if start is None else {INPUT_NAME: calibration[start:start + CALIBRATION_BATCH]}
-
         with tempfile.TemporaryDirectory() as folder:
-            float_path, prepared_path = Path(folder) / "float.onnx", Path(folder) / "prepared.onnx"
+            float_path = Path(folder) / "float.onnx"
             graph.export(str(float_path), format="onnx", verbose=False)
-            # ONNX shape inference and graph optimisation (the symbolic pass needs sympy and no dim is symbolic but batch)
-            quant_pre_process(str(float_path), str(prepared_path), skip_symbolic_shape=True)
-            # Only the convolutions and dense layers: a quantized softmax would round probabilities to 1/255.
-            # reduce_range (7-bit weights): x86 int8 kernels saturate with full-range weights; measured on
-            # fer2013-cnn, 1,000 PublicTest faces: top-1 agreement with Keras 92.2% without it, 98.5% with it.
-            quantize_static(str(prepared_path), str(path), Batches(), quant_format=QuantFormat.QDQ, per_channel=True,
-                            reduce_range=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                            op_types_to_quantize=["Conv", "MatMul", "Gemm"])
+            quantize(float_path, path, calibration)
     opset = max(entry.version for entry in onnx.load(str(path)).opset_import if entry.domain in ("", "ai.onnx"))
     return {"onnx_opset": opset}
 

@@ -17,11 +17,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from fer.classifier import EmotionModel, view_offsets  # noqa: E402
+from fer.classifier import EmotionModel  # noqa: E402
 from fer.config import TTA_MODES, ModelConfig  # noqa: E402
 from fer.data import FaceDataset, load_dataset  # noqa: E402
 from fer.errors import FerError  # noqa: E402
-from fer.inference import softmax  # noqa: E402
+from fer.inference import softmax, view_offsets  # noqa: E402
 from fer.model_folder import load_model_folder, save_model_folder  # noqa: E402
 from fer.models import LOGITS_NAME  # noqa: E402
 from fer.preprocessing import preprocess_faces  # noqa: E402
@@ -96,11 +96,13 @@ def set_logit_adjustment(model: keras.Model, config: ModelConfig, tau: float, pr
 
 def finalize_run(folder: str | Path, config: ModelConfig, state: dict, val: FaceDataset, *,
                  dataset_name: str, planned_epochs: int, fit_temperature_too: bool = True,
-                 logit_adjustment: float = 0.0, prior: np.ndarray | None = None) -> dict:
+                 logit_adjustment: float = 0.0, prior: np.ndarray | None = None,
+                 calibration: np.ndarray | None = None) -> dict:
     """Reload the folder's best epoch, score every TTA mode on `val`, keep the best, fit the temperature,
     write metrics, plots and card into the folder. `config` carries the run's training record. With a
     `logit_adjustment` tau (and the training `prior`) the adjustment is baked in first; either way a sweep
-    of tau values (accuracy and macro-F1) is recorded, for choosing one."""
+    of tau values (accuracy and macro-F1) is recorded, for choosing one. Last, the folder's ONNX files are
+    written and checked (write_runtimes; int8 too when `calibration` frames are given)."""
     model, saved = load_model_folder(folder)
     config.architecture_options = saved.architecture_options
     config.training.setdefault("logit_adjustment", saved.training.get("logit_adjustment"))
@@ -163,6 +165,8 @@ def finalize_run(folder: str | Path, config: ModelConfig, state: dict, val: Face
     plots.plot_learning_curve(state["history"], Path(folder) / "learning_curve.png")
     plots.plot_confusion_matrix(after["confusion_matrix"], config.labels, Path(folder) / "confusion_matrix.png",
                                 title=f"{dataset_name} {split}, accuracy {after['accuracy']:.3f}")
+    write_runtimes(folder, frames, val.labels, split, calibration=calibration)
+    config.runtimes = ModelConfig.load(Path(folder) / "config.json").runtimes
     write_model_card(folder, config)
     print(format_table(after))
     print("accuracy by TTA: " + ", ".join(f"{mode} {value:.4f}" for mode, value in accuracy_by_tta.items())
@@ -173,6 +177,47 @@ def finalize_run(folder: str | Path, config: ModelConfig, state: dict, val: Face
               + ", ".join(f"{row['tau']:g}: {row['accuracy']:.4f} / {row['macro_f1']:.4f}" for row in sweep)
               + (f"; applied tau {logit_adjustment:g}" if logit_adjustment else ""))
     return config.metrics
+
+
+CHECK_FACES = 512
+INT8_MAX_ACCURACY_CHANGE = 0.003  # int8 serves the live paths only when it moves accuracy by at most 0.3 points
+
+
+def write_runtimes(folder: str | Path, frames: np.ndarray, labels: np.ndarray, split: str,
+                   calibration: np.ndarray | None = None) -> dict:
+    """model.onnx (checked against Keras within 1e-4 on a fixed sample of `frames`) and, with `calibration`
+    frames, model.int8.onnx with its accuracy change on all of `frames` under the config's TTA (recorded with
+    whether it stays within INT8_MAX_ACCURACY_CHANGE), all recorded in the folder's config.json."""
+    from fer.runtime.onnx import OnnxModel
+    from fer.runtime.onnx_writer import write_onnx
+
+    model, config = load_model_folder(folder)
+    classifier = EmotionModel(model, config)
+    rng = np.random.default_rng(0)
+    sample = np.sort(rng.choice(len(frames), min(CHECK_FACES, len(frames)), replace=False))
+    record = write_onnx(classifier, folder, frames[sample], f"{split} faces", calibration)
+    print(f"model.onnx: max |p - p_keras| = {record['max_abs_difference']:.2e} on {record['checked_on']}", flush=True)
+    if calibration is not None:
+        accuracy = {}
+        for precision in ("float32", "int8"):
+            probabilities = OnnxModel(folder, config, precision=precision).predict_in_batches(frames)
+            accuracy[precision] = float(np.mean(np.argmax(probabilities, axis=1) == labels))
+        change = accuracy["int8"] - accuracy["float32"]
+        record["int8"].update(split=split, tta=config.tta, accuracy=accuracy["int8"], accuracy_float32=accuracy["float32"],
+                              accuracy_change=change,
+                              within_limit=bool(abs(change) <= INT8_MAX_ACCURACY_CHANGE),
+                              limit=INT8_MAX_ACCURACY_CHANGE)
+        config.runtimes["onnx"] = record
+        config.save(Path(folder) / "config.json")
+        print(f"model.int8.onnx: {split} accuracy {accuracy['int8']:.4f} vs {accuracy['float32']:.4f} "
+              f"({change * 100:+.2f} points, tta {config.tta})", flush=True)
+    return record
+
+
+def calibration_frames(train: FaceDataset, config: ModelConfig, count: int = CHECK_FACES) -> np.ndarray:
+    """A fixed random sample of training faces as frames, to calibrate int8 activations."""
+    rows = np.sort(np.random.default_rng(1).choice(len(train), min(count, len(train)), replace=False))
+    return preprocess_faces(train.images[rows], config.frame_shape)
 
 
 def dataset_name(ferplus: str | None) -> str:
@@ -191,17 +236,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--logit-adjustment", type=float, default=0.0, metavar="TAU",
                         help="subtract TAU x log(training class prior) from the logits (baked into the last layer's "
                              "bias) to lift rare classes; 0 removes an earlier one. Each run prints a sweep.")
+    parser.add_argument("--onnx-only", action="store_true",
+                        help="only write and check the folder's ONNX files (the weights and card stay as they are)")
+    parser.add_argument("--int8", action="store_true",
+                        help="also write model.int8.onnx (calibrated on Training faces) and record its accuracy change")
     args = parser.parse_args(argv)
     try:
         _, config = load_model_folder(args.folder)
         record = config.training
         if not record:
             raise FerError(f"{args.folder}: its config has no training record; finalize works on training runs")
-        run_dir = Path(args.run_dir or record.get("run_dir") or "")
-        state = read_run_state(run_dir, hint="; pass the run's directory with --run-dir")
-        state.setdefault("command", record.get("command", "unknown"))
-        if args.trained_on:
-            state["trained_on"] = args.trained_on
         ferplus = args.ferplus or record.get("ferplus")
         val = load_dataset(args.data or record["data"], record.get("val_split", "PublicTest"), ferplus)
         if list(val.label_names) != list(config.labels):
@@ -209,10 +253,20 @@ def main(argv: list[str] | None = None) -> int:
         if not 0 <= args.logit_adjustment <= 2:
             raise FerError("--logit-adjustment must be between 0 and 2")
         train = load_dataset(args.data or record["data"], record.get("train_split", "Training"), ferplus)
+        calibration = calibration_frames(train, config) if args.int8 else None
+        if args.onnx_only:
+            write_runtimes(args.folder, preprocess_faces(val.images, config.frame_shape), val.labels,
+                           record.get("val_split", "PublicTest"), calibration)
+            return 0
+        run_dir = Path(args.run_dir or record.get("run_dir") or "")
+        state = read_run_state(run_dir, hint="; pass the run's directory with --run-dir")
+        state.setdefault("command", record.get("command", "unknown"))
+        if args.trained_on:
+            state["trained_on"] = args.trained_on
         finalize_run(args.folder, config, state, val, dataset_name=dataset_name(ferplus),
                      planned_epochs=int(record.get("epochs", state["epochs_completed"])),
                      fit_temperature_too=not args.no_temperature, logit_adjustment=args.logit_adjustment,
-                     prior=class_prior(train))
+                     prior=class_prior(train), calibration=calibration)
     except (FerError, OSError, KeyError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from fer.config import ModelConfig
 from fer.hub import BUNDLED_MODELS_DIR
-from fer.model_folder import CONFIG_FILE, MODEL_FILE
+from fer.config import CONFIG_FILE, MODEL_FILE
 
 START, END = "<!-- MODEL TABLE -->", "<!-- /MODEL TABLE -->"
 

@@ -8,10 +8,13 @@ from pathlib import Path
 
 from fer.errors import FerError
 from fer.hub import parse_hf_source
-from fer.model_folder import CONFIG_FILE, MODEL_FILE, load_model_folder
+from fer.config import CONFIG_FILE, MODEL_FILE
+from fer.model_folder import load_model_folder
+from fer.runtime.onnx import INT8_FILE, NETWORK_FILE, OnnxModel, has_onnx
 from training.card import write_model_card
 
-PUBLISHED_FILES = [MODEL_FILE, CONFIG_FILE, "README.md", "learning_curve.png", "confusion_matrix.png"]
+PUBLISHED_FILES = [MODEL_FILE, CONFIG_FILE, NETWORK_FILE, INT8_FILE, "README.md", "learning_curve.png",
+                   "confusion_matrix.png"]
 
 
 def publish(folder: str | Path, repo_id: str, private: bool = False, token: str | None = None,
@@ -20,6 +23,11 @@ def publish(folder: str | Path, repo_id: str, private: bool = False, token: str 
     folder = Path(folder)
     parse_hf_source(f"hf://{repo_id}")  # same validation as loading, so what we publish can be loaded
     _, config = load_model_folder(folder)
+    # The Hub copy serves like the bundled models: its checked ONNX file must be there and match its hash.
+    if not has_onnx(folder, config):
+        raise FerError(f"{folder}: no checked model.onnx recorded in config.json; write it first with "
+                       f"python -m training.finalize {folder} --onnx-only")
+    OnnxModel(folder, config)  # ModelSourceError when the file's sha256 is not the recorded one
     write_model_card(folder, config, repo_id)
     if api is None:
         from huggingface_hub import HfApi

@@ -1,13 +1,12 @@
-"""Explanation maps for one model: Saliency, SmoothGrad, Grad-CAM, Grad-CAM++ and Score-CAM (tf-keras-vis)."""
+"""Explainer: the explanation maps of one Keras model (Saliency, SmoothGrad, Grad-CAM, Grad-CAM++, Score-CAM through
+tf-keras-vis). Imports TensorFlow: fer.explain loads it only when an Explainer is made."""
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import warnings
 from typing import TYPE_CHECKING, Sequence
 
-import cv2
 import keras
 import numpy as np
 import tensorflow as tf
@@ -19,34 +18,16 @@ from tf_keras_vis.utils import normalize, zoom_factor
 from scipy.ndimage import zoom
 
 from fer.classifier import EmotionModel
+from fer.errors import ModelSourceError
+from fer.explain import DEFAULT_METHOD, METHODS, FaceExplanation, check_method, overlay
 from fer.faces import to_rgb
 
 if TYPE_CHECKING:  # for type hints only
     from fer.recognizer import FrameAnalysis
 
-# Method key -> the name shown to people.
-METHODS: dict[str, str] = {
-    "saliency": "Vanilla Saliency",
-    "smoothgrad": "SmoothGrad",
-    "gradcam": "Grad-CAM",
-    "gradcam++": "Grad-CAM++",
-    "scorecam": "Score-CAM",
-}
-DEFAULT_METHOD = "gradcam"
-
 # tf-keras-vis hands a single-input functional model a list of one tensor; Keras 3 warns about the
 # structure and then handles it correctly, so this one message is noise.
 warnings.filterwarnings("ignore", message="The structure of `inputs` doesn't match", category=UserWarning)
-
-
-@dataclasses.dataclass(frozen=True)
-class FaceExplanation:
-    """One face's explanation map, overlaid on the face crop."""
-
-    image: np.ndarray  # RGB uint8, the crop's size
-    label: str  # the class explained
-    evidence: bool  # False: an all-zero map, a real outcome (every channel argues against the class)
-
 
 class Explainer:
     """The tf-keras-vis visualisers of one EmotionModel, built once and reused for every request.
@@ -60,6 +41,11 @@ class Explainer:
                  scorecam_max_maps: int | None = 64) -> None:
         if smooth_samples < 1:
             raise ValueError(f"smooth_samples must be at least 1, got {smooth_samples}")
+        if hasattr(model, "keras_model"):  # served by ONNX Runtime: explain with the same folder's Keras network
+            model = model.keras_model()
+        if not isinstance(getattr(model, "model", None), keras.Model):
+            raise ModelSourceError(f"{getattr(model, 'source', model)} has no Keras network to explain (an ONNX / "
+                                   "LiteRT export); explanations need the model folder it came from (model.keras)")
         self.model = model
         network = model.model
         # The Grad-CAM layer is a fact of the model, stored in its config; never guessed.
@@ -238,38 +224,3 @@ class Explainer:
                 if interactive:
                     keras.config.enable_interactive_logging()
         return visualiser(score, seed, **cam_options)
-
-
-def check_method(method: str) -> str:
-    """Return the method key, or raise ValueError naming the accepted ones."""
-    key = str(method).strip().lower()
-    if key not in METHODS:
-        # Accept the display names too ("Grad-CAM++"), as the app's dropdown shows those.
-        by_title = {title.lower(): name for name, title in METHODS.items()}
-        if key in by_title:
-            return by_title[key]
-        raise ValueError(f"unknown explanation method {method!r}; accepted: {', '.join(METHODS)}")
-    return key
-
-
-def overlay(face_rgb: np.ndarray, heatmap: np.ndarray, alpha: float = 0.45,
-            colormap: int = cv2.COLORMAP_JET) -> np.ndarray:
-    """Blend a 0..1 heatmap (resized to the face) over a face crop; returns RGB uint8 of the face's size."""
-    if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha must be within 0..1, got {alpha}")
-    face = np.asarray(face_rgb)
-    if face.ndim == 3 and face.shape[2] == 1:
-        face = face[:, :, 0]
-    if face.ndim == 2:
-        face = cv2.cvtColor(face.astype(np.uint8), cv2.COLOR_GRAY2RGB)
-    if face.ndim != 3 or face.shape[2] not in (3, 4) or min(face.shape[:2]) < 1:
-        raise ValueError(f"overlay() takes a grey or RGB face image, got shape {face.shape}")
-    face = np.ascontiguousarray(face[:, :, :3], dtype=np.uint8)
-    heatmap = np.asarray(heatmap, dtype=np.float32)
-    if heatmap.ndim != 2:
-        raise ValueError(f"heatmap must be 2-D, got shape {heatmap.shape}")
-    height, width = face.shape[:2]
-    heat = cv2.resize(np.clip(np.nan_to_num(heatmap), 0.0, 1.0), (width, height), interpolation=cv2.INTER_LINEAR)
-    colored = cv2.applyColorMap(np.uint8(np.rint(heat * 255)), colormap)  # OpenCV colour maps are BGR
-    colored = cv2.cvtColor(colored, cv2.COLOR_BGR2RGB)
-    return cv2.addWeighted(colored, alpha, face, 1.0 - alpha, 0.0)

@@ -1,0 +1,154 @@
+"""OnnxModel: a model folder's network run by ONNX Runtime, without TensorFlow.
+
+training.finalize writes `model.onnx` beside `model.keras`: the bare network (raw 0..255 face inputs of
+config.input_shape in, logits out), checked against Keras and recorded in config.json (`runtimes.onnx`) with
+its sha256. The test-time views (fer.inference.test_time_views), their mean, the temperature and the softmax
+are computed around it, so all faces and all views of an image go through one session call, and one file
+serves every TTA mode. An `int8` variant (quantized, judged by its PublicTest accuracy) may sit beside it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from fer.config import CONFIG_FILE, ModelConfig
+from fer.errors import ModelSourceError
+from fer.inference import FrameModel, average_views, softmax, test_time_views, view_offsets
+
+RUNTIME_KEY = "onnx"
+NETWORK_FILE = "model.onnx"
+INT8_FILE = "model.int8.onnx"
+INSTALL_HINT = "pip install onnxruntime"
+
+
+def onnxruntime_available() -> bool:
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def onnx_record(config: ModelConfig, precision: str = "float32") -> dict[str, Any] | None:
+    """config.json's record of the ONNX file of `precision` ("float32" or "int8"), or None."""
+    record = config.runtimes.get(RUNTIME_KEY)
+    if not isinstance(record, dict):
+        return None
+    if precision == "int8":
+        record = record.get("int8")
+        return record if isinstance(record, dict) else None
+    return record
+
+
+def has_onnx(folder: Path, config: ModelConfig, precision: str = "float32") -> bool:
+    record = onnx_record(config, precision)
+    return record is not None and (Path(folder) / str(record.get("file", ""))).is_file()
+
+
+def open_session(path: Path, threads: int | None = None):
+    """An ONNX Runtime CPU session for `path` (ModelSourceError when the runtime or the file is unusable)."""
+    try:
+        import onnxruntime
+    except ImportError:
+        raise ModelSourceError(f"{path.name} needs ONNX Runtime: {INSTALL_HINT}") from None
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3  # errors only
+    if threads:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    try:
+        return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as error:  # ONNX Runtime raises its own Fail / InvalidGraph / ... types
+        raise ModelSourceError(f"{path}: ONNX Runtime cannot load it ({type(error).__name__}: {error})") from None
+
+
+class OnnxModel(FrameModel):
+    """A model folder served by ONNX Runtime: labels, config, preprocess(), logits(), predict_proba(),
+    predict_in_batches(), warm_up() like the Keras EmotionModel; explanations use keras_model().
+
+    precision: "float32" (the checked export) or "int8" (when the folder has one).
+    threads: ONNX Runtime's intra-op threads (None: its default, one per core).
+    """
+
+    runtime = "onnx"
+
+    def __init__(self, folder: str | Path, config: ModelConfig | None = None, source: str = "",
+                 precision: str = "float32", threads: int | None = None) -> None:
+        self.folder = Path(folder)
+        self.config = config or ModelConfig.load(self.folder / CONFIG_FILE)
+        self.source = source or str(folder)
+        self.precision = precision
+        record = onnx_record(self.config, precision)
+        if record is None:
+            raise ModelSourceError(f"{self.folder}: config.json records no {precision} ONNX file; write it with "
+                                   f"python -m training.finalize {self.folder} --onnx-only")
+        self.path = self.folder / str(record.get("file", ""))
+        if not self.path.is_file() or self.path.parent != self.folder:
+            raise ModelSourceError(f"{self.folder}: the ONNX file {record.get('file')!r} is missing")
+        # A changed model.keras without a new export would serve other weights: the hash ties them together.
+        if record.get("sha256") != file_sha256(self.path):
+            raise ModelSourceError(f"{self.path}: its sha256 is not the one config.json records (a stale or "
+                                   f"damaged export); write it again with python -m training.finalize "
+                                   f"{self.folder} --onnx-only")
+        self.session = open_session(self.path, threads)
+        inputs = self.session.get_inputs()
+        if len(inputs) != 1 or list(inputs[0].shape[1:]) != list(self.config.input_shape):
+            raise ModelSourceError(f"{self.path}: expected one input of shape (N, "
+                                   f"{', '.join(map(str, self.config.input_shape))})")
+        self.input_name = inputs[0].name
+        self.output_name = self.session.get_outputs()[0].name
+        self._keras = None
+        self._keras_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"OnnxModel({str(self.folder)!r}, precision={self.precision!r})"
+
+    def network_logits(self, inputs: np.ndarray) -> np.ndarray:
+        """The network alone on (N, *input_shape) inputs: one session call."""
+        return self.session.run([self.output_name], {self.input_name: np.asarray(inputs, np.float32)})[0]
+
+    def logits(self, frames: np.ndarray, tta: str | None = None) -> np.ndarray:
+        """Mean logits over the TTA views (config.tta unless given): every face and view in one call."""
+        tta = tta or self.config.tta
+        frames = self.check_frames(frames)
+        if frames.shape[0] == 0:
+            return np.zeros((0, self.config.num_classes), np.float32)
+        views = len(view_offsets(self.config, tta))
+        return average_views(self.network_logits(test_time_views(frames, self.config, tta)), views)
+
+    def predict_proba(self, frames: np.ndarray, tta: str | None = None,
+                      temperature: float | None = None) -> np.ndarray:
+        temperature = self.config.temperature if temperature is None else temperature
+        return softmax(self.logits(frames, tta) / temperature).astype(np.float32)
+
+    def warm_up(self, batch_sizes: Sequence[int] = (1, 4), modes: Sequence[str] | None = None) -> None:
+        for tta in modes or {self.config.tta, "flip"}:
+            if tta == "ten_crop" and self.config.crop_pct == 1.0:
+                continue
+            for size in batch_sizes:
+                self.predict_proba(np.zeros((size, *self.config.frame_shape), np.uint8), tta=tta)
+
+    def keras_model(self):
+        """The same folder's Keras EmotionModel (TensorFlow loads here, on first use), for explanations."""
+        if self._keras is None:
+            with self._keras_lock:
+                if self._keras is None:
+                    from fer.classifier import EmotionModel
+                    from fer.model_folder import load_model_folder
+
+                    model, config = load_model_folder(self.folder)
+                    self._keras = EmotionModel(model, config, source=self.source)
+        return self._keras

@@ -1,0 +1,130 @@
+"""Writes a model folder's ONNX files (the reader is fer.runtime.onnx): the network exported by Keras, checked
+against Keras on every TTA mode the model serves, and recorded in config.json with its sha256. Optionally an
+int8 copy (static QDQ quantization by ONNX Runtime), recorded with how far it moves from the float network.
+Needs Keras, TensorFlow and tf2onnx (requirements-export.txt); serving needs none of them."""
+
+from __future__ import annotations
+
+import datetime
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fer.errors import ModelSourceError
+from fer.config import CONFIG_FILE
+from fer.runtime.onnx import (INT8_FILE, NETWORK_FILE, RUNTIME_KEY, OnnxModel, file_sha256,
+                              open_session)
+
+TOLERANCE = 1e-4  # the largest probability difference a float32 export may show against Keras
+CALIBRATION_BATCH = 32
+
+
+def supported_modes(config) -> list[str]:
+    from fer.config import TTA_MODES
+
+    return [mode for mode in TTA_MODES if mode != "ten_crop" or config.crop_pct < 1.0]
+
+
+def export_network(network, path: Path) -> None:
+    """Keras's own ONNX export (tf2onnx) of the bare network: (N, *input_shape) raw pixels -> logits."""
+    with warnings.catch_warnings():  # the input-structure notice of calling a one-input model on a bare array
+        warnings.simplefilter("ignore", UserWarning)
+        network(np.zeros((1, *network.inputs[0].shape[1:]), np.float32))  # Keras exports only called models
+    network.export(str(path), format="onnx", verbose=False)
+
+
+def quantize(float_path: Path, out_path: Path, calibration: np.ndarray) -> None:
+    """Static int8 quantization (QDQ) of the convolutions and dense layers, activations calibrated on
+    `calibration` (network inputs). A quantized softmax would round probabilities to 1/255, so only Conv and
+    MatMul/Gemm are quantized; reduce_range (7-bit weights) because x86 int8 kernels saturate with full-range
+    weights (the agreement with Keras it buys is measured by training.export's check)."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    input_name = open_session(float_path).get_inputs()[0].name
+    calibration = np.asarray(calibration, np.float32)
+
+    class Batches(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.starts = iter(range(0, len(calibration), CALIBRATION_BATCH))
+
+        def get_next(self):
+            start = next(self.starts, None)
+            return None if start is None else {input_name: calibration[start:start + CALIBRATION_BATCH]}
+
+    with tempfile.TemporaryDirectory() as folder:
+        prepared = Path(folder) / "prepared.onnx"
+        quant_pre_process(str(float_path), str(prepared), skip_symbolic_shape=True)
+        quantize_static(str(prepared), str(out_path), Batches(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        reduce_range=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        op_types_to_quantize=["Conv", "MatMul", "Gemm"])
+
+
+def _versions() -> dict[str, str]:
+    import keras
+
+    versions = {"keras": keras.__version__}
+    for name in ("tensorflow", "tf2onnx", "onnx", "onnxruntime"):
+        try:
+            versions[name] = getattr(__import__(name), "__version__", "installed")
+        except ImportError:
+            versions[name] = "not installed"
+    return versions
+
+
+def write_onnx(model, folder: str | Path, check_frames: np.ndarray, check_source: str,
+               calibration_frames: np.ndarray | None = None) -> dict[str, Any]:
+    """Export `model` (an EmotionModel of the folder) to folder/model.onnx, check it against Keras on
+    `check_frames` (preprocess() output) under every TTA mode, and record it in the folder's config.json.
+    With `calibration_frames`, also write model.int8.onnx (its agreement is recorded, not required).
+    Raises ModelSourceError when the float export differs from Keras by more than TOLERANCE."""
+    folder = Path(folder)
+    config = model.config
+    check_frames = np.asarray(check_frames)
+    path = folder / NETWORK_FILE
+    with tempfile.TemporaryDirectory(dir=folder) as staging:
+        staged = Path(staging) / NETWORK_FILE
+        export_network(model.model, staged)
+        import onnx
+
+        opset = max(entry.version for entry in onnx.load(str(staged)).opset_import if entry.domain in ("", "ai.onnx"))
+        record: dict[str, Any] = {"file": NETWORK_FILE, "sha256": file_sha256(staged), "opset": opset,
+                                  "input": "raw 0-255 pixels, (N, *input_shape); test-time views are made outside",
+                                  "output": "logits (before temperature)"}
+        config.runtimes[RUNTIME_KEY] = record
+        staged.replace(path)
+    onnx_model = OnnxModel(folder, config)
+    check = agreement(model, onnx_model, check_frames)
+    worst = max(figures["max_abs_difference"] for figures in check.values())
+    record.update(checked_on=f"{len(check_frames)} {check_source}", tolerance=TOLERANCE, max_abs_difference=worst,
+                  modes=check, written=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                  versions=_versions())
+    if worst > TOLERANCE:
+        path.unlink(missing_ok=True)
+        config.runtimes.pop(RUNTIME_KEY, None)
+        config.save(folder / CONFIG_FILE)
+        raise ModelSourceError(f"{path}: ONNX Runtime differs from Keras by {worst:.2e} > {TOLERANCE:g}; not kept")
+    if calibration_frames is not None:
+        int8_path = folder / INT8_FILE
+        inputs = model.network_inputs(np.asarray(calibration_frames))
+        quantize(path, int8_path, inputs)
+        record["int8"] = {"file": INT8_FILE, "sha256": file_sha256(int8_path),
+                          "calibrated_on": f"{len(inputs)} faces"}
+        int8_model = OnnxModel(folder, config, precision="int8")
+        record["int8"]["modes"] = agreement(model, int8_model, check_frames)
+    config.save(folder / CONFIG_FILE)
+    return record
+
+
+def agreement(model, other, frames: np.ndarray) -> dict[str, dict[str, float]]:
+    """Per TTA mode the model serves: the largest probability difference from Keras and the top-1 agreement."""
+    result = {}
+    for mode in supported_modes(model.config):
+        expected = model.predict_in_batches(frames, tta=mode)
+        got = other.predict_in_batches(frames, tta=mode)
+        result[mode] = {"max_abs_difference": float(np.abs(expected - got).max()),
+                        "top1_agreement": float((expected.argmax(1) == got.argmax(1)).mean())}
+    return result
