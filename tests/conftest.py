@@ -22,8 +22,10 @@ FERPLUS_CSV = DATA_DIR / "fer2013new.csv"
 TINY_CNN = dict(filters=(8, 16), dense_units=(16,), block_dropout=0.0, head_dropout=0.0, grad_cam_block=2)
 
 
-def make_model_folder(folder: Path, labels=None, seed: int = 0, input_size: int = 48, **options) -> Path:
-    """Build an untrained tiny cnn and write it as a model folder (model.keras + config.json).
+def make_model_folder(folder: Path, labels=None, seed: int = 0, input_size: int = 48, onnx: bool = False,
+                      **options) -> Path:
+    """Build an untrained tiny cnn and write it as a model folder (model.keras + config.json; with onnx=True
+    also its checked model.onnx, as training.finalize writes it).
 
     input_size < 48 makes a model of centre crops of 48x48 face frames (crop_pct = input_size / 48)."""
     import keras
@@ -40,7 +42,16 @@ def make_model_folder(folder: Path, labels=None, seed: int = 0, input_size: int 
                          architecture_options=built.options, crop_pct=input_size / 48,
                          tta="flip" if input_size == 48 else "ten_crop",
                          metrics={"accuracy": 0.5, "split": "PublicTest", "dataset": "synthetic test data", "n": 10})
-    return save_model_folder(built.model, config, folder)
+    save_model_folder(built.model, config, folder)
+    if onnx:
+        import numpy as np
+
+        from fer.classifier import EmotionModel
+        from fer.runtime.onnx_writer import write_onnx
+
+        frames = np.random.default_rng(seed).integers(0, 256, (16, *config.frame_shape), dtype=np.uint8)
+        write_onnx(EmotionModel(built.model, config), folder, frames, "random frames")
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -75,3 +75,32 @@ def test_the_onnx_extra_installs_no_tensorflow():
     assert any(r.startswith("tensorflow") for r in keras_extra) and any(r.startswith("keras") for r in keras_extra)
     for extra in ("app", "explain", "train", "export"):  # everything that needs Keras pulls it in
         assert "fer-explain[keras]" in project["optional-dependencies"][extra]
+
+
+DEFAULT_SCRIPT = """
+import json, sys
+import fer
+recognizer = fer.Recognizer()
+faces = [face.to_dict() for face in recognizer.predict(sys.argv[1])]
+from fer.__main__ import main
+code = main(["predict", sys.argv[1], "--quiet"])
+heavy = sorted(name for name in sys.modules if name.split(".")[0] in {heavy!r})
+print(json.dumps({{"faces": faces, "code": code, "heavy": heavy, "model": type(recognizer.model).__name__}}))
+""".format(heavy=set(HEAVY))
+
+
+def test_the_default_recognizer_and_cli_import_no_tensorflow(face_photo_path, tmp_path):
+    """Recognizer() with its defaults (the bundled model's checked model.onnx on ONNX Runtime) never loads
+    TensorFlow or Keras, and gives the Keras model's probabilities."""
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    done = subprocess.run([sys.executable, "-c", DEFAULT_SCRIPT, str(face_photo_path)], capture_output=True,
+                          text=True, env=env, cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["heavy"] == [] and result["model"] == "OnnxModel" and result["code"] == 0
+    from fer.hub import load_model
+
+    expected = Recognizer(load_model("ferplus-cnn", runtime="keras")).predict(face_photo_path)
+    assert len(result["faces"]) == len(expected) == 1
+    np.testing.assert_allclose(list(result["faces"][0]["emotions"].values()),
+                               list(expected[0].probabilities.values()), atol=export.TOLERANCE)

@@ -49,6 +49,37 @@ def _metric_lines(config: ModelConfig) -> list[str]:
                          if plain else ".")]
     if metrics.get("note"):
         lines += ["", metrics["note"]]
+    return lines + _network_lines(config)
+
+
+def _network_lines(config: ModelConfig) -> list[str]:
+    """Size and cost, the teachers it was distilled from (same split), and the checked serving files."""
+    metrics, lines = config.metrics, []
+    network = metrics.get("network")
+    if network:
+        lines += ["", f"Network: {network['parameters']:,} parameters, {network['multiply_adds_per_view'] / 1e6:.1f}M "
+                      f"multiply-adds per view, {network['views']} view(s) per face with the default TTA."]
+    for teacher in metrics.get("teachers", []):
+        if teacher.get("accuracy") is None or "accuracy" not in metrics:
+            continue
+        ratio = network["multiply_adds_per_view"] / teacher["multiply_adds_per_view"] if network else None
+        lines += ["", f"Distilled from `{teacher['source']}`: {teacher['accuracy']:.4f} on {teacher.get('split')} "
+                      f"with its own TTA ({teacher['tta']}); this model {metrics['accuracy']:.4f} "
+                      f"({(metrics['accuracy'] - teacher['accuracy']) * 100:+.2f} points) with "
+                      + (f"{ratio:.2f}x its multiply-adds per view." if ratio else "its own TTA.")]
+    onnx = config.runtimes.get("onnx")
+    if onnx:
+        lines += ["", f"Served by ONNX Runtime from `{onnx['file']}` (checked against Keras: largest probability "
+                      f"difference {onnx.get('max_abs_difference', float('nan')):.1e} on {onnx.get('checked_on', '?')})."]
+        int8 = onnx.get("int8")
+        if int8 and "accuracy_change" in int8:
+            verdict = "within" if int8.get("within_limit") else "outside"
+            lines += ["", f"`{int8['file']}` (int8): {int8['split']} accuracy {int8['accuracy']:.4f} against "
+                          f"{int8['accuracy_float32']:.4f} in float32 ({int8['accuracy_change'] * 100:+.2f} points, "
+                          f"{verdict} the {int8['limit'] * 100:.1f}-point limit for the live paths)."]
+    speed = metrics.get("speed")
+    if speed:
+        lines += ["", f"Speed: {speed['text']} (`{speed['benchmark']}`, {speed['measured']})."]
     return lines
 
 

@@ -23,7 +23,8 @@ from fer.data import FaceDataset, load_dataset  # noqa: E402
 from fer.errors import FerError  # noqa: E402
 from fer.inference import softmax, view_offsets  # noqa: E402
 from fer.model_folder import load_model_folder, save_model_folder  # noqa: E402
-from fer.models import LOGITS_NAME  # noqa: E402
+from fer.hub import resolve_source  # noqa: E402
+from fer.models import LOGITS_NAME, multiply_adds  # noqa: E402
 from fer.preprocessing import preprocess_faces  # noqa: E402
 from training import plots  # noqa: E402
 from training.card import write_model_card  # noqa: E402
@@ -161,6 +162,10 @@ def finalize_run(folder: str | Path, config: ModelConfig, state: dict, val: Face
                  + ("" if complete else f" Training stopped after {done} of {planned_epochs} "
                                         "epochs (time budget); resume with --resume.")),
     }
+    config.metrics["network"] = network_facts(model, config)
+    teachers = [teacher_facts(source) for source in config.training.get("teacher") or []]
+    if teachers:
+        config.metrics["teachers"] = teachers
     save_model_folder(model, config, folder)
     plots.plot_learning_curve(state["history"], Path(folder) / "learning_curve.png")
     plots.plot_confusion_matrix(after["confusion_matrix"], config.labels, Path(folder) / "confusion_matrix.png",
@@ -177,6 +182,21 @@ def finalize_run(folder: str | Path, config: ModelConfig, state: dict, val: Face
               + ", ".join(f"{row['tau']:g}: {row['accuracy']:.4f} / {row['macro_f1']:.4f}" for row in sweep)
               + (f"; applied tau {logit_adjustment:g}" if logit_adjustment else ""))
     return config.metrics
+
+
+def network_facts(model: keras.Model, config: ModelConfig) -> dict:
+    """Parameters and multiply-adds of one forward pass (one view), and the views of the default TTA."""
+    return {"parameters": int(model.count_params()), "multiply_adds_per_view": multiply_adds(model),
+            "views": len(view_offsets(config, config.tta))}
+
+
+def teacher_facts(source: str) -> dict:
+    """A distillation teacher's recorded accuracy (its own TTA, its card's split) and size, for the card."""
+    folder = resolve_source(source)
+    teacher, config = load_model_folder(folder)
+    metrics = config.metrics
+    return {"source": source, "accuracy": metrics.get("accuracy"), "split": metrics.get("split"),
+            "dataset": metrics.get("dataset"), "tta": config.tta, **network_facts(teacher, config)}
 
 
 CHECK_FACES = 512
