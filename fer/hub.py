@@ -107,20 +107,24 @@ def load_model(source: str | Path = DEFAULT_MODEL, runtime: str = "auto",
 
     A model folder runs on ONNX Runtime (OnnxModel: its checked model.onnx, no TensorFlow) when runtime is
     "auto" and both the file and onnxruntime are there, else on Keras (EmotionModel); "onnx" or "keras" insist.
-    precision "int8" picks the folder's quantized ONNX file (ONNX Runtime only). An export folder from
+    precision "int8" picks the folder's quantized ONNX file (ONNX Runtime only); "auto" picks it when its recorded
+    accuracy change is within the live paths' limit, else float32 (the webcam and other live paths use
+    "auto"). An export folder from
     training.export gives an ExportedModel (ONNX Runtime or LiteRT) whatever runtime says."""
     if runtime not in RUNTIMES:
         raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
-    if precision not in ("float32", "int8"):
-        raise ValueError(f"precision must be 'float32' or 'int8', got {precision!r}")
+    if precision not in ("float32", "int8", "auto"):
+        raise ValueError(f"precision must be 'float32', 'int8' or 'auto', got {precision!r}")
     folder = resolve_source(source)
     if is_export_folder(folder):
         return ExportedModel(folder, source=str(source))
     if runtime != "keras":
         from fer.config import CONFIG_FILE, ModelConfig
-        from fer.runtime.onnx import OnnxModel, has_onnx, onnxruntime_available
+        from fer.runtime.onnx import OnnxModel, has_onnx, int8_within_limit, onnxruntime_available
 
         config = ModelConfig.load(folder / CONFIG_FILE)
+        if precision == "auto":
+            precision = "int8" if int8_within_limit(config) and has_onnx(folder, config, "int8") else "float32"
         if has_onnx(folder, config, precision) and (runtime == "onnx" or onnxruntime_available()):
             return OnnxModel(folder, config, source=str(source), precision=precision)
         if runtime == "onnx" or precision != "float32":

@@ -56,11 +56,17 @@ class LiveSession:
         probabilities = None if main is None else dict(zip(labels, map(float, tracks[main].probabilities)))
         cam = None
         due = self.cam_frame is None or self.frame_index - self.cam_frame >= max(1, int(self.cam_every))
-        if explainer is not None and tracks and due and not explainer.busy:
+        # A network with class maps (global average pooling) gives Grad-CAM from its own forward pass, without
+        # TensorFlow; others need the Keras explainer, skipped while another session is using it.
+        own_maps = getattr(recognizer.model, "has_class_maps", False)
+        if tracks and due and (own_maps or (explainer is not None and not explainer.busy)):
             largest = sorted(range(len(tracks)), key=lambda i: tracks[i].box.area, reverse=True)[:self.cam_faces]
             chosen = sorted(largest)
             classes = [int(np.argmax(tracks[i].probabilities)) for i in chosen]
-            heatmaps = explainer.explain_batch(analysis.inputs[chosen], "gradcam", classes)
+            if own_maps:
+                heatmaps = recognizer.model.class_activation_maps(analysis.inputs[chosen], classes)
+            else:
+                heatmaps = explainer.explain_batch(analysis.inputs[chosen], "gradcam", classes)
             overlays = [overlay(to_rgb(analysis.crops[i]), heatmap) for i, heatmap in zip(chosen, heatmaps)]
             cam = tile_strip(overlays, [labels[c] for c in classes], self.cam_tile)
             self.cam_frame = self.frame_index

@@ -97,3 +97,47 @@ def test_every_shipped_model_serves_its_checked_export(name, face_photo_path):
     if "int8" in record:
         assert {"accuracy_change", "within_limit", "split"} <= set(record["int8"])
         assert record["int8"]["within_limit"] == (abs(record["int8"]["accuracy_change"]) <= record["int8"]["limit"])
+
+
+def test_a_global_pooling_network_explains_itself_in_one_forward_pass(tmp_path, face_photo_path):
+    """Its ONNX file carries class maps; their Grad-CAM equals fer.explain's (gradient-based) Grad-CAM up to the
+    upsampling (OpenCV's linear resize here, scipy's zoom in tf-keras-vis)."""
+    from fer.explain import Explainer
+
+    folder = make_model_folder(tmp_path / "gap", input_size=40, onnx=True, seed=5, dense_units=(),
+                               global_pool=True, grad_cam_block=None)
+    served = load_model(folder)
+    assert served.has_class_maps
+    analysis = Recognizer(served).analyze(face_photo_path)
+    frames = np.concatenate([analysis.inputs, np.random.default_rng(2).integers(
+        0, 256, (3, *served.frame_shape), dtype=np.uint8)])
+    classes = [0, 3, 5, 6]
+    ours = served.class_activation_maps(frames, classes)
+    reference = Explainer(served).explain_batch(frames, "gradcam", classes)
+    assert ours.shape == reference.shape == (4, *served.frame_shape[:2])
+    compared = 0
+    for got, want in zip(ours, reference):
+        if not want.any():  # no positive evidence for the class: both say so
+            assert not got.any()
+            continue
+        compared += 1
+        assert np.corrcoef(got.ravel(), want.ravel())[0, 1] > 0.95
+        assert np.abs(got - want).mean() < 0.05
+    assert compared >= 2
+
+
+def test_class_maps_are_refused_clearly_for_other_networks(onnx_crop_dir):
+    with pytest.raises(ModelSourceError, match="global average pooling"):
+        load_model(onnx_crop_dir).class_activation_maps(np.zeros((1, 48, 48, 1), np.uint8), [0])
+
+
+def test_the_webcam_draws_grad_cam_of_a_global_pooling_network_without_an_explainer(tmp_path, face_photo_path):
+    from fer.stream import LiveSession
+
+    folder = make_model_folder(tmp_path / "gap", input_size=40, onnx=True, seed=5, dense_units=(),
+                               global_pool=True, grad_cam_block=None)
+    recognizer = Recognizer(load_model(folder), tta="flip")
+    session = LiveSession(cam_every=2)
+    frame = recognizer.read(face_photo_path)
+    shown = [session.step(recognizer, frame, explainer=None).cam is not None for _ in range(4)]
+    assert shown == [True, False, True, False]

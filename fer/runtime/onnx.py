@@ -24,6 +24,7 @@ RUNTIME_KEY = "onnx"
 NETWORK_FILE = "model.onnx"
 INT8_FILE = "model.int8.onnx"
 INSTALL_HINT = "pip install onnxruntime"
+CLASS_MAPS = "class_maps"  # the output of networks ending in global average pooling (fer.runtime.onnx_writer)
 
 
 def onnxruntime_available() -> bool:
@@ -51,6 +52,13 @@ def onnx_record(config: ModelConfig, precision: str = "float32") -> dict[str, An
         record = record.get("int8")
         return record if isinstance(record, dict) else None
     return record
+
+
+def int8_within_limit(config: ModelConfig) -> bool:
+    """Whether the folder's int8 file was judged fit for the live paths (its accuracy change within the limit
+    training.finalize applies)."""
+    record = onnx_record(config, "int8")
+    return bool(record and record.get("within_limit"))
 
 
 def has_onnx(folder: Path, config: ModelConfig, precision: str = "float32") -> bool:
@@ -109,7 +117,9 @@ class OnnxModel(FrameModel):
             raise ModelSourceError(f"{self.path}: expected one input of shape (N, "
                                    f"{', '.join(map(str, self.config.input_shape))})")
         self.input_name = inputs[0].name
-        self.output_name = self.session.get_outputs()[0].name
+        outputs = [output.name for output in self.session.get_outputs()]
+        self.output_name = "logits" if "logits" in outputs else outputs[0]
+        self.has_class_maps = CLASS_MAPS in outputs
         self._keras = None
         self._keras_lock = threading.Lock()
 
@@ -133,6 +143,34 @@ class OnnxModel(FrameModel):
                       temperature: float | None = None) -> np.ndarray:
         temperature = self.config.temperature if temperature is None else temperature
         return softmax(self.logits(frames, tta) / temperature).astype(np.float32)
+
+    def class_activation_maps(self, frames: np.ndarray, classes: Sequence[int]) -> np.ndarray:
+        """Grad-CAM of one class per face, (N, *frame_shape[:2]) in 0..1, from one forward pass: for a network
+        ending in global average pooling and its logits layer it is the ReLU of the class's weighted feature
+        maps (the "class_maps" output), upsampled to the network's input, normalised per face and placed in
+        the frame (zero outside the centre the network sees), as fer.explain's Grad-CAM places its maps."""
+        import cv2
+
+        if not self.has_class_maps:
+            raise ModelSourceError(f"{self.path.name} has no class maps (only networks ending in global average "
+                                   "pooling have them); use fer.explain.Explainer for Grad-CAM")
+        frames = self.check_frames(frames)
+        classes = [int(c) for c in classes]
+        if len(classes) != len(frames):
+            raise ValueError(f"got {len(classes)} classes for {len(frames)} faces")
+        frame_h, frame_w = self.config.frame_shape[:2]
+        height, width = self.config.input_shape[:2]
+        result = np.zeros((len(frames), frame_h, frame_w), np.float32)
+        if not len(frames):
+            return result
+        inputs = test_time_views(frames, self.config, "none")
+        maps = self.session.run([CLASS_MAPS], {self.input_name: inputs})[0]
+        top, left = (frame_h - height) // 2, (frame_w - width) // 2
+        for index, (face_maps, target) in enumerate(zip(maps, classes)):
+            cam = cv2.resize(np.maximum(face_maps[:, :, target], 0.0), (width, height), interpolation=cv2.INTER_LINEAR)
+            low, high = float(cam.min()), float(cam.max())
+            result[index, top:top + height, left:left + width] = (cam - low) / (high - low) if high > low else 0.0
+        return result
 
     def warm_up(self, batch_sizes: Sequence[int] = (1, 4), modes: Sequence[str] | None = None) -> None:
         for tta in modes or {self.config.tta, "flip"}:

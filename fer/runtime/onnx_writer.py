@@ -28,12 +28,37 @@ def supported_modes(config) -> list[str]:
     return [mode for mode in TTA_MODES if mode != "ten_crop" or config.crop_pct < 1.0]
 
 
-def export_network(network, path: Path) -> None:
-    """Keras's own ONNX export (tf2onnx) of the bare network: (N, *input_shape) raw pixels -> logits."""
+def serving_network(network, config):
+    """The network with named outputs: "logits", and for a network that ends in global average pooling and its
+    logits layer, "class_maps" (N, h, w, classes): the last convolution's maps weighted by each class's logit
+    weights (a 1x1 convolution with the logits kernel). For such a network Grad-CAM of a class is its
+    normalised ReLU map (the gradient of a logit w.r.t. the pooled maps is the class weight over h x w), so
+    runtimes without gradients (ONNX Runtime, the private page) explain it with one forward pass."""
+    import keras
+
+    from fer.models import GLOBAL_POOL_NAME, LOGITS_NAME
+
+    outputs = {"logits": network.outputs[0]}
+    names = {layer.name for layer in network.layers}
+    if GLOBAL_POOL_NAME in names and config.last_conv_layer in names:
+        logits_layer = network.get_layer(LOGITS_NAME)
+        kernel = keras.ops.convert_to_numpy(logits_layer.kernel)
+        features = network.get_layer(config.last_conv_layer).output
+        if features.shape[-1] == kernel.shape[0]:
+            weigh = keras.layers.Conv2D(kernel.shape[1], 1, use_bias=False, name="class_maps")
+            outputs["class_maps"] = weigh(features)
+            weigh.set_weights([kernel[None, None]])
+    return keras.Model(network.inputs, outputs, name="serving_network")
+
+
+def export_network(network, path: Path, config=None) -> None:
+    """Keras's own ONNX export (tf2onnx) of the network: (N, *input_shape) raw pixels -> logits (and class maps,
+    see serving_network, when `config` is given)."""
+    graph = network if config is None else serving_network(network, config)
     with warnings.catch_warnings():  # the input-structure notice of calling a one-input model on a bare array
         warnings.simplefilter("ignore", UserWarning)
-        network(np.zeros((1, *network.inputs[0].shape[1:]), np.float32))  # Keras exports only called models
-    network.export(str(path), format="onnx", verbose=False)
+        graph(np.zeros((1, *network.inputs[0].shape[1:]), np.float32))  # Keras exports only called models
+    graph.export(str(path), format="onnx", verbose=False)
 
 
 def quantize(float_path: Path, out_path: Path, calibration: np.ndarray) -> None:
@@ -87,13 +112,13 @@ def write_onnx(model, folder: str | Path, check_frames: np.ndarray, check_source
     path = folder / NETWORK_FILE
     with tempfile.TemporaryDirectory(dir=folder) as staging:
         staged = Path(staging) / NETWORK_FILE
-        export_network(model.model, staged)
+        export_network(model.model, staged, config)
         import onnx
 
         opset = max(entry.version for entry in onnx.load(str(staged)).opset_import if entry.domain in ("", "ai.onnx"))
         record: dict[str, Any] = {"file": NETWORK_FILE, "sha256": file_sha256(staged), "opset": opset,
                                   "input": "raw 0-255 pixels, (N, *input_shape); test-time views are made outside",
-                                  "output": "logits (before temperature)"}
+                                  "outputs": [output.name for output in open_session(staged).get_outputs()]}
         config.runtimes[RUNTIME_KEY] = record
         staged.replace(path)
     onnx_model = OnnxModel(folder, config)
