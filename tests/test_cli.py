@@ -78,3 +78,17 @@ def test_empty_folder_is_an_error(model, tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main(["predict", str(tmp_path / "empty"), "--model", model]) == 1
     assert "no image or video files" in capsys.readouterr().err
+
+
+def test_explain_prints_faithfulness_per_face_and_method(face_photo_path, tmp_path, capsys):
+    code = main(["explain", str(face_photo_path), "--method", "gradcam", "saliency", "--faithfulness", "--json",
+                 "--out", str(tmp_path)])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    (face,) = result["faces"]
+    assert set(face["methods"]) == {"gradcam", "saliency"}
+    for figures in face["methods"].values():
+        for key in ("deletion_auc", "insertion_auc", "random_deletion_auc", "random_insertion_auc"):
+            assert 0.0 <= figures[key] <= 1.0
+        assert Image.open(figures["file"]).size[0] > 0
+    assert main(["explain", str(face_photo_path), "--method", "lime"]) == 2
