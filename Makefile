@@ -31,11 +31,11 @@ install: $(VENV)/.runtime-installed
 
 install-test: $(VENV)/.test-installed
 
-# Private mode (web/): ONNX Runtime Web from the npm registry (npm pack, or a checked download without npm), the
-# bundled models exported to ONNX and the page's settings from the Python code; redone when any of them changes.
+# Private mode (web/): ONNX Runtime Web from the npm registry (npm pack, or a checked download without npm), each
+# bundled model's checked model.onnx (copied, hash-checked) and the page's settings from the Python code; redone when any changes.
 # Generated and gitignored.
 WEB_PREPARED := web/models/.prepared
-$(WEB_PREPARED): web/prepare.py $(wildcard fer/*.py) $(wildcard models/*/*) | $(VENV)/.export-installed
+$(WEB_PREPARED): web/prepare.py $(wildcard fer/*.py fer/*/*.py) $(wildcard models/*/*) | $(VENV)/.runtime-installed
 	$(PY) -m web.prepare
 	touch $@
 

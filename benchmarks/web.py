@@ -1,10 +1,18 @@
 """Private mode: frames/s of the page (web/) in Chromium on a fake camera with 1 and 4 faces, on this machine.
 
-The page runs YuNet and the expression model with ONNX Runtime Web (WASM with SIMD, one thread per analysis worker)
-on the same 640x480 frames as the webcam-handler section, served cross-origin isolated as the app serves it; each
-row is one number of analysis workers (?workers=N). Frames per second are those the page itself shows: camera
-frames analysed and drawn per second. `python -m benchmarks.web [--seconds S] [--workers N ...]` runs it alone on
-the example faces.
+The page runs YuNet and the expression model (the model folder's own model.onnx, or model.int8.onnx with
+?precision=int8) with ONNX Runtime Web (WASM with SIMD, one thread per analysis worker) on the same 640x480 frames
+as the webcam-handler section, served cross-origin isolated as the app serves it. Each row is one number of faces,
+precision, CPU throttling rate and number of analysis workers (?workers=N). Frames per second are those the page
+itself shows: camera frames analysed and drawn per second.
+
+CPU throttling is Chromium's (CDP Emulation.setCPUThrottlingRate, as DevTools' "4x slowdown"). It slows the page's
+main thread only (grabbing, drawing, passing frames and results): Chromium refuses it for workers ("Operation is
+only supported for pages, not workers"), so YuNet and the expression model in the analysis workers run at this
+machine's speed in every row; the throttled rows show what a slow main thread costs, not a 4x slower device.
+
+`python -m benchmarks.web [--seconds S] [--workers N ...] [--precision float32 int8] [--cpu-throttling 1 4]` runs
+it alone on the example faces.
 """
 
 from __future__ import annotations
@@ -29,6 +37,8 @@ SITE = REPO_ROOT / "web"
 STAGES = ("grab", "detect", "crop", "classify", "draw")
 # One analysis worker is the page's choice on a 2-core machine; two are measured beside it to show why.
 WORKERS = (1, 2)
+PRECISIONS = ("float32", "int8")  # ?precision=: the folder's checked export, or its quantized file
+CPU_THROTTLING = (1, 4)  # Chromium's CPU throttling rate (1: none); see the module docstring for what it slows
 
 
 def available() -> str | None:
@@ -50,20 +60,25 @@ def camera(frame: np.ndarray, path: Path) -> Path:
     return write_y4m(path, [frame if index % 2 == 0 else moved for index in range(CAMERA_FPS)], fps=CAMERA_FPS)
 
 
-def measure_page(clip: Path, url: str, seconds: float, warmup_frames: int = 10) -> dict:
-    """Start the page's camera on `clip` and read its frame counter and stage timings for `seconds`."""
+def measure_page(clip: Path, url: str, seconds: float, warmup_frames: int = 10, cpu_throttling: float = 1) -> dict:
+    """Start the page's camera on `clip` and read its frame counter and stage timings for `seconds` (with Chromium's
+    CPU throttling at `cpu_throttling` from the end of loading, when above 1)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
                                              args=[*BROWSER_FLAGS, f"--use-file-for-fake-video-capture={clip}"])
         try:
-            page = browser.new_context(permissions=["camera"]).new_page()
+            context = browser.new_context(permissions=["camera"])
+            page = context.new_page()
             page.set_default_timeout(120_000)
             page.goto(url)
             page.wait_for_selector("body[data-ready]")
             if page.evaluate("document.body.dataset.ready") != "true":
                 raise RuntimeError(f"the page did not load: {page.inner_text('#status')}")
+            model = page.evaluate("window.ferPrivate.model")
+            if cpu_throttling > 1:  # after loading (a navigation may change the renderer process)
+                context.new_cdp_session(page).send("Emulation.setCPUThrottlingRate", {"rate": cpu_throttling})
             page.click("#camera")
             page.wait_for_function(f"window.ferPrivate.stats().frames >= {warmup_frames}")
             first, start = page.evaluate("window.ferPrivate.stats()"), time.perf_counter()
@@ -82,23 +97,33 @@ def measure_page(clip: Path, url: str, seconds: float, warmup_frames: int = 10) 
     return {"fps": round((last["frames"] - first["frames"]) / elapsed, 2), "frames": last["frames"] - first["frames"],
             "seconds": round(elapsed, 1), "faces_found": statistics.mode(faces),
             **{f"{stage}_ms": round(statistics.median(values), 1) for stage, values in samples.items()},
-            "workers": last["workers"], "threads": last["threads"], "cross_origin_isolated": last["crossOriginIsolated"],
-            "page_shows": shown}
+            "workers": last["workers"], "threads": last["threads"], "precision": model["precision"],
+            "model": model["name"], "cpu_throttling": cpu_throttling,
+            "cross_origin_isolated": last["crossOriginIsolated"], "page_shows": shown}
 
 
-def measure(frames_by_count: dict[int, np.ndarray], seconds: float, workers: tuple[int, ...] = WORKERS) -> dict:
-    """One row per face count and number of analysis workers."""
+def measure(frames_by_count: dict[int, np.ndarray], seconds: float, workers: tuple[int, ...] = WORKERS,
+            precisions: tuple[str, ...] = PRECISIONS, cpu_throttling: tuple[float, ...] = CPU_THROTTLING,
+            warmup_frames: int = 10) -> dict:
+    """One row per face count, precision, CPU throttling rate and number of analysis workers."""
     from web.serve import serving
 
     rows = []
     with tempfile.TemporaryDirectory() as folder, serving(SITE, isolated=True) as url:
         for count, frame in frames_by_count.items():
             clip = camera(frame, Path(folder) / f"faces-{count}.y4m")
-            for worker_count in workers:
-                rows.append({"faces": count, **measure_page(clip, f"{url}index.html?workers={worker_count}", seconds)})
+            for precision in precisions:
+                for rate in cpu_throttling:
+                    for worker_count in workers:
+                        page = f"{url}index.html?workers={worker_count}&precision={precision}"
+                        rows.append({"faces": count, "precision_asked": precision,
+                                     **measure_page(clip, page, seconds, warmup_frames, rate)})
     return {"rows": rows, "target_fps": TARGET_FPS, "camera_fps": CAMERA_FPS, "browser": str(CHROMIUM),
             "note": "fps = camera frames the page analysed and drew per second; stage times are medians of "
-                    "the page's own per-frame timings; the camera delivers 30 fps, so 30 is the ceiling"}
+                    "the page's own per-frame timings; the camera delivers 30 fps, so 30 is the ceiling; "
+                    "precision = the ONNX file the page ran (int8 only where config.json records one within its "
+                    "limit); CPU throttling (Chromium's) slows the page's main thread only, not the analysis "
+                    "workers (Chromium refuses it for workers)"}
 
 
 def run(context) -> dict:
@@ -118,9 +143,12 @@ def run(context) -> dict:
 def table(results: dict) -> list[str]:
     if "skipped" in results:
         return [f"skipped: {results['skipped']}"]
-    lines = ["faces (found) | workers | fps | median ms: grab / detect / crop / classify / draw"]
+    lines = ["faces (found) | precision | CPU throttling (main thread) | workers | fps | "
+             "median ms: grab / detect / crop / classify / draw"]
     for row in results["rows"]:
-        lines.append(f"{row['faces']} ({row['faces_found']}) | {row['workers']} | {row['fps']:.1f} | "
+        throttling = row.get("cpu_throttling", 1)
+        lines.append(f"{row['faces']} ({row['faces_found']}) | {row.get('precision', 'float32')} | "
+                     f"{'none' if throttling <= 1 else f'{throttling:g}x'} | {row['workers']} | {row['fps']:.1f} | "
                      f"{row['grab_ms']:.0f} / {row['detect_ms']:.0f} / {row['crop_ms']:.0f} / "
                      f"{row['classify_ms']:.0f} / {row['draw_ms']:.0f}")
     isolated = all(row["cross_origin_isolated"] for row in results["rows"])
@@ -135,13 +163,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="measuring time per row (after warm-up)")
     parser.add_argument("--workers", type=int, nargs="+", default=list(WORKERS),
                         help="numbers of analysis workers to try (default: %(default)s)")
+    parser.add_argument("--precision", nargs="+", choices=PRECISIONS, default=list(PRECISIONS),
+                        help="ONNX files to try (?precision=; default: %(default)s)")
+    parser.add_argument("--cpu-throttling", type=float, nargs="+", default=list(CPU_THROTTLING),
+                        help="Chromium CPU throttling rates to try, 1 = none; it slows the page's main thread, "
+                             "not the analysis workers (default: %(default)s)")
+    parser.add_argument("--warmup-frames", type=int, default=10, help="frames before measuring (default: 10)")
     args = parser.parse_args(argv)
     reason = available()
     if reason:
         raise SystemExit(f"cannot measure the page: {reason}")
     faces = frames.example_faces()
     composed = {count: frames.compose([faces[i % len(faces)] for i in range(count)]).image for count in FACE_COUNTS}
-    results = measure(composed, args.seconds, tuple(args.workers))
+    results = measure(composed, args.seconds, tuple(args.workers), tuple(args.precision),
+                      tuple(args.cpu_throttling), args.warmup_frames)
     print("\n".join(table(results)))
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; faces: crops of the examples/ photos")
 

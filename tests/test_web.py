@@ -1,10 +1,13 @@
 """Private mode (web/): the page in Debian's chromium against the Python pipeline. The same faces, model inputs
-and probabilities; no image data leaving the page; working offline; served by the app and as a static site."""
+and probabilities (the page runs each model folder's own model.onnx, as OnnxModel does); no image data leaving the
+page; working offline; served by the app and as a static site. The page is prepared into a temporary folder
+(web.prepare.prepare(site=...)), so it is always the current page with the current models."""
 
 from __future__ import annotations
 
 import base64
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -21,7 +24,13 @@ from app_server import ARTIFACTS, example_rgb, free_port, letterbox, shared_app,
 from test_browser import CHROMIUM, browser, fake_camera, green_pixels  # noqa: F401 (pytest fixtures)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SITE = REPO_ROOT / "web"
+WEB = REPO_ROOT / "web"
+# page vs OnnxModel on the same frames: the same float32 model.onnx, in ONNX Runtime Web's WASM kernels and in
+# ONNX Runtime's native ones (the views, their mean, the temperature and the softmax made in JS and in numpy).
+FLOAT32_TOLERANCE = 1e-4
+# The quantized file: the two builds' int8 kernels agreed to 1.2e-7 (2026-12-03); the margin is for a
+# requantization step rounded apart, which moves a probability by far more than float32 noise.
+INT8_TOLERANCE = 1e-3
 OWN_DETECTION_TOLERANCE = 5e-3  # page vs Python, each through its own YuNet run (landmarks a fraction of a pixel apart)
 
 pytestmark = [
@@ -63,10 +72,19 @@ IMAGES = {
 
 
 @pytest.fixture(scope="module")
-def site() -> Path:
-    if not (SITE / "runtime" / "ort.wasm.min.mjs").is_file() or not (SITE / "models" / "pipeline.json").is_file():
-        pytest.skip("web/ is not prepared: run `make web` (python -m web.prepare)")
-    return SITE
+def site(tmp_path_factory) -> Path:
+    """The page prepared into a temporary folder from the bundled models (ONNX Runtime Web taken from web/runtime/
+    when `make web` has fetched it, else fetched as `make web` does; skipped when it cannot be had)."""
+    from web.prepare import PrepareError, fetch_runtime, prepare
+
+    folder = tmp_path_factory.mktemp("site")
+    if (WEB / "runtime" / "VERSION").is_file():
+        shutil.copytree(WEB / "runtime", folder / "runtime")
+    try:
+        fetch_runtime(folder)  # reused when the copy is of the pinned version
+    except (PrepareError, OSError) as error:
+        pytest.skip(f"ONNX Runtime Web is not available: {error}")
+    return prepare(site=folder)
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +94,8 @@ def settings(site) -> dict:
 
 @pytest.fixture(scope="module")
 def static_site(site):
-    """web/ served by `python -m http.server`, exactly as a plain static host would (no special headers)."""
+    """The prepared page served by `python -m http.server`, exactly as a plain static host would (no special
+    headers)."""
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
                                 "--directory", str(site)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -118,6 +137,21 @@ def page(browser, static_site):
     context.close()
 
 
+@pytest.fixture(scope="module")
+def model_pages(browser, static_site):
+    """page_for(model, precision): the page running that model (one page each, opened on first use)."""
+    context, pages = browser.new_context(), {}
+
+    def page_for(model: str, precision: str = "float32"):
+        if (model, precision) not in pages:
+            pages[model, precision] = open_page(context, f"{static_site}index.html?model={model}"
+                                                         f"&precision={precision}&workers=1")
+        return pages[model, precision]
+
+    yield page_for
+    context.close()
+
+
 def in_page(page, method: str, image: np.ndarray, *extra):
     height, width = image.shape[:2]
     data = base64.b64encode(np.ascontiguousarray(image).tobytes()).decode("ascii")
@@ -133,37 +167,151 @@ def iou(first: list[int], box: dict) -> float:
     return intersection / (first[2] * first[3] + second[2] * second[3] - intersection)
 
 
-def python_recognizer(model: str):
-    """The Python side: the page's exported model with the app's webcam detection settings."""
+def python_model(site: Path, model: str, precision: str = "float32"):
+    """The Python side of a page model: fer.hub.load_model on the page's copy of the folder (an OnnxModel)."""
+    from fer.hub import load_model
+    from fer.runtime.onnx import OnnxModel
+
+    model = load_model(site / "models" / model, precision=precision)
+    assert isinstance(model, OnnxModel)
+    return model
+
+
+def python_recognizer(site: Path, model: str):
+    """The Python side: the page's model with the app's webcam detection settings."""
     from fer.engine import MAX_STREAM_FACES, STREAM_DETECTION_SIDE, STREAM_TTA
     from fer.recognizer import Recognizer
 
-    return Recognizer(SITE / "models" / model, tta=STREAM_TTA, max_side=STREAM_DETECTION_SIDE,
+    return Recognizer(python_model(site, model), tta=STREAM_TTA, max_side=STREAM_DETECTION_SIDE,
                       max_faces=MAX_STREAM_FACES)
 
 
-def test_page_settings_are_read_from_the_python_code(settings):
-    from fer.config import ModelConfig
-    from fer.exported import ExportedModel
+def classify_in_page(page, frames: np.ndarray, tta: str | None = None) -> dict:
+    """The page's model alone on (N, *frame_shape) uint8 frames: {logits, probabilities} as arrays."""
+    data = base64.b64encode(np.ascontiguousarray(frames, np.uint8).tobytes()).decode("ascii")
+    got = page.evaluate("([args]) => window.ferPrivate.classifyFrames(...args)", [[data, len(frames), tta]])
+    return {key: np.array(value, np.float64) for key, value in got.items()}
+
+
+def comparison_frames(model) -> np.ndarray:
+    """Model inputs to compare on: four real faces (the Python Recognizer's frames) and four random frames."""
+    from fer.recognizer import Recognizer
+
+    faces = Recognizer(model).analyze(grid()).inputs
+    noise = np.random.default_rng(0).integers(0, 256, (4, *model.frame_shape), dtype=np.uint8)
+    return np.concatenate([faces, noise])
+
+
+def test_page_settings_are_read_from_the_python_code(site, settings):
+    """pipeline.json from the Python objects; the webcam's model first; each model the folder's own checked files."""
+    from fer.engine import EngineCache
     from fer.hub import resolve_source
-    from web.prepare import PAGE_FILES, pipeline_settings
+    from web.prepare import PAGE_FILES, model_name, pipeline_settings
 
     expected = pipeline_settings(settings["models"][0]["source"])
-    assert {key: settings[key] for key in expected} == expected  # `make web` again if this fails
+    assert {key: settings[key] for key in expected} == expected
+    assert settings["default_model"] == settings["models"][0]["name"] == model_name(EngineCache().stream_source())
     for entry in settings["models"]:
-        exported = ExportedModel(SITE / "models" / entry["folder"])
-        source_config = ModelConfig.load(resolve_source(entry["source"]) / "config.json")
-        assert exported.config.to_dict() == source_config.to_dict()  # the export is of the current model
-        assert settings["stream"]["tta"] in exported.tta_modes
-    page_files = {p.name for p in SITE.iterdir() if p.suffix in (".html", ".js", ".css", ".md")}
+        source, copy = resolve_source(entry["source"]), site / "models" / entry["folder"]
+        record = json.loads((source / "config.json").read_text())["runtimes"]["onnx"]
+        files = ["config.json", record["file"], *([record["int8"]["file"]] if "int8" in record else [])]
+        assert sorted(p.name for p in copy.iterdir()) == sorted(files)  # no export graphs, no export.json
+        for name in files:
+            assert (copy / name).read_bytes() == (source / name).read_bytes(), f"{entry['name']}/{name}"
+    page_files = {p.name for p in WEB.iterdir() if p.suffix in (".html", ".js", ".css", ".md")}
     assert page_files == set(PAGE_FILES)  # a static copy (prepare --site) takes every page file
 
 
-def test_page_agrees_with_the_python_recognizer(page, settings):
-    """Boxes IoU >= 0.9 against Recognizer(export, tta="flip", max_side=320); given the same face (box and
+def test_the_page_views_and_precision_choice_are_python_s(page, site, settings):
+    """pipeline.js's frameShape / viewOffsets against fer.config / fer.inference for every model and TTA mode (and
+    a crop_pct 1 model), and which ONNX file it picks for each precision asked."""
+    from fer.config import ModelConfig
+    from fer.inference import view_offsets
+
+    configs = [json.loads((site / "models" / e["folder"] / "config.json").read_text()) for e in settings["models"]]
+    configs.append({**configs[0], "crop_pct": 1.0, "tta": "flip"})
+    for data in configs:
+        config = ModelConfig.from_dict(data)
+        for tta in ("none", "flip", "ten_crop"):
+            got = page.evaluate("""([config, tta]) => import('./pipeline.js').then((m) => {
+                try { return {shape: m.frameShape(config), views: m.viewOffsets(config, tta)}; }
+                catch (error) { return {error: error.message}; } })""", [data, tta])
+            try:
+                views = [list(view) for view in view_offsets(config, tta)]
+            except ValueError:
+                assert "crop_pct" in got["error"], got
+                continue
+            assert got == {"shape": config.frame_shape, "views": views}, (data["crop_pct"], tta)
+    record = configs[0]["runtimes"]["onnx"]
+    choose = """([config, asked]) => import('./pipeline.js').then((m) => {
+        try { return m.onnxFile(config, asked); } catch (error) { return {error: error.message}; } })"""
+    int8 = dict(record.get("int8") or {"file": "model.int8.onnx"}, within_limit=True)
+    usable = {**configs[0], "runtimes": {"onnx": {**record, "int8": int8}}}
+    assert page.evaluate(choose, [usable, "int8"]) == {"file": int8["file"], "precision": "int8"}
+    assert page.evaluate(choose, [usable, "float32"]) == {"file": record["file"], "precision": "float32", "why": ""}
+    beyond = {**usable, "runtimes": {"onnx": {**record, "int8": {**int8, "within_limit": False}}}}
+    assert page.evaluate(choose, [beyond, "int8"])["precision"] == "float32"
+    bare = {**usable, "runtimes": {"onnx": {key: value for key, value in record.items() if key != "int8"}}}
+    assert page.evaluate(choose, [bare, "int8"]) == {"file": record["file"], "precision": "float32",
+                                                     "why": "it has no int8 file"}
+    assert "precision must be" in page.evaluate(choose, [usable, "float16"])["error"]
+    assert "records no ONNX file" in page.evaluate(choose, [{**usable, "runtimes": {}}, "float32"])["error"]
+
+
+def test_the_page_model_is_python_s_onnx_model(model_pages, site, settings):
+    """Each model on the same frames, page vs fer.hub.load_model(folder) (OnnxModel): mean logits and probabilities
+    within FLOAT32_TOLERANCE, in every TTA mode the model has (so the views are made alike)."""
+    worst = 0.0
+    for entry in settings["models"]:
+        page, model = model_pages(entry["name"]), python_model(site, entry["name"])
+        info = page.evaluate("window.ferPrivate.model")
+        assert info["name"] == entry["name"] and info["precision"] == "float32" and info["file"] == "model.onnx"
+        assert info["tta"] == settings["stream"]["tta"] and info["frameShape"] == list(model.frame_shape)
+        frames = comparison_frames(model)
+        modes = ["none", "flip"] + (["ten_crop"] if model.config.crop_pct < 1 else [])
+        for tta in [None, *modes]:  # None: the webcam's mode, the page's own
+            got = classify_in_page(page, frames, tta)
+            mode = tta or settings["stream"]["tta"]
+            for key, expected in (("logits", model.logits(frames, mode)),
+                                  ("probabilities", model.predict_proba(frames, tta=mode))):
+                assert got[key].shape == expected.shape
+                difference = float(np.abs(got[key] - expected).max())
+                assert difference <= FLOAT32_TOLERANCE, f"{entry['name']}, {mode}: {key} differ by {difference:.2e}"
+                worst = max(worst, difference)
+        assert classify_in_page(page, frames[:0])["probabilities"].size == 0  # no face: no session call
+    print(f"page vs OnnxModel on the same frames: max difference {worst:.2e}")
+
+
+def test_the_page_runs_the_int8_file_when_asked(model_pages, site, settings):
+    """?precision=int8: the page runs model.int8.onnx when config.json records it within its limit (and says so),
+    agreeing with load_model(folder, precision="int8") within INT8_TOLERANCE; else float32, saying why."""
+    checked = 0
+    for entry in settings["models"]:
+        page = model_pages(entry["name"], "int8")
+        info = page.evaluate("window.ferPrivate.model")
+        record = json.loads((site / "models" / entry["folder"] / "config.json").read_text())["runtimes"]["onnx"]
+        if not (record.get("int8") or {}).get("within_limit"):
+            assert info["precision"] == "float32" and info["fallback"], info
+            continue
+        assert info["precision"] == "int8" and info["file"] == record["int8"]["file"] and info["fallback"] is None
+        assert page.evaluate("window.ferPrivate.stats().precision") == "int8"
+        model = python_model(site, entry["name"], "int8")
+        frames = comparison_frames(model)
+        got = classify_in_page(page, frames)
+        expected = model.predict_proba(frames, tta=settings["stream"]["tta"])
+        difference = float(np.abs(got["probabilities"] - expected).max())
+        assert difference <= INT8_TOLERANCE, f"{entry['name']} int8: probabilities differ by {difference:.2e}"
+        print(f"{entry['name']} int8: page vs OnnxModel max |dp| = {difference:.2e}")
+        checked += 1
+    if not checked:
+        pytest.skip("no prepared model records an int8 file within its limit")
+
+
+def test_page_agrees_with_the_python_recognizer(page, site, settings):
+    """Boxes IoU >= 0.9 against Recognizer(model, tta="flip", max_side=320); given the same face (box and
     landmarks), the page's model input is identical to fer.preprocessing's, pixel for pixel, and its
-    probabilities are within 1e-3 of Python's."""
-    recognizer = python_recognizer(settings["default_model"])
+    probabilities are within FLOAT32_TOLERANCE of Python's."""
+    recognizer = python_recognizer(site, settings["default_model"])
     worst = {"probability": 0.0, "detected": 0.0, "iou": 1.0}
     for name, make in IMAGES.items():
         image = np.ascontiguousarray(make())
@@ -182,7 +330,7 @@ def test_page_agrees_with_the_python_recognizer(page, settings):
             overlap = iou(prediction.box.to_list(), face["box"])
             assert overlap >= 0.9, f"{name}, face {index}: IoU {overlap:.3f}"
             difference = float(np.abs(np.array(face["probabilities"]) - same_faces.probabilities[index]).max())
-            assert difference <= 1e-3, f"{name}, face {index}: probabilities differ by {difference:.2e}"
+            assert difference <= FLOAT32_TOLERANCE, f"{name}, face {index}: probabilities differ by {difference:.2e}"
             changed = int((np.array(got["inputs"][index], np.uint8) != same_faces.inputs[index].ravel()).sum())
             assert changed == 0, f"{name}, face {index}: {changed} input pixels differ"
             # Through each side's own detector: landmarks a little apart tilt a small face's crop (1.22e-3 seen).
@@ -199,20 +347,20 @@ def test_page_agrees_with_the_python_recognizer(page, settings):
           f"each side's own detection {worst['detected']:.2e}, min IoU {worst['iou']:.3f}")
 
 
-def test_the_other_model_agrees_too(browser, static_site, settings):
+def test_the_other_model_agrees_too(model_pages, site, settings):
+    """?model=NAME: the page switches to that model; on its own faces it agrees with Python's within
+    FLOAT32_TOLERANCE."""
     if len(settings["models"]) < 2:
         pytest.skip("only one model prepared")
     name = settings["models"][1]["name"]
-    context = browser.new_context()
-    try:
-        page = open_page(context, f"{static_site}index.html?model={name}")
-        image = letterbox(example_rgb(), 640, 480)
-        expected = python_recognizer(name).analyze(image)
-        got = in_page(page, "analyzeRGB", image)
-        assert got["labels"] == list(expected.labels)
-        assert np.abs(np.array(got["faces"][0]["probabilities"]) - expected.probabilities[0]).max() <= 1e-3
-    finally:
-        context.close()
+    page, recognizer = model_pages(name), python_recognizer(site, name)
+    image = letterbox(example_rgb(), 640, 480)
+    got = in_page(page, "analyzeRGB", image)
+    assert got["labels"] == list(recognizer.labels) and len(got["faces"]) == 1
+    faces = [Face(Box(*(face["box"][key] for key in ("x", "y", "width", "height"))), face["score"],
+                  tuple(tuple(point) for point in face["landmarks"])) for face in got["faces"]]
+    expected = recognizer.classify_faces(recognizer.read(image), faces).probabilities[0]
+    assert np.abs(np.array(got["faces"][0]["probabilities"]) - expected).max() <= FLOAT32_TOLERANCE
 
 
 def test_no_image_data_leaves_the_page_and_it_works_offline(browser, static_site):
@@ -251,7 +399,11 @@ def test_no_image_data_leaves_the_page_and_it_works_offline(browser, static_site
         assert request.is_navigation_request() or "?" not in request.url, request.url  # no data in a query
 
 
-def test_the_app_links_to_private_mode_and_serves_it_cross_origin_isolated(browser, site, tiny_model_dir):
+def test_the_app_links_to_private_mode_and_serves_it_cross_origin_isolated(browser, tiny_model_dir):
+    from fer.private_mode import is_prepared
+
+    if not is_prepared(WEB):  # the app serves web/ itself
+        pytest.skip("web/ is not prepared: run `make web` (python -m web.prepare)")
     server = shared_app(tiny_model_dir)
     with urllib.request.urlopen(server + "private/") as response:
         assert response.headers["Cross-Origin-Embedder-Policy"] == "require-corp"

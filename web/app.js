@@ -58,10 +58,14 @@ function workerCount() {
   return (navigator.hardwareConcurrency || 1) >= 4 ? 2 : 1;
 }
 
+// ?precision=int8 runs the model's quantized file when config.json records one within its accuracy limit (the
+// model card says which file runs); float32, the checked export, otherwise.
+const precision = params.get('precision') || 'float32';
+
 async function loadModel(name) {
   setStatus(`Loading ${name}…`);
   const threads = Number(params.get('threads')) || 1;  // frames in parallel, not threads within one frame
-  const loaded = await Promise.all(state.pool.map((worker) => worker.call('load', {settings: state.settings, model: name, threads})));
+  const loaded = await Promise.all(state.pool.map((worker) => worker.call('load', {settings: state.settings, model: name, threads, precision})));
   state.model = loaded[0];
   state.tracker = newTracker();
   showModelCard(state.model);
@@ -79,8 +83,9 @@ function showModelCard(model) {
   const accuracy = metrics.accuracy !== undefined
     ? `accuracy ${(100 * metrics.accuracy).toFixed(1)}% on ${metrics.dataset || 'an unnamed dataset'}, split ${metrics.split || '?'}`
     : 'no evaluation figures in its config';
+  const precisionNote = model.fallback ? `${model.precision} (${precision} asked: ${model.fallback})` : model.precision;
   $('model-card').textContent = `${model.name} · ${config.architecture} · input ${width}×${height} · ` +
-    `${config.labels.length} labels · TTA ${model.tta} · ${accuracy}`;
+    `${config.labels.length} labels · TTA ${model.tta} · ${precisionNote} · ${accuracy}`;
 }
 
 // ---------------------------------------------------------------- camera
@@ -232,7 +237,7 @@ function count(result) {
 
 function runtimeNote() {
   const workers = state.pool.length, threads = state.model?.threads || 1;
-  return `WASM, ${workers} worker${workers === 1 ? '' : 's'} × ${threads} thread${threads === 1 ? '' : 's'}`;
+  return `WASM ${state.model?.precision}, ${workers} worker${workers === 1 ? '' : 's'} × ${threads} thread${threads === 1 ? '' : 's'}`;
 }
 
 function labelText(index, label, score) {
@@ -318,10 +323,21 @@ window.ferPrivate = {
   prepareFace(base64, width, height, face) {
     return state.pool[0].call('prepareFace', {data: base64ToBuffer(base64), width, height, face});
   },
+  /** The expression model alone on `count` packed frames (base64, model.frameShape each): {logits, probabilities}
+   * averaged over the views of `tta` (default: the webcam's mode). */
+  classifyFrames(base64, count, tta = null) {
+    return state.pool[0].call('classify', {data: base64ToBuffer(base64), count, tta});
+  },
+  /** What the page runs: model name, file, precision (and why not the one asked), TTA, frame shape. */
+  get model() {
+    const {name, file, precision, fallback, tta, frameShape} = state.model || {};
+    return {name, file, precision, fallback, tta, frameShape};
+  },
   stats() {
     const {stats} = state;
     return {frames: stats.frames, fps: stats.fps, faces: stats.faces, timings: stats.timings, running: state.running,
-            workers: state.pool.length, threads: state.model?.threads || 1, crossOriginIsolated};
+            workers: state.pool.length, threads: state.model?.threads || 1, precision: state.model?.precision,
+            crossOriginIsolated};
   },
   get settings() {
     return state.settings;

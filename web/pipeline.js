@@ -1,7 +1,9 @@
 // The Recognizer of fer.recognizer, in the page: find faces (fer.faces.find_faces with YuNet), crop and
 // level each one (face_crop), preprocess it (preprocess_face) and classify all faces in one model call.
 // Every knob comes from models/pipeline.json (written by `python -m web.prepare` from the Python defaults)
-// and from the exported model's config.json / export.json; none is written here.
+// and from the model folder's config.json; none is written here. The expression model is the folder's own
+// model.onnx (the bare network, as fer.runtime.onnx.OnnxModel runs it): the test-time views, their mean logits,
+// the temperature and the softmax are made here, as fer.inference makes them.
 
 import * as imaging from './imaging.js';
 import * as yunet from './yunet.js';
@@ -25,35 +27,121 @@ async function fetchBytes(url) {
   return new Uint8Array(await response.arrayBuffer());
 }
 
-/** An exported expression model: its config.json, export.json and the ONNX Runtime session of one TTA mode. */
+export const PRECISIONS = ['float32', 'int8'];
+
+/** config.frame_shape: the face frame whose central crop_pct the network sees (fer.config.frame_shape). */
+export function frameShape(config) {
+  const [height, width, channels] = config.input_shape, cropPct = config.crop_pct ?? 1;
+  return [pyRound(height / cropPct), pyRound(width / cropPct), channels];
+}
+
+/** fer.inference.view_offsets(): [top, left, mirrored] of each view of the frame that the network sees. */
+export function viewOffsets(config, tta) {
+  const [frameHeight, frameWidth] = frameShape(config), [height, width] = config.input_shape;
+  const centre = [Math.floor((frameHeight - height) / 2), Math.floor((frameWidth - width) / 2)];
+  if (tta === 'none') return [[...centre, false]];
+  if (tta === 'flip') return [[...centre, false], [...centre, true]];
+  if (tta !== 'ten_crop') throw new Error(`tta must be one of none, flip, ten_crop, got ${tta}`);
+  if ((config.crop_pct ?? 1) === 1) throw new Error('ten_crop needs a model trained on crops of a larger frame (crop_pct < 1)');
+  const corners = [[0, 0], [0, frameWidth - width], [frameHeight - height, 0], [frameHeight - height, frameWidth - width], centre];
+  return corners.flatMap(([top, left]) => [[top, left, false], [top, left, true]]);
+}
+
+/** fer.inference.test_time_views(): N frames -> the network's (V * N, h, w, c) float32 input, view by view
+ * (all faces' view 0, then all faces' view 1, ...), so every face and view goes through one session call. */
+export function testTimeViews(frames, config, tta) {
+  const [frameHeight, frameWidth, channels] = frameShape(config), [height, width] = config.input_shape;
+  const offsets = viewOffsets(config, tta), size = height * width * channels, rowBytes = width * channels;
+  const data = new Float32Array(offsets.length * frames.length * size);
+  offsets.forEach(([top, left, mirrored], view) => frames.forEach((frame, face) => {
+    if (frame.width !== frameWidth || frame.height !== frameHeight || frame.channels !== channels) {
+      throw new Error(`expected ${frameWidth}x${frameHeight}x${channels} frames, got ${frame.width}x${frame.height}x${frame.channels}`);
+    }
+    let out = (view * frames.length + face) * size;
+    for (let y = 0; y < height; y++) {
+      const row = ((top + y) * frameWidth + left) * channels;
+      if (!mirrored) {
+        data.set(frame.data.subarray(row, row + rowBytes), out);  // uint8 -> float32
+        out += rowBytes;
+        continue;
+      }
+      for (let x = width - 1; x >= 0; x--) {
+        for (let c = 0; c < channels; c++) data[out++] = frame.data[row + x * channels + c];
+      }
+    }
+  }));
+  return {data, dims: [offsets.length * frames.length, height, width, channels], views: offsets.length};
+}
+
+/** Softmax of logits / temperature, shifted by the row maximum (fer.inference.softmax). */
+export function softmax(logits, temperature = 1) {
+  const scaled = Array.from(logits, (value) => value / temperature), top = Math.max(...scaled);
+  const exp = scaled.map((value) => Math.exp(value - top)), sum = exp.reduce((a, b) => a + b, 0);
+  return Float32Array.from(exp, (value) => value / sum);
+}
+
+/** config.json's record of the ONNX file to run: `asked` ("float32" or "int8"), or float32 when the folder has no
+ * int8 file within its accuracy limit (fer.runtime.onnx.onnx_record; `within_limit` is training.finalize's verdict). */
+export function onnxFile(config, asked = 'float32') {
+  if (!PRECISIONS.includes(asked)) throw new Error(`precision must be float32 or int8, got ${asked}`);
+  const record = config.runtimes?.onnx;
+  if (!record?.file) throw new Error('config.json records no ONNX file: prepare the page again (make web)');
+  const int8 = record.int8;
+  if (asked === 'int8' && int8?.file && int8.within_limit === true) return {file: int8.file, precision: 'int8'};
+  const why = asked === 'int8' ? (int8?.file ? 'its int8 file is not within its accuracy limit' : 'it has no int8 file') : '';
+  return {file: record.file, precision: 'float32', why};
+}
+
+/** A model folder's network (config.json + its recorded ONNX file) in ONNX Runtime Web, like OnnxModel. */
 export class ExpressionModel {
-  static async load(ort, folder, tta, sessionOptions) {
-    const [config, manifest] = await Promise.all([fetchJSON(`${folder}/config.json`), fetchJSON(`${folder}/export.json`)]);
-    if (manifest.format !== 'onnx') throw new Error(`${folder}: the page runs ONNX exports, not ${manifest.format}`);
-    const mode = manifest.files[tta] ? tta : manifest.default_tta;
-    const file = manifest.files[mode];
-    if (!file) throw new Error(`${folder}/export.json names no file for tta ${tta}`);
-    const session = await ort.InferenceSession.create(await fetchBytes(`${folder}/${file}`), sessionOptions);
-    return new ExpressionModel(ort, config, manifest, mode, session);
+  /** tta: the views to average (the webcam's mode); precision: "float32" or "int8" (used when recorded and
+   * within its limit, else float32: `precision` says which one runs, `fallback` why it is not the one asked). */
+  static async load(ort, folder, {tta, precision = 'float32', sessionOptions = {}} = {}) {
+    const config = await fetchJSON(`${folder}/config.json`);
+    const chosen = onnxFile(config, precision);
+    const session = await ort.InferenceSession.create(await fetchBytes(`${folder}/${chosen.file}`), sessionOptions);
+    if (session.inputNames.length !== 1) throw new Error(`${folder}/${chosen.file}: expected one input`);
+    return new ExpressionModel(ort, config, session, {tta: tta || config.tta, file: chosen.file,
+                                                      precision: chosen.precision, fallback: chosen.why || null});
   }
 
-  constructor(ort, config, manifest, tta, session) {
-    Object.assign(this, {ort, config, manifest, tta, session});
+  constructor(ort, config, session, {tta, file, precision, fallback = null}) {
+    Object.assign(this, {ort, config, session, tta, file, precision, fallback});
     this.labels = config.labels;
-    this.frameShape = manifest.input.shape.slice(1);  // [height, width, channels] the graph takes
-    this.inputName = manifest.input.name;
+    this.frameShape = frameShape(config);  // [height, width, channels] of the frames predict() takes
+    viewOffsets(config, tta);  // an unusable mode fails here, not on the first face
   }
 
-  /** (N, frameShape) uint8 frames -> N rows of calibrated probabilities (the graph's own output). */
-  async predict(frames) {
-    const [height, width, channels] = this.frameShape, size = height * width * channels;
-    const data = new Float32Array(frames.length * size);
-    frames.forEach((frame, i) => data.set(frame.data, i * size));
-    const input = new this.ort.Tensor('float32', data, [frames.length, height, width, channels]);
-    const {probabilities} = await this.session.run({[this.inputName]: input}, ['probabilities']);
-    const classes = this.labels.length, rows = [];
-    for (let i = 0; i < frames.length; i++) rows.push(probabilities.data.slice(i * classes, (i + 1) * classes));
+  /** (N, frameShape) uint8 frames -> N rows of logits, the mean over the `tta` views: one session call. */
+  async logits(frames, tta = this.tta) {
+    if (!frames.length) return [];
+    const {data, dims, views} = testTimeViews(frames, this.config, tta);
+    const input = new this.ort.Tensor('float32', data, dims);
+    const outputs = await this.session.run({[this.session.inputNames[0]]: input});
+    const output = outputs[this.session.outputNames[0]].data, classes = this.labels.length, count = frames.length;
+    if (output.length !== views * count * classes) throw new Error(`the model gave ${output.length} values, not ${views * count * classes}`);
+    const rows = [];
+    for (let face = 0; face < count; face++) {
+      const row = new Float32Array(classes);
+      for (let view = 0; view < views; view++) {
+        const at = (view * count + face) * classes;
+        for (let k = 0; k < classes; k++) row[k] += output[at + k];
+      }
+      for (let k = 0; k < classes; k++) row[k] /= views;
+      rows.push(row);
+    }
     return rows;
+  }
+
+  /** Rows of mean logits -> calibrated probabilities: softmax(logits / config.temperature). */
+  calibrate(rows) {
+    const temperature = this.config.temperature ?? 1;
+    return rows.map((row) => softmax(row, temperature));
+  }
+
+  /** (N, frameShape) uint8 frames -> N rows of calibrated probabilities. */
+  async predict(frames, tta = this.tta) {
+    return this.calibrate(await this.logits(frames, tta));
   }
 }
 

@@ -2,10 +2,12 @@
 
 runtime/  ONNX Runtime Web's WASM build (three files) from the npm registry: `npm pack`, or without npm a plain
           download of the same tarball; either way checked against the pinned version's sha512 (ORT_WEB_INTEGRITY).
-models/   an ONNX export of each model (python -m training.export, the webcam's TTA mode only), YuNet, and
-          pipeline.json: the app's webcam settings read from the Python code (fer.engine's webcam Recognizer,
-          its detector, fer.stream's tracker defaults, fer.annotate's palette), so the page copies no constant
-          by hand. pipeline.json is written last: the app offers private mode once it exists.
+models/   each model folder's own `config.json` and `model.onnx` (and `model.int8.onnx` when config.json records
+          one), copied after checking each file's sha256 against config.json: the page runs the very file the app,
+          the CLI and the Hub run (nothing is exported here). YuNet, and pipeline.json: the app's webcam settings
+          read from the Python code (fer.engine's webcam model and Recognizer, its detector, fer.stream's tracker
+          defaults, fer.annotate's palette), so the page copies no constant by hand. pipeline.json is written
+          last: the app offers private mode once it exists.
 
 Both are generated (gitignored); `make web` runs this, and `make app` runs `make web`. The page itself
 (index.html and the JavaScript modules) is tracked; --site DIR builds a complete copy elsewhere (the tests do).
@@ -97,20 +99,52 @@ def model_name(source: str) -> str:
     return text.split("@")[0].rsplit("/", 1)[-1] if text.startswith("hf://") else Path(text).name
 
 
-def export_model(source: str, out: Path, tta: str, force: bool = False) -> Path:
-    """python -m training.export SOURCE --format onnx --tta TTA --out OUT (skipped when OUT is newer than SOURCE)."""
+def model_files(folder: Path) -> list[str]:
+    """The files of a model folder that the page loads: config.json and the ONNX files it records, each checked
+    against the sha256 config.json gives it (PrepareError naming the fix when one is missing or differs)."""
+    from fer.config import CONFIG_FILE, ModelConfig
+    from fer.runtime.onnx import file_sha256, onnx_record
+
+    fix = f"write it with python -m training.finalize {folder} --onnx-only"
+    config = ModelConfig.load(folder / CONFIG_FILE)
+    records = [record for record in (onnx_record(config), onnx_record(config, "int8")) if record is not None]
+    if not records:
+        raise PrepareError(f"{folder}: config.json records no ONNX file (runtimes.onnx); {fix}")
+    files = [CONFIG_FILE]
+    for record in records:
+        name = str(record.get("file", ""))
+        path = folder / name
+        if not name or Path(name).name != name or not path.is_file():
+            raise PrepareError(f"{folder}: the ONNX file {name!r} that config.json records is missing; {fix}")
+        if file_sha256(path) != record.get("sha256"):
+            raise PrepareError(f"{path}: its sha256 is not the one config.json records (a stale or damaged "
+                               f"export); {fix}")
+        files.append(name)
+    return files
+
+
+def copy_model(source: str, out: Path) -> Path:
+    """The page's copy of a model folder in `out`: its checked files (model_files), and nothing else."""
     from fer.hub import resolve_source
-    from training import export
 
     folder = resolve_source(source)
-    manifest = out / "export.json"
-    newest = max((p.stat().st_mtime for p in folder.iterdir() if p.is_file()), default=0)
-    if not force and manifest.is_file() and manifest.stat().st_mtime > newest:
-        if tta in json.loads(manifest.read_text()).get("files", {}):
-            return out
-    if export.main([source, "--format", "onnx", "--tta", tta, "--out", str(out)]) != 0:
-        raise PrepareError(f"exporting {source} failed (see above)")
+    files = model_files(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    for path in out.iterdir():  # e.g. the graphs and export.json of an older page
+        if path.is_file() and path.name not in files:
+            path.unlink()
+    for name in files:
+        shutil.copyfile(folder / name, out / name)  # copyfile: not a read-only mode from a Hub cache
     return out
+
+
+def default_sources() -> list[str]:
+    """The webcam's model first (the page's default, as in the app), then the other bundled models."""
+    from fer.engine import EngineCache
+    from fer.hub import bundled_models
+
+    first = EngineCache().stream_source()
+    return [first, *(name for name in bundled_models() if name != first)]
 
 
 def pipeline_settings(source: str) -> dict:
@@ -139,13 +173,12 @@ def pipeline_settings(source: str) -> dict:
     }
 
 
-def prepare(site: Path = WEB_DIR, sources: list[str] | None = None, force: bool = False) -> Path:
+def prepare(site: Path = WEB_DIR, sources: list[str] | None = None) -> Path:
     """Everything the page needs in `site` (the page files are copied there when it is not web/ itself)."""
     from fer.faces import YUNET_MODEL
-    from fer.hub import DEFAULT_MODEL, bundled_models
     from fer.private_mode import SETTINGS_FILE
 
-    sources = sources or [DEFAULT_MODEL, *(name for name in bundled_models() if name != DEFAULT_MODEL)]
+    sources = sources or default_sources()
     site = Path(site)
     site.mkdir(parents=True, exist_ok=True)
     if site.resolve() != WEB_DIR:
@@ -154,12 +187,12 @@ def prepare(site: Path = WEB_DIR, sources: list[str] | None = None, force: bool 
     fetch_runtime(site)
     models = site / "models"
     models.mkdir(exist_ok=True)
-    settings = pipeline_settings(sources[0])
     entries = []
-    for source in sources:
+    for source in sources:  # first: a folder without its checked ONNX file stops here, with the fix
         name = model_name(source)
-        export_model(source, models / name, settings["stream"]["tta"], force)
+        copy_model(source, models / name)
         entries.append({"name": name, "folder": name, "source": source})
+    settings = pipeline_settings(sources[0])
     shutil.copyfile(YUNET_MODEL, models / YUNET_MODEL.name)  # copyfile: not the read-only mode
     shutil.copyfile(YUNET_MODEL.parent / "YUNET_LICENSE", models / "YUNET_LICENSE")
     settings.update(models=entries, default_model=entries[0]["name"])
@@ -173,15 +206,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m web.prepare", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", nargs="+", dest="sources",
-                        help="Keras model sources to export for the page (default: every bundled model; the first "
-                             "is the page's default)")
+                        help="model sources for the page (default: the webcam's model, then the other bundled "
+                             "models; the first is the page's default)")
     parser.add_argument("--site", type=Path, default=WEB_DIR, help="folder to prepare (default: web/ itself)")
-    parser.add_argument("--force", action="store_true", help="export the models again even when up to date")
     args = parser.parse_args(argv)
     from fer.errors import FerError
 
     try:
-        prepare(args.site, args.sources, args.force)
+        prepare(args.site, args.sources)
     except (PrepareError, FerError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

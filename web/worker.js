@@ -8,7 +8,7 @@ import {ExpressionModel, Recognizer, YuNetDetector, faceCrop, preprocessFace} fr
 
 let ort = null, recognizer = null;
 
-async function load({settings, model: name, threads}) {
+async function load({settings, model: name, threads, precision = 'float32'}) {
   if (!ort) {
     try {
       ort = await import('./runtime/ort.wasm.min.mjs');
@@ -22,14 +22,14 @@ async function load({settings, model: name, threads}) {
   const options = {executionProviders: ['wasm'], graphOptimizationLevel: 'all'};
   const [detector, model] = await Promise.all([
     recognizer?.detector || YuNetDetector.load(ort, `models/${settings.detector.file}`, settings.detector, options),
-    ExpressionModel.load(ort, `models/${entry.folder}`, settings.stream.tta, options),
+    ExpressionModel.load(ort, `models/${entry.folder}`, {tta: settings.stream.tta, precision, sessionOptions: options}),
   ]);
   recognizer = new Recognizer(detector, model, settings);
   // One blank frame through both networks, so the first camera frame does not pay for their set-up.
   await recognizer.analyze(image(64, 48, 3));
   await model.predict([image(model.frameShape[1], model.frameShape[0], model.frameShape[2])]);
   return {name: entry.name, labels: model.labels, config: model.config, tta: model.tta, frameShape: model.frameShape,
-          threads: ort.env.wasm.numThreads || 1};
+          file: model.file, precision: model.precision, fallback: model.fallback, threads: ort.env.wasm.numThreads || 1};
 }
 
 async function analyze({data, width, height, inputs = false}) {
@@ -47,7 +47,17 @@ function prepareFace({data, width, height, face}) {
   return Array.from(preprocessFace(crop, model.frameShape).data);
 }
 
-const handlers = {load, analyze, prepareFace};
+// The expression model alone on given frames (packed, frameShape each): mean logits and probabilities.
+async function classify({data, count, tta}) {
+  const {model} = recognizer, [height, width, channels] = model.frameShape, size = height * width * channels;
+  const bytes = new Uint8Array(data);
+  if (bytes.length !== count * size) throw new Error(`expected ${count} frames of ${size} bytes, got ${bytes.length} bytes`);
+  const frames = Array.from({length: count}, (_, i) => image(width, height, channels, bytes.subarray(i * size, (i + 1) * size)));
+  const logits = await model.logits(frames, tta || model.tta);
+  return {logits: logits.map((row) => Array.from(row)), probabilities: model.calibrate(logits).map((row) => Array.from(row))};
+}
+
+const handlers = {load, analyze, prepareFace, classify};
 
 self.onmessage = async ({data: {id, kind, args}}) => {
   try {
