@@ -57,6 +57,8 @@ class ModelConfig:
     # Serving files beside model.keras, written and checked against Keras by training.finalize, e.g.
     # {"onnx": {"file": "model.onnx", "sha256": ..., "max_abs_difference": ...}}; fer.runtime reads them.
     runtimes: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # The explanation the app draws by default: chosen by the card's faithfulness table (training.explanations).
+    explanation_method: str = "gradcam"
     format_version: int = CONFIG_FORMAT_VERSION
 
     def __post_init__(self) -> None:
@@ -80,6 +82,11 @@ class ModelConfig:
             raise ModelSourceError("config tta 'ten_crop' needs crop_pct < 1 (crops of a larger face frame)")
         if not -0.2 <= float(self.face_margin) <= 1.0:
             raise ModelSourceError(f"config face_margin must be in -0.2..1, got {self.face_margin!r}")
+        from fer.explain import METHODS
+
+        if self.explanation_method not in METHODS:
+            raise ModelSourceError(f"config explanation_method must be one of {', '.join(METHODS)}, "
+                                   f"got {self.explanation_method!r}")
         if not self.temperature > 0:
             raise ModelSourceError(f"config temperature must be > 0, got {self.temperature!r}")
 

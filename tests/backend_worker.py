@@ -59,7 +59,7 @@ AUGMENTATION = Augmentation(rotation_degrees=10, zoom=0.1, shift=0.083, crop_min
 
 def run(csv: str, workdir: Path, flags: list[str]) -> None:
     folder = workdir / "model"
-    code = main(["--data", csv, "--out", str(folder), "--run-dir", str(workdir / "run"), *flags])
+    code = main(["--data", csv, "--out", str(folder), "--run-dir", str(workdir / "run"), "--no-explanations", *flags])
     if code != 0:
         raise SystemExit(f"training failed with exit code {code}")
     model = keras.saving.load_model(folder / "model.keras", safe_mode=True)

@@ -71,7 +71,16 @@ def test_finalize_refreshes_a_finished_runs_folder(finished_run, tmp_path, capsy
     by_tta = refreshed.metrics["accuracy_by_tta"]
     assert refreshed.tta == choose_tta(by_tta) and refreshed.metrics["accuracy"] == pytest.approx(by_tta[refreshed.tta])
     assert refreshed.training["trained_on"] == ["2 CPU cores, no GPU (by hand)"]
-    assert "Trained on: 2 CPU cores, no GPU (by hand)." in (folder / "README.md").read_text()
+    card = (folder / "README.md").read_text()
+    assert "Trained on: 2 CPU cores, no GPU (by hand)." in card
+    # The explanation table: every method with its faithfulness against random and its sanity verdict; the
+    # default method is one of them and the card says why; the checked model.onnx is recorded.
+    table = refreshed.metrics["explanations"]
+    assert set(table["methods"]) == {"saliency", "smoothgrad", "gradcam", "gradcam++", "scorecam"}
+    for row in table["methods"].values():
+        assert 0 <= row["deletion_auc"] <= 1 and 0 <= row["random_insertion_auc"] <= 1 and "passed" in row["sanity"]
+    assert refreshed.explanation_method == table["default"] and f"Default explanation: {table['why']}" in card
+    assert refreshed.runtimes["onnx"]["max_abs_difference"] <= 1e-4 and "| gradcam |" in card
 
 
 def test_finalize_without_the_runs_state_is_a_clear_error(finished_run, tmp_path, capsys):
@@ -90,10 +99,10 @@ def test_logit_adjustment_is_baked_into_the_bias_and_can_be_changed_or_removed(f
     run_dir = str(finished_run / "run")
 
     def bias():
-        return keras.ops.convert_to_numpy(load_model(folder).model.get_layer(LOGITS_NAME).bias)
+        return keras.ops.convert_to_numpy(load_model(folder, runtime="keras").model.get_layer(LOGITS_NAME).bias)
 
     original = bias()
-    assert main([str(folder), "--run-dir", run_dir, "--logit-adjustment", "0.5"]) == 0
+    assert main([str(folder), "--run-dir", run_dir, "--logit-adjustment", "0.5", "--no-explanations"]) == 0
     assert "logit adjustment (tau: accuracy / macro-F1): 0: " in capsys.readouterr().out
     config = load_model(folder).config
     prior = np.asarray(config.training["logit_adjustment"]["prior"])
@@ -103,9 +112,9 @@ def test_logit_adjustment_is_baked_into_the_bias_and_can_be_changed_or_removed(f
     assert "Logit adjustment tau = 0.5" in (folder / "README.md").read_text()
 
     # Finalizing again replaces the adjustment instead of stacking it; 0 removes it.
-    assert main([str(folder), "--run-dir", run_dir, "--logit-adjustment", "0.2"]) == 0
+    assert main([str(folder), "--run-dir", run_dir, "--logit-adjustment", "0.2", "--no-explanations"]) == 0
     np.testing.assert_allclose(bias(), original - 0.2 * np.log(prior), atol=1e-5)
-    assert main([str(folder), "--run-dir", run_dir]) == 0
+    assert main([str(folder), "--run-dir", run_dir, "--no-explanations"]) == 0
     np.testing.assert_allclose(bias(), original, atol=1e-5)
     assert "logit_adjustment" not in load_model(folder).config.training
-    assert main([str(folder), "--run-dir", run_dir, "--logit-adjustment", "5"]) == 2
+    assert main([str(folder), "--run-dir", run_dir, "--logit-adjustment", "5", "--no-explanations"]) == 2

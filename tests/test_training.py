@@ -18,7 +18,7 @@ TINY_OPTIONS = json.dumps({"filters": [8, 16], "dense_units": [16], "block_dropo
 
 def train_args(csv, tmp_path, *extra):
     return ["--data", str(csv), "--out", str(tmp_path / "model"), "--run-dir", str(tmp_path / "run"),
-            "--model-options", TINY_OPTIONS, "--batch-size", "16", "--lr", "0.05", *extra]
+            "--model-options", TINY_OPTIONS, "--batch-size", "16", "--lr", "0.05", "--no-explanations", *extra]
 
 
 def test_training_writes_a_loadable_model_folder_with_metrics_and_plots(tiny_csv, tmp_path):

@@ -77,10 +77,32 @@ def _network_lines(config: ModelConfig) -> list[str]:
             lines += ["", f"`{int8['file']}` (int8): {int8['split']} accuracy {int8['accuracy']:.4f} against "
                           f"{int8['accuracy_float32']:.4f} in float32 ({int8['accuracy_change'] * 100:+.2f} points, "
                           f"{verdict} the {int8['limit'] * 100:.1f}-point limit for the live paths)."]
+    lines += _explanation_lines(config)
     speed = metrics.get("speed")
     if speed:
         lines += ["", f"Speed: {speed['text']} (`{speed['benchmark']}`, {speed['measured']})."]
     return lines
+
+
+def _explanation_lines(config: ModelConfig) -> list[str]:
+    """The faithfulness and sanity table (training.explanations) and the default method it chose."""
+    table = config.metrics.get("explanations")
+    if not table:
+        return []
+    lines = ["", f"Explanations, on {table['faces']} {table['split']} faces (each for its predicted class; deletion: "
+                 "lower is better, insertion: higher is better, each against random pixel orders; sanity: mean "
+                 "Spearman correlation with the maps of the network with every layer above the Grad-CAM layer "
+                 "re-initialised, passing at 0.5 or less):", "",
+             "| method | deletion AUC (random) | insertion AUC (random) | sanity | ms per face | faces |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for method, row in table["methods"].items():
+        sanity = row.get("sanity")
+        verdict = "-" if not sanity else (f"{'pass' if sanity['passed'] else 'FAIL'} "
+                                          f"({sanity['spearman']['above the Grad-CAM layer']:.2f})")
+        lines.append(f"| {method} | {row['deletion_auc']:.3f} ({row['random_deletion_auc']:.3f}) | "
+                     f"{row['insertion_auc']:.3f} ({row['random_insertion_auc']:.3f}) | {verdict} | "
+                     f"{row['ms_per_face']:.0f} | {row['faces']} |")
+    return lines + ["", f"Default explanation: {table['why']}"]
 
 
 def _input_text(config: ModelConfig) -> str:

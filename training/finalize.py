@@ -98,7 +98,7 @@ def set_logit_adjustment(model: keras.Model, config: ModelConfig, tau: float, pr
 def finalize_run(folder: str | Path, config: ModelConfig, state: dict, val: FaceDataset, *,
                  dataset_name: str, planned_epochs: int, fit_temperature_too: bool = True,
                  logit_adjustment: float = 0.0, prior: np.ndarray | None = None,
-                 calibration: np.ndarray | None = None) -> dict:
+                 calibration: np.ndarray | None = None, explanations: bool = True) -> dict:
     """Reload the folder's best epoch, score every TTA mode on `val`, keep the best, fit the temperature,
     write metrics, plots and card into the folder. `config` carries the run's training record. With a
     `logit_adjustment` tau (and the training `prior`) the adjustment is baked in first; either way a sweep
@@ -172,6 +172,10 @@ def finalize_run(folder: str | Path, config: ModelConfig, state: dict, val: Face
                                 title=f"{dataset_name} {split}, accuracy {after['accuracy']:.3f}")
     write_runtimes(folder, frames, val.labels, split, calibration=calibration)
     config.runtimes = ModelConfig.load(Path(folder) / "config.json").runtimes
+    if explanations:
+        write_explanations(folder, frames, split)
+        saved = ModelConfig.load(Path(folder) / "config.json")
+        config.metrics["explanations"], config.explanation_method = saved.metrics["explanations"], saved.explanation_method
     write_model_card(folder, config)
     print(format_table(after))
     print("accuracy by TTA: " + ", ".join(f"{mode} {value:.4f}" for mode, value in accuracy_by_tta.items())
@@ -204,7 +208,7 @@ INT8_MAX_ACCURACY_CHANGE = 0.003  # int8 serves the live paths only when it move
 
 
 def write_runtimes(folder: str | Path, frames: np.ndarray, labels: np.ndarray, split: str,
-                   calibration: np.ndarray | None = None) -> dict:
+                   calibration: np.ndarray | None = None, explanations: bool = True) -> dict:
     """model.onnx (checked against Keras within 1e-4 on a fixed sample of `frames`) and, with `calibration`
     frames, model.int8.onnx with its accuracy change on all of `frames` under the config's TTA (recorded with
     whether it stays within INT8_MAX_ACCURACY_CHANGE), all recorded in the folder's config.json."""
@@ -234,6 +238,21 @@ def write_runtimes(folder: str | Path, frames: np.ndarray, labels: np.ndarray, s
     return record
 
 
+def write_explanations(folder: str | Path, frames: np.ndarray, split: str) -> dict:
+    """The card's explanation table (training.explanations) on a fixed sample of `frames`, recorded in the folder's
+    config.json with the default method it chooses, and the card rewritten."""
+    from training.explanations import explanation_table
+
+    model, config = load_model_folder(folder)
+    table = explanation_table(EmotionModel(model, config), frames, split)
+    config.metrics["explanations"] = table
+    config.explanation_method = table["default"]
+    config.save(Path(folder) / "config.json")
+    write_model_card(folder, config)
+    print(f"default explanation: {table['why']}", flush=True)
+    return table
+
+
 def calibration_frames(train: FaceDataset, config: ModelConfig, count: int = CHECK_FACES) -> np.ndarray:
     """A fixed random sample of training faces as frames, to calibrate int8 activations."""
     rows = np.sort(np.random.default_rng(1).choice(len(train), min(count, len(train)), replace=False))
@@ -258,6 +277,9 @@ def main(argv: list[str] | None = None) -> int:
                              "bias) to lift rare classes; 0 removes an earlier one. Each run prints a sweep.")
     parser.add_argument("--onnx-only", action="store_true",
                         help="only write and check the folder's ONNX files (the weights and card stay as they are)")
+    parser.add_argument("--explanations-only", action="store_true",
+                        help="only (re)compute the card's explanation table and the default method")
+    parser.add_argument("--no-explanations", action="store_true", help="skip the explanation table (minutes)")
     parser.add_argument("--int8", action="store_true",
                         help="also write model.int8.onnx (calibrated on Training faces) and record its accuracy change")
     args = parser.parse_args(argv)
@@ -274,6 +296,10 @@ def main(argv: list[str] | None = None) -> int:
             raise FerError("--logit-adjustment must be between 0 and 2")
         train = load_dataset(args.data or record["data"], record.get("train_split", "Training"), ferplus)
         calibration = calibration_frames(train, config) if args.int8 else None
+        if args.explanations_only:
+            write_explanations(args.folder, preprocess_faces(val.images, config.frame_shape),
+                               record.get("val_split", "PublicTest"))
+            return 0
         if args.onnx_only:
             write_runtimes(args.folder, preprocess_faces(val.images, config.frame_shape), val.labels,
                            record.get("val_split", "PublicTest"), calibration)
@@ -286,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
         finalize_run(args.folder, config, state, val, dataset_name=dataset_name(ferplus),
                      planned_epochs=int(record.get("epochs", state["epochs_completed"])),
                      fit_temperature_too=not args.no_temperature, logit_adjustment=args.logit_adjustment,
-                     prior=class_prior(train), calibration=calibration)
+                     prior=class_prior(train), calibration=calibration, explanations=not args.no_explanations)
     except (FerError, OSError, KeyError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

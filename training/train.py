@@ -92,6 +92,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                      help="data parallel over all visible devices (GPUs, or CPU devices) on the jax or tensorflow "
                           "backend; --batch-size is the global batch")
     run.add_argument("--no-temperature", action="store_true", help="skip temperature scaling")
+    run.add_argument("--no-explanations", action="store_true",
+                     help="skip the card's explanation table (training.finalize --explanations-only adds it later)")
     args = parser.parse_args(argv)
     try:
         args.model_options = json.loads(args.model_options)
@@ -347,7 +349,7 @@ def _train(args: argparse.Namespace, devices: int, state_path: Path, resume_path
             break
     return finalize_run(args.out, config, state, val, dataset_name=dataset_name(args.ferplus),
                         planned_epochs=args.epochs, fit_temperature_too=not args.no_temperature,
-                        prior=class_prior(train_set))
+                        prior=class_prior(train_set), explanations=not args.no_explanations)
 
 
 def main(argv: list[str] | None = None) -> int:
