@@ -91,6 +91,17 @@ def default_model_source() -> str:
     return ENGINES.default_source()
 
 
+def default_explanation_method() -> str:
+    """The default model's own default method (chosen by its card's faithfulness table), read from its config."""
+    from fer.config import CONFIG_FILE, ModelConfig
+    from fer.hub import resolve_source
+
+    try:
+        return ModelConfig.load(resolve_source(default_model_source()) / CONFIG_FILE).explanation_method
+    except FerError:
+        return DEFAULT_METHOD
+
+
 def model_choices() -> list[str]:
     choices, default = bundled_models(), default_model_source()
     return choices if default in choices else [default, *choices]
@@ -239,12 +250,15 @@ def explain_face(photo: PhotoAnalysis | None, face_index: int | None = 0, class_
 
 def explain_all_methods(photo: PhotoAnalysis | None, face_index: int | None = 0,
                         class_choice: str | None = PREDICTED) -> list[tuple[np.ndarray, str]]:
-    """Side-by-side handler: every explanation method for one face and class, captioned with its time."""
+    """Side-by-side handler: every explanation method for one face and class, most faithful first, each captioned
+    with its time and its deletion / insertion areas against random pixel orders."""
+    from fer.explain.faithfulness import faithfulness
+
     target = _explain_target(photo, face_index, class_choice)
     if target is None:
         return []
     engine, index, label = target
-    gallery = []
+    entries = []
     for method, title in METHODS.items():
         start = time.perf_counter()
         try:
@@ -252,9 +266,50 @@ def explain_all_methods(photo: PhotoAnalysis | None, face_index: int | None = 0,
         except ValueError as error:
             _warn(str(error))
             return []
-        caption = f"{title} · {explanation.label} · {(time.perf_counter() - start) * 1000:.0f} ms"
-        gallery.append((explanation.image, caption + ("" if explanation.evidence else " · no positive evidence")))
-    return gallery
+        elapsed = (time.perf_counter() - start) * 1000
+        scores = _faithfulness_of(engine, photo, index, explanation.label, method, faithfulness)
+        gain = (scores.random_deletion_auc - scores.deletion_auc) + (scores.insertion_auc - scores.random_insertion_auc)
+        caption = (f"{title} · {explanation.label} · {elapsed:.0f} ms · deletion {scores.deletion_auc:.2f} "
+                   f"(random {scores.random_deletion_auc:.2f}) · insertion {scores.insertion_auc:.2f} "
+                   f"(random {scores.random_insertion_auc:.2f})")
+        entries.append((gain, explanation.image, caption + ("" if explanation.evidence else " · no positive evidence")))
+    return [(image, caption) for _, image, caption in sorted(entries, key=lambda entry: -entry[0])]
+
+
+def _faithfulness_of(engine: Engine, photo: PhotoAnalysis, index: int, label: str, method: str, faithfulness):
+    """Deletion / insertion curves of one face's map (on the network's view of the face; one network call)."""
+    heatmap = engine.explainer.explain(photo.analysis.inputs[index], method, label)
+    face_input = engine.model.network_inputs(photo.analysis.inputs[index:index + 1])[0]
+    return faithfulness(engine.model, face_input, heatmap, list(engine.labels).index(label))
+
+
+def check_faithfulness(photo: PhotoAnalysis | None, face_index: int | None = 0, class_choice: str | None = PREDICTED,
+                       method: str = DEFAULT_METHOD) -> dict[str, Any]:
+    """Faithfulness handler (on request, not per upload): how fast the class score falls when the map's pixels
+    are deleted first, and rises when they are inserted first, against random orders."""
+    from fer.explain.faithfulness import faithfulness, faithfulness_figure
+
+    empty = {"faithfulness_text": "", "faithfulness_plot": None}
+    target = _explain_target(photo, face_index, class_choice)
+    if target is None:
+        return empty
+    engine, index, label = target
+    label = label or photo.predictions[index].label
+    try:
+        method = check_method(method)
+        scores = _faithfulness_of(engine, photo, index, label, method, faithfulness)
+    except ValueError as error:
+        _warn(str(error))
+        return empty
+    deletion_ok = scores.deletion_auc < scores.random_deletion_auc
+    insertion_ok = scores.insertion_auc > scores.random_insertion_auc
+    verdict = ("beats random orders on both curves" if deletion_ok and insertion_ok else
+               "beats random orders on one curve only" if deletion_ok or insertion_ok else
+               "does no better than random orders: do not trust this map for this face")
+    text = (f"**{METHODS[method]}** for **{label}**: deletion AUC **{scores.deletion_auc:.3f}** (random "
+            f"{scores.random_deletion_auc:.3f}, lower is better), insertion AUC **{scores.insertion_auc:.3f}** "
+            f"(random {scores.random_insertion_auc:.3f}, higher is better): the map {verdict}.")
+    return {"faithfulness_text": text, "faithfulness_plot": faithfulness_figure(scores, METHODS[method])}
 
 # ---------------------------------------------------------------- webcam
 
@@ -286,8 +341,8 @@ def stream_frame(frame: np.ndarray | None, state: StreamState | None, model_sour
     if state.source != engine.source:  # a new model: old probabilities mean nothing to it
         state = StreamState(source=engine.source)
     state.live.cam_every = cam_every
-    # The Grad-CAM strip joins once the explainer has loaded (start-up loads it in the background).
-    result = state.live.step(engine.stream_recognizer, image, engine.explainer if engine.explainer_ready else None)
+    # The Grad-CAM strip joins once the explainer has loaded (in the background: the stream never waits for it).
+    result = state.live.step(engine.stream_recognizer, image, engine.explainer_if_ready())
     probabilities = (gr.update(value=None, label="No face in view") if result.main_face is None else
                      gr.update(value=result.main_probabilities, label=f"Face #{result.main_face + 1} (smoothed)"))
     return {"live": result.annotated, "live_probabilities": probabilities, "stream_state": state,
@@ -366,13 +421,16 @@ def build_demo() -> gr.Blocks:
                     c["face_picker"] = gr.Dropdown(choices=[], label="Face", interactive=True)
                     c["class_picker"] = gr.Dropdown(choices=[PREDICTED], value=PREDICTED, label="Class",
                                                     info="The class whose score is explained")
-                    method = gr.Dropdown(choices=[(t, k) for k, t in METHODS.items()], value=DEFAULT_METHOD,
+                    method = gr.Dropdown(choices=[(t, k) for k, t in METHODS.items()], value=default_explanation_method(),
                                          label="Method")
                 with gr.Row():
                     c["explanation"] = gr.Image(label="Explanation", format="png", interactive=False,
                                                 elem_id="explanation-output")
                     with gr.Column():
-                        compare_button = gr.Button("Compare all methods")
+                        faithfulness_button = gr.Button("How faithful is this map?")
+                        c["faithfulness_text"] = gr.Markdown(elem_id="faithfulness-text")
+                        c["faithfulness_plot"] = gr.Plot(label="Deletion and insertion", elem_id="faithfulness-plot")
+                        compare_button = gr.Button("Compare all methods (most faithful first)")
                         gallery = gr.Gallery(label="All methods", columns=len(METHODS), height="auto", format="png",
                                              interactive=False)
             with gr.Tab("Webcam"):
@@ -416,6 +474,9 @@ def build_demo() -> gr.Blocks:
               outputs(*photo_names), api_name="predict")
         gr.on([c["face_picker"].input, c["class_picker"].input, method.input], explain_face,
               [c["analysis"], c["face_picker"], c["class_picker"], method], [c["explanation"]], api_name="explain")
+        faithfulness_button.click(keyed(check_faithfulness, c),
+                                  [c["analysis"], c["face_picker"], c["class_picker"], method],
+                                  outputs("faithfulness_text", "faithfulness_plot"), api_name="faithfulness")
         compare_button.click(explain_all_methods, [c["analysis"], c["face_picker"], c["class_picker"]], [gallery],
                              api_name="explain_all")
         webcam.stream(keyed(stream_frame, c), [webcam, c["stream_state"], model_picker],

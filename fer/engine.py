@@ -59,10 +59,18 @@ class Engine:
                     self._explainer = Explainer(self.model)
         return self._explainer
 
-    @property
-    def explainer_ready(self) -> bool:
-        """Whether explanations are loaded (the webcam skips its Grad-CAM strip until they are)."""
-        return self._explainer is not None
+    def explainer_if_ready(self) -> Explainer | None:
+        """The explainer when loaded; otherwise None, after starting its load in a background thread (once), so
+        a caller that can do without it (the webcam's Grad-CAM strip) never waits for TensorFlow."""
+        if self._explainer is None and not self._explainer_lock.locked():
+            threading.Thread(target=self._load_explainer_quietly, name="load-explainer", daemon=True).start()
+        return self._explainer
+
+    def _load_explainer_quietly(self) -> None:
+        try:
+            self.explainer  # noqa: B018 - loads it
+        except Exception:  # noqa: BLE001 - a request that needs it will report the error
+            pass
 
     @property
     def model(self):

@@ -284,13 +284,29 @@ def test_explain_face_bad_requests_are_messages(app, analysis, capsys):
     assert "Analyse a photo with at least one face first" in capsys.readouterr().out
 
 
-def test_all_methods_side_by_side(app, analysis):
+def test_all_methods_side_by_side_most_faithful_first(app, analysis):
     gallery = app.explain_all_methods(analysis, 0, "happy")
-    assert [caption.split(" · ")[0] for _, caption in gallery] == list(app.METHODS.values())
-    assert all(" · happy · " in caption and caption.endswith(" ms") for _, caption in gallery)
+    assert sorted(caption.split(" · ")[0] for _, caption in gallery) == sorted(app.METHODS.values())
+    assert all(" · happy · " in caption and " ms · deletion " in caption for _, caption in gallery)
+
+    def gain(caption):
+        numbers = [float(part.split("(random ")[1].rstrip(")")) for part in caption.split(" · ") if "random" in part]
+        values = [float(part.split()[1]) for part in caption.split(" · ") if "random" in part]
+        return (numbers[0] - values[0]) + (values[1] - numbers[1])
+
+    gains = [gain(caption) for _, caption in gallery]
+    assert gains == sorted(gains, reverse=True)
     side = analysis.analysis.crops[0].shape[0]
     assert all(image.shape == (side, side, 3) for image, _ in gallery)
     assert len({image.tobytes() for image, _ in gallery}) == len(app.METHODS)  # five different maps
+
+
+def test_faithfulness_is_computed_on_request_with_its_curves(app, analysis):
+    result = app.check_faithfulness(analysis, 0, app.PREDICTED, "gradcam")
+    assert "deletion AUC" in result["faithfulness_text"] and "insertion AUC" in result["faithfulness_text"]
+    assert len(result["faithfulness_plot"].axes) == 2
+    assert app.check_faithfulness(None, 0, app.PREDICTED, "gradcam") == {"faithfulness_text": "",
+                                                                           "faithfulness_plot": None}
 
 
 # ---------------------------------------------------------------- webcam
@@ -319,6 +335,7 @@ def test_tracker_smooths_per_face_and_keeps_identities():
 
 
 def test_stream_labels_every_frame_and_refreshes_gradcam_every_n(app, source):
+    app.get_engine(source).explainer  # loaded, as start-up loads it in the background  # noqa: B018
     frame = letterbox(example_rgb())
     state, cams = None, []
     for _ in range(7):
@@ -419,7 +436,7 @@ def test_unreadable_video_warns(app, source, tmp_path):
 def test_page_wiring(app):
     config = app.demo.get_config_file()
     names = {dependency.get("api_name") for dependency in config["dependencies"]}
-    assert {"predict", "explain", "explain_all", "stream", "analyze_video", "model_info"} <= names
+    assert {"predict", "explain", "explain_all", "faithfulness", "stream", "analyze_video", "model_info"} <= names
     assert None not in names and False not in names  # every event is named
     stream = next(d for d in config["dependencies"] if d.get("api_name") == "stream")
     assert stream["stream_every"] == app.STREAM_EVERY and stream["time_limit"] == app.STREAM_TIME_LIMIT

@@ -134,3 +134,23 @@ def _input_region(heatmap: np.ndarray, config) -> np.ndarray:
     if heatmap.ndim != 2:
         raise ValueError(f"heatmap must be 2-D, got shape {heatmap.shape}")
     return cv2.resize(heatmap, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def faithfulness_figure(result: Faithfulness, method_title: str = ""):
+    """The deletion and insertion curves beside their random baselines (small, for the app's explanation panel)."""
+    from matplotlib.figure import Figure  # only the app draws this
+
+    figure = Figure(figsize=(6, 2.4), layout="constrained")
+    for index, (name, curve, baseline, better) in enumerate((
+            ("deletion", result.deletion, result.random_deletion, "lower"),
+            ("insertion", result.insertion, result.random_insertion, "higher"))):
+        axes = figure.add_subplot(1, 2, index + 1)
+        axes.plot(result.fractions, curve, label=f"map, AUC {area(result.fractions, curve):.2f}", linewidth=2)
+        axes.plot(result.fractions, baseline, "--", label=f"random, AUC {area(result.fractions, baseline):.2f}",
+                  linewidth=1.5)
+        axes.set(xlabel=f"fraction of pixels {'deleted' if name == 'deletion' else 'inserted'}",
+                 ylabel=f"p({result.label})" if index == 0 else None, ylim=(0, 1),
+                 title=f"{method_title} {name} ({better} is better)".strip())
+        axes.grid(alpha=0.3)
+        axes.legend(fontsize="small", frameon=False)
+    return figure
