@@ -268,3 +268,23 @@ def test_model_table_reads_every_model_folder(tmp_path, tiny_model_dir):
     update_readme(readme, table)
     text = readme.read_text()
     assert "old" not in text and row in text and text.endswith("rest\n")
+
+
+def test_a_flag_file_pauses_training_between_batches(tmp_path):
+    import threading
+    import time
+
+    from training.train import PauseWhileFlagged
+
+    flag = tmp_path / "PAUSE"
+    pause = PauseWhileFlagged(flag, poll_seconds=0.01)
+    pause.on_train_batch_end(0)  # no flag: returns at once
+    assert pause.paused_seconds == 0.0
+    flag.touch()
+    waiter = threading.Thread(target=pause.on_train_batch_end, args=(1,))
+    waiter.start()
+    time.sleep(0.2)
+    assert waiter.is_alive()  # waiting while the flag exists
+    flag.unlink()
+    waiter.join(timeout=5)
+    assert not waiter.is_alive() and pause.paused_seconds >= 0.15

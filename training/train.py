@@ -33,6 +33,26 @@ from training.schedules import WarmupCosine  # noqa: E402
 from training.teachers import cached_teacher_targets, mix_targets  # noqa: E402
 
 RESUME_FILE = "last.keras"
+PAUSE_FILE = "PAUSE"  # while this file is in the run directory, training waits between batches
+
+
+class PauseWhileFlagged(keras.callbacks.Callback):
+    """Waits between batches while `path` exists, so benchmarks and test runs get the cores without stopping the
+    run (create the file to pause, remove it to go on; the time paused is left out of the epoch's speed)."""
+
+    def __init__(self, path: Path, poll_seconds: float = 2.0) -> None:
+        super().__init__()
+        self.path, self.poll_seconds, self.paused_seconds = path, poll_seconds, 0.0
+
+    def on_train_batch_end(self, batch, logs=None):
+        if not self.path.exists():
+            return
+        print(f"paused: {self.path} exists (remove it to continue)", flush=True)
+        start = time.time()
+        while self.path.exists():
+            time.sleep(self.poll_seconds)
+        self.paused_seconds += time.time() - start
+        print(f"resumed after {time.time() - start:.0f} s", flush=True)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -193,13 +213,18 @@ class RunState(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch_start = time.time()
+        self.paused_at_start = self._paused()
+
+    def _paused(self) -> float:
+        pause = getattr(self, "pause", None)
+        return pause.paused_seconds if pause is not None else 0.0
 
     def on_test_begin(self, logs=None):
-        self.train_seconds = time.time() - self.epoch_start
+        self.train_seconds = time.time() - self.epoch_start - (self._paused() - self.paused_at_start)
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        duration = time.time() - self.epoch_start
+        duration = time.time() - self.epoch_start - (self._paused() - self.paused_at_start)
         speed = self.train_size / max(getattr(self, "train_seconds", duration), 1e-9)
         print(f"epoch {epoch + 1}: {speed:.0f} images/s, {duration / 60:.1f} min", flush=True)
         state = self.state
@@ -338,7 +363,9 @@ def _train(args: argparse.Namespace, devices: int, state_path: Path, resume_path
         if not (args.resume and state["phase"] == number and state["epochs_completed"] > first):
             compile_for_phase(model, config, args, frozen, peak_lr, end - first, steps)
         run_state = RunState(args, config, state, number, len(indices), val_images, val.labels)
-        callbacks = [run_state, keras.callbacks.CSVLogger(str(args.run_dir / "history.csv"), append=True)]
+        pause = PauseWhileFlagged(args.run_dir / PAUSE_FILE)
+        run_state.pause = pause
+        callbacks = [pause, run_state, keras.callbacks.CSVLogger(str(args.run_dir / "history.csv"), append=True)]
         if args.schedule == "plateau":
             callbacks.append(keras.callbacks.ReduceLROnPlateau("val_accuracy", factor=0.5, patience=2, verbose=1))
         if args.early_stopping:
