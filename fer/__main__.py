@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.csv:
         csv_file = open(args.csv, "w", newline="")
         writer = csv.writer(csv_file)
-        writer.writerow(["file", "frame", "time_s", "face", "x", "y", "width", "height", *labels, "top_label"])
+        writer.writerow(CSV_HEADER[:8] + labels + CSV_HEADER[8:])
     results: dict[str, list] = {}
     frames = faces_total = 0
     failures: list[tuple[Path, str]] = []
@@ -116,12 +116,12 @@ def main(argv: list[str] | None = None) -> int:
                     frames += 1
                     faces_total += len(faces)
                     entries.append((index, time, faces))
-                    for number, face in enumerate(faces):
-                        if writer:
-                            writer.writerow([str(path), index, f"{time:.3f}", number + 1, *face.box.to_list(),
-                                             *(f"{face.probabilities[label]:.6f}" for label in labels), face.label])
+                    if writer:
+                        writer.writerows(csv_rows(path, index, time, faces, labels))
             except FerError as error:
                 failures.append((path, str(error)))
+                if writer:  # the CSV accounts for every input: an unreadable one gets a row with the reason
+                    writer.writerow(error_row(path, str(error), labels))
                 progress.write(f"error: {error}", file=sys.stderr)
                 continue
             progress.set_postfix(faces=faces_total, failed=len(failures))
@@ -138,6 +138,23 @@ def main(argv: list[str] | None = None) -> int:
     for path, reason in failures:
         print(f"  failed: {path}: {reason}", file=sys.stderr)
     return 1 if failures else 0
+
+
+CSV_HEADER = ["file", "frame", "time_s", "face", "x", "y", "width", "height", "top_label", "error"]
+
+
+def csv_rows(path, index: int, time: float, faces: list, labels: list[str]) -> list[list]:
+    """One row per face of an analysed frame; a frame without a face gets one row with an empty face and box."""
+    if not faces:
+        return [[str(path), index, f"{time:.3f}", "", "", "", "", "", *([""] * len(labels)), "", ""]]
+    return [[str(path), index, f"{time:.3f}", number + 1, *face.box.to_list(),
+             *(f"{face.probabilities[label]:.6f}" for label in labels), face.label, ""]
+            for number, face in enumerate(faces)]
+
+
+def error_row(path, reason: str, labels: list[str]) -> list:
+    """The row of an input that could not be read (no frame, no face), with the reason."""
+    return [str(path), "", "", "", "", "", "", "", *([""] * len(labels)), "", reason]
 
 
 def explain_image(args) -> int:

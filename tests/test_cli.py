@@ -48,11 +48,13 @@ def test_batch_csv_over_a_folder_of_images_and_a_video(model, tmp_path, capsys):
         by_file.setdefault(row["file"].rsplit("/", 1)[-1], []).append(row)
     assert len(by_file["hopper.jpg"]) == 1 and len(by_file["collins.png"]) == 1
     video_rows = by_file["clip.avi"]
-    assert [int(r["frame"]) for r in video_rows] == [0, 2, 4]  # the face frames among every 2nd of 10
-    assert [float(r["time_s"]) for r in video_rows] == pytest.approx([0.0, 0.2, 0.4])
+    # Every analysed frame has a row: every 2nd of 10, the last two without a face (an empty face and box).
+    assert [int(r["frame"]) for r in video_rows] == [0, 2, 4, 6, 8]
+    assert [float(r["time_s"]) for r in video_rows] == pytest.approx([0.0, 0.2, 0.4, 0.6, 0.8])
+    assert [r["face"] for r in video_rows] == ["1", "1", "1", "", ""] and video_rows[-1]["x"] == ""
     labels = [name for name in rows[0] if name not in
-              ("file", "frame", "time_s", "face", "x", "y", "width", "height", "top_label")]
-    for row in rows:
+              ("file", "frame", "time_s", "face", "x", "y", "width", "height", "top_label", "error")]
+    for row in (row for row in rows if row["face"]):
         probabilities = {label: float(row[label]) for label in labels}
         assert sum(probabilities.values()) == pytest.approx(1.0, abs=1e-4)
         assert row["top_label"] == max(probabilities, key=probabilities.get)
@@ -71,7 +73,10 @@ def test_unreadable_files_are_reported_and_the_run_goes_on(model, face_photo_pat
     captured = capsys.readouterr()
     assert "3 file(s)" in captured.out and "2 failed" in captured.out
     assert "broken.mp4" in captured.err and "broken.png" in captured.err
-    assert [row["file"].rsplit("/", 1)[-1] for row in csv.DictReader(out.open())] == ["good.jpg"]
+    rows = {row["file"].rsplit("/", 1)[-1]: row for row in csv.DictReader(out.open())}
+    assert set(rows) == {"good.jpg", "broken.mp4", "broken.png"}  # the CSV accounts for every input
+    assert rows["good.jpg"]["error"] == "" and rows["good.jpg"]["top_label"]
+    assert rows["broken.png"]["error"] and rows["broken.mp4"]["error"] and rows["broken.png"]["frame"] == ""
 
 
 def test_empty_folder_is_an_error(model, tmp_path, capsys):
