@@ -55,7 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     predict.add_argument("paths", nargs="+", metavar="PATH",
                          help="image or video files (mp4, webm, avi, mov), or folders searched recursively")
     predict.add_argument("--model", default=None, help="model folder, bundled name or hf://owner/repo@revision")
-    predict.add_argument("--detector", default="yunet", choices=("yunet", "haar"), help="face detector")
+    from fer.faces import DEFAULT_DETECTOR, DETECTORS
+
+    predict.add_argument("--detector", default=DEFAULT_DETECTOR, choices=list(DETECTORS), help="face detector")
     output = predict.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print JSON (fer-compatible per-face dicts)")
     output.add_argument("--csv", type=Path, help="write one row per face to this CSV file")
