@@ -249,20 +249,18 @@ def test_model_table_reads_every_model_folder(tmp_path, tiny_model_dir):
     shutil.copytree(tiny_model_dir, tmp_path / "models" / "tiny")
     table = model_table(tmp_path / "models")
     row = table.splitlines()[2]
-    assert row.startswith("| `tiny` | cnn, 48x48 grey, 7 classes | synthetic test data PublicTest (n = 10) | 0.5000 (flip) |")
-    # A crop model says which part of the face frame it sees.
-    crop = tmp_path / "models" / "crop"
-    shutil.copytree(tiny_model_dir, crop)
-    config = json.loads((crop / "config.json").read_text())
-    config.update(input_shape=[40, 40, 1], crop_pct=40 / 48)
-    config["training"] = {"command": "python -m training.train x", "out": "runs/crop/model",
-                          "logit_adjustment": {"tau": 0.25, "prior": [1 / 7] * 7}}
-    (crop / "config.json").write_text(json.dumps(config))
-    crop_row = next(line for line in model_table(tmp_path / "models").splitlines() if line.startswith("| `crop`"))
-    assert crop_row.startswith("| `crop` | cnn, 40x40 of 48x48 grey, 7 classes |")
-    assert "0.5000 (flip, logit adjustment 0.25)" in crop_row
-    assert crop_row.endswith("`python -m training.train x`, then `python -m training.finalize runs/crop/model "
-                        "--logit-adjustment 0.25` |")
+    assert row.startswith("| [`tiny`](models/tiny/README.md) | synthetic test data, 7 classes | 50.00% (flip), PublicTest |")
+    # The cost per face comes from the card's network figures; the logit adjustment is named.
+    adjusted = tmp_path / "models" / "adjusted"
+    shutil.copytree(tiny_model_dir, adjusted)
+    config = json.loads((adjusted / "config.json").read_text())
+    config["training"] = {"logit_adjustment": {"tau": 0.25, "prior": [1 / 7] * 7}}
+    config["metrics"]["network"] = {"parameters": 450000, "multiply_adds_per_view": 34_000_000, "views": 2}
+    config["metrics"]["speed"] = {"short": "3 ms/face"}
+    (adjusted / "config.json").write_text(json.dumps(config))
+    adjusted_row = next(line for line in model_table(tmp_path / "models").splitlines() if "`adjusted`" in line)
+    assert "50.00% (flip, logit adj. 0.25)" in adjusted_row and "0.45M params, 34M MACs x 2" in adjusted_row
+    assert adjusted_row.endswith("| 3 ms/face |")
     readme = tmp_path / "README.md"
     readme.write_text(f"# x\n\n{START}\nold\n{END}\n\nrest\n")
     update_readme(readme, table)

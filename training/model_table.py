@@ -1,4 +1,5 @@
-"""python -m training.model_table [--update README.md]: the README's model table, from each models/*/config.json."""
+"""python -m training.model_table [--update README.md]: the README's model table, from each models/*/config.json
+(the commands that made each model are in its card and runs/README.md)."""
 
 from __future__ import annotations
 
@@ -19,34 +20,27 @@ def model_rows(models_dir: Path = BUNDLED_MODELS_DIR) -> list[str]:
     for folder in sorted(p for p in models_dir.iterdir() if (p / CONFIG_FILE).is_file()):
         config = ModelConfig.load(folder / CONFIG_FILE)
         metrics = config.metrics
-        size_mb = (folder / MODEL_FILE).stat().st_size / 2**20
-        training = config.training
-        adjustment = (training.get("logit_adjustment") or {}).get("tau")
-        inference = metrics.get("tta", config.tta) + (f", logit adjustment {adjustment:g}" if adjustment else "")
-        accuracy = f"{metrics['accuracy']:.4f} ({inference})" if "accuracy" in metrics else "not measured"
-        macro_f1 = f"{metrics['macro_f1']:.4f}" if "macro_f1" in metrics else "–"
-        status = "" if metrics.get("complete", True) else " (run incomplete)"
-        epochs = f"{training.get('epochs_completed', metrics.get('epoch', '?'))}/{training.get('epochs', '?')}"
-        if training.get("train_minutes") is not None:
-            epochs += f", {training['train_minutes']:.0f} min"
-        height, width, channels = config.input_shape
-        network = f"{config.architecture}, {height}x{width}"
-        if config.crop_pct != 1.0:
-            network += f" of {config.frame_shape[0]}x{config.frame_shape[1]}"
-        network += f" {'grey' if channels == 1 else 'RGB'}, {len(config.labels)} classes"
-        rows.append(
-            f"| `{folder.name}` | {network} | {metrics.get('dataset', '?')} {metrics.get('split', '?')} "
-            f"(n = {metrics.get('n', '?')}) | {accuracy}{status} | {macro_f1} | {epochs} | {size_mb:.1f} MB | "
-            f"`{training.get('command', '?')}`"
-            + (f", then `python -m training.finalize {training.get('out', folder)} --logit-adjustment {adjustment:g}`"
-               if adjustment else "") + " |"
-        )
+        size_mb = sum((folder / name).stat().st_size for name in (MODEL_FILE, "model.onnx")
+                      if (folder / name).is_file()) / 2**20
+        adjustment = (config.training.get("logit_adjustment") or {}).get("tau")
+        inference = metrics.get("tta", config.tta) + (f", logit adj. {adjustment:g}" if adjustment else "")
+        accuracy = (f"{metrics['accuracy']:.2%} ({inference})" if "accuracy" in metrics else "not measured")
+        if not metrics.get("complete", True):
+            accuracy += " (run incomplete)"
+        data = f"{metrics.get('dataset', '?').split(' (')[0]}, {len(config.labels)} classes"
+        network = metrics.get("network")
+        cost = (f"{network['parameters'] / 1e6:.2f}M params, {network['multiply_adds_per_view'] / 1e6:.0f}M MACs x "
+                f"{network['views']}" if network else "-")
+        speed = (metrics.get("speed") or {}).get("short", "-")
+        rows.append(f"| [`{folder.name}`](models/{folder.name}/README.md) | {data} | {accuracy}, "
+                    f"{metrics.get('split', '?')} | {metrics.get('macro_f1', float('nan')):.3f} | {cost} | "
+                    f"{size_mb:.1f} MB | {speed} |")
     return rows
 
 
 def model_table(models_dir: Path = BUNDLED_MODELS_DIR) -> str:
-    header = ["| model | network | measured on | accuracy (TTA) | macro-F1 | epochs, training time | size | reproduce |",
-              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    header = ["| model | data | accuracy (TTA), split | macro-F1 | network per face | size (Keras + ONNX) | speed |",
+              "| --- | --- | --- | --- | --- | --- | --- |"]
     return "\n".join(header + model_rows(models_dir))
 
 
