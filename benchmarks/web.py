@@ -3,13 +3,17 @@
 The page runs YuNet and the expression model (the model folder's own model.onnx, or model.int8.onnx with
 ?precision=int8) with ONNX Runtime Web (WASM with SIMD, one thread per analysis worker) on the same 640x480 frames
 as the webcam-handler section, served cross-origin isolated as the app serves it. Each row is one number of faces,
-precision, CPU throttling rate and number of analysis workers (?workers=N). Frames per second are those the page
-itself shows: camera frames analysed and drawn per second.
+precision, CPU throttling rate and number of analysis workers (?workers=N; 0: the whole pipeline on the page's main
+thread). Frames per second are those the page itself shows: camera frames analysed and drawn per second. A model
+with class maps (global average pooling) also makes Grad-CAM every few frames, as the page does by default; its
+median cost is `cam_ms`.
 
 CPU throttling is Chromium's (CDP Emulation.setCPUThrottlingRate, as DevTools' "4x slowdown"). It slows the page's
-main thread only (grabbing, drawing, passing frames and results): Chromium refuses it for workers ("Operation is
-only supported for pages, not workers"), so YuNet and the expression model in the analysis workers run at this
-machine's speed in every row; the throttled rows show what a slow main thread costs, not a 4x slower device.
+main thread only: Chromium refuses it for workers ("Operation is only supported for pages, not workers"), so with
+analysis workers YuNet and the expression model would run at this machine's speed under any rate. The throttled rows
+therefore run the page with ?workers=0 (the pipeline on the main thread, one WASM thread), where the whole pipeline
+is slowed, and each is measured beside an unthrottled ?workers=0 row: their ratio is the throttling's cost, and the
+throttled row approximates a device that much slower (`throttled` in each row says what was slowed).
 
 `python -m benchmarks.web [--seconds S] [--workers N ...] [--precision float32 int8] [--cpu-throttling 1 4]` runs
 it alone on the example faces.
@@ -37,6 +41,7 @@ SITE = REPO_ROOT / "web"
 STAGES = ("grab", "detect", "crop", "classify", "draw")
 # One analysis worker is the page's choice on a 2-core machine; two are measured beside it to show why.
 WORKERS = (1, 2)
+MAIN_THREAD = 0  # ?workers=0: the pipeline on the main thread, the only way CPU throttling reaches all of it
 PRECISIONS = ("float32", "int8")  # ?precision=: the folder's checked export, or its quantized file
 CPU_THROTTLING = (1, 4)  # Chromium's CPU throttling rate (1: none); see the module docstring for what it slows
 
@@ -82,13 +87,15 @@ def measure_page(clip: Path, url: str, seconds: float, warmup_frames: int = 10, 
             page.click("#camera")
             page.wait_for_function(f"window.ferPrivate.stats().frames >= {warmup_frames}")
             first, start = page.evaluate("window.ferPrivate.stats()"), time.perf_counter()
-            samples, faces = {stage: [] for stage in STAGES}, []
+            samples, faces, cam = {stage: [] for stage in STAGES}, [], []
             while time.perf_counter() - start < seconds:
                 page.wait_for_timeout(250)
                 stats = page.evaluate("window.ferPrivate.stats()")
                 faces.append(stats["faces"])
                 for stage in STAGES:
                     samples[stage].append(stats["timings"][stage])
+                if stats["camMs"] is not None:
+                    cam.append(stats["camMs"])  # the latest Grad-CAM's cost (it is made every few frames)
             last, elapsed = page.evaluate("window.ferPrivate.stats()"), time.perf_counter() - start
             shown = page.inner_text("#fps")
             page.click("#camera")
@@ -99,13 +106,32 @@ def measure_page(clip: Path, url: str, seconds: float, warmup_frames: int = 10, 
             **{f"{stage}_ms": round(statistics.median(values), 1) for stage, values in samples.items()},
             "workers": last["workers"], "threads": last["threads"], "precision": model["precision"],
             "model": model["name"], "cpu_throttling": cpu_throttling,
+            "throttled": throttled(cpu_throttling, last["workers"]),
+            "grad_cam": last["gradCam"], "cam_ms": round(statistics.median(cam), 1) if cam else None,
             "cross_origin_isolated": last["crossOriginIsolated"], "page_shows": shown}
+
+
+def throttled(rate: float, workers: int) -> str:
+    """What Chromium's CPU throttling slowed in a row."""
+    if rate <= 1:
+        return "nothing"
+    return "the whole pipeline (main thread)" if workers == MAIN_THREAD else "the main thread only, not the workers"
+
+
+def plan(workers: tuple[int, ...], cpu_throttling: tuple[float, ...]) -> list[tuple[float, int]]:
+    """(throttling rate, workers) of each row: every worker count unthrottled; throttled rates on the main thread
+    only (?workers=0), with an unthrottled main-thread row to compare them with."""
+    rows = [(rate, count) for rate in cpu_throttling if rate <= 1 for count in workers]
+    slowed = [rate for rate in cpu_throttling if rate > 1]
+    if slowed and (1, MAIN_THREAD) not in rows:
+        rows.append((1, MAIN_THREAD))
+    return rows + [(rate, MAIN_THREAD) for rate in slowed]
 
 
 def measure(frames_by_count: dict[int, np.ndarray], seconds: float, workers: tuple[int, ...] = WORKERS,
             precisions: tuple[str, ...] = PRECISIONS, cpu_throttling: tuple[float, ...] = CPU_THROTTLING,
             warmup_frames: int = 10) -> dict:
-    """One row per face count, precision, CPU throttling rate and number of analysis workers."""
+    """One row per face count, precision and (CPU throttling rate, workers) of plan()."""
     from web.serve import serving
 
     rows = []
@@ -113,17 +139,18 @@ def measure(frames_by_count: dict[int, np.ndarray], seconds: float, workers: tup
         for count, frame in frames_by_count.items():
             clip = camera(frame, Path(folder) / f"faces-{count}.y4m")
             for precision in precisions:
-                for rate in cpu_throttling:
-                    for worker_count in workers:
-                        page = f"{url}index.html?workers={worker_count}&precision={precision}"
-                        rows.append({"faces": count, "precision_asked": precision,
-                                     **measure_page(clip, page, seconds, warmup_frames, rate)})
+                for rate, worker_count in plan(workers, cpu_throttling):
+                    page = f"{url}index.html?workers={worker_count}&precision={precision}"
+                    rows.append({"faces": count, "precision_asked": precision,
+                                 **measure_page(clip, page, seconds, warmup_frames, rate)})
     return {"rows": rows, "target_fps": TARGET_FPS, "camera_fps": CAMERA_FPS, "browser": str(CHROMIUM),
             "note": "fps = camera frames the page analysed and drew per second; stage times are medians of "
                     "the page's own per-frame timings; the camera delivers 30 fps, so 30 is the ceiling; "
                     "precision = the ONNX file the page ran (int8 only where config.json records one within its "
-                    "limit); CPU throttling (Chromium's) slows the page's main thread only, not the analysis "
-                    "workers (Chromium refuses it for workers)"}
+                    "limit); CPU throttling (Chromium's) slows the page's main thread only (Chromium refuses it "
+                    "for workers), so throttled rows run the pipeline on the main thread (workers 0, ?workers=0) "
+                    "beside an unthrottled workers-0 row; cam_ms = median cost of the Grad-CAM the page makes every "
+                    "few frames for a model with class maps (None: the model has none)"}
 
 
 def run(context) -> dict:
@@ -143,17 +170,21 @@ def run(context) -> dict:
 def table(results: dict) -> list[str]:
     if "skipped" in results:
         return [f"skipped: {results['skipped']}"]
-    lines = ["faces (found) | precision | CPU throttling (main thread) | workers | fps | "
-             "median ms: grab / detect / crop / classify / draw"]
+    lines = ["faces (found) | precision | CPU throttling | workers | fps | "
+             "median ms: grab / detect / crop / classify / draw | Grad-CAM ms"]
     for row in results["rows"]:
         throttling = row.get("cpu_throttling", 1)
+        workers = "0 (main thread)" if row["workers"] == MAIN_THREAD else str(row["workers"])
+        cam = "-" if row.get("cam_ms") is None else f"{row['cam_ms']:.0f}"
         lines.append(f"{row['faces']} ({row['faces_found']}) | {row.get('precision', 'float32')} | "
-                     f"{'none' if throttling <= 1 else f'{throttling:g}x'} | {row['workers']} | {row['fps']:.1f} | "
+                     f"{'none' if throttling <= 1 else f'{throttling:g}x'} | {workers} | {row['fps']:.1f} | "
                      f"{row['grab_ms']:.0f} / {row['detect_ms']:.0f} / {row['crop_ms']:.0f} / "
-                     f"{row['classify_ms']:.0f} / {row['draw_ms']:.0f}")
+                     f"{row['classify_ms']:.0f} / {row['draw_ms']:.0f} | {cam}")
     isolated = all(row["cross_origin_isolated"] for row in results["rows"])
     lines.append(f"WASM in headless Chromium, page {'cross-origin isolated' if isolated else 'not isolated'}; "
-                 f"camera {results['camera_fps']} fps; target >= {results['target_fps']:.0f} fps with 1 face")
+                 f"camera {results['camera_fps']} fps; target >= {results['target_fps']:.0f} fps with 1 face; "
+                 "throttled rows run the whole pipeline on the main thread (workers 0), the only thread Chromium "
+                 "throttles")
     return lines
 
 
@@ -162,12 +193,14 @@ def main(argv: list[str] | None = None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=20.0, help="measuring time per row (after warm-up)")
     parser.add_argument("--workers", type=int, nargs="+", default=list(WORKERS),
-                        help="numbers of analysis workers to try (default: %(default)s)")
+                        help="numbers of analysis workers to try unthrottled, 0 = on the main thread "
+                             "(default: %(default)s)")
     parser.add_argument("--precision", nargs="+", choices=PRECISIONS, default=list(PRECISIONS),
                         help="ONNX files to try (?precision=; default: %(default)s)")
     parser.add_argument("--cpu-throttling", type=float, nargs="+", default=list(CPU_THROTTLING),
-                        help="Chromium CPU throttling rates to try, 1 = none; it slows the page's main thread, "
-                             "not the analysis workers (default: %(default)s)")
+                        help="Chromium CPU throttling rates to try, 1 = none; rates above 1 run the pipeline on "
+                             "the main thread (?workers=0, beside an unthrottled workers-0 row), as Chromium "
+                             "throttles only the main thread (default: %(default)s)")
     parser.add_argument("--warmup-frames", type=int, default=10, help="frames before measuring (default: 10)")
     args = parser.parse_args(argv)
     reason = available()

@@ -1,12 +1,16 @@
 """Private mode (web/): the page in Debian's chromium against the Python pipeline. The same faces, model inputs
-and probabilities (the page runs each model folder's own model.onnx, as OnnxModel does); no image data leaving the
-page; working offline; served by the app and as a static site. The page is prepared into a temporary folder
+and probabilities (the page runs each model folder's own model.onnx, as OnnxModel does); the same Grad-CAM maps for a
+model with class maps (OnnxModel.class_activation_maps); the pipeline on the main thread (?workers=0); no image
+data leaving the page; working offline; served by the app and as a static site. The page is prepared into a temporary folder
 (web.prepare.prepare(site=...)), so it is always the current page with the current models."""
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import math
+import re
 import shutil
 import subprocess
 import sys
@@ -32,6 +36,11 @@ FLOAT32_TOLERANCE = 1e-4
 # requantization step rounded apart, which moves a probability by far more than float32 noise.
 INT8_TOLERANCE = 1e-3
 OWN_DETECTION_TOLERANCE = 5e-3  # page vs Python, each through its own YuNet run (landmarks a fraction of a pixel apart)
+# Grad-CAM, page vs OnnxModel.class_activation_maps on the same frames (maps in 0..1): the class maps come from the two
+# runtimes' float32 kernels and min-max normalisation divides their few-ulp differences by the map's range; the
+# upsampling is OpenCV's own float INTER_LINEAR arithmetic (half-pixel centres, edge handling) re-done in JS.
+GRAD_CAM_TOLERANCE = 1e-3
+GAP_MODEL = "tiny-gap"
 
 pytestmark = [
     pytest.mark.browser,
@@ -93,12 +102,38 @@ def settings(site) -> dict:
 
 
 @pytest.fixture(scope="module")
+def gap_site(tmp_path_factory, site) -> Path:
+    """The page prepared with a tiny network ending in global average pooling (so its model.onnx has class maps,
+    like the coming live model) as its only, default model."""
+    from conftest import make_model_folder
+    from web.prepare import prepare
+
+    folder = make_model_folder(tmp_path_factory.mktemp("gap") / GAP_MODEL, input_size=40, onnx=True, seed=5,
+                               dense_units=(), global_pool=True, grad_cam_block=None)
+    out = tmp_path_factory.mktemp("gap-site")
+    shutil.copytree(site / "runtime", out / "runtime")
+    return prepare(site=out, sources=[str(folder)])
+
+
+@pytest.fixture(scope="module")
 def static_site(site):
     """The prepared page served by `python -m http.server`, exactly as a plain static host would (no special
     headers)."""
+    with serve_static(site) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def gap_static_site(gap_site):
+    with serve_static(gap_site) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def serve_static(folder: Path):
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
-                                "--directory", str(site)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                "--directory", str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + 20
@@ -361,6 +396,133 @@ def test_the_other_model_agrees_too(model_pages, site, settings):
                   tuple(tuple(point) for point in face["landmarks"])) for face in got["faces"]]
     expected = recognizer.classify_faces(recognizer.read(image), faces).probabilities[0]
     assert np.abs(np.array(got["faces"][0]["probabilities"]) - expected).max() <= FLOAT32_TOLERANCE
+
+
+@pytest.fixture(scope="module")
+def gap_page(browser, gap_static_site):
+    context = browser.new_context()
+    yield open_page(context, gap_static_site + "index.html?workers=1")
+    context.close()
+
+
+def gradcam_in_page(page, frames: np.ndarray, tta: str | None = None) -> dict:
+    """The page's Grad-CAM of each frame's predicted class: {classes, maps (N, *frame_shape[:2])}."""
+    data = base64.b64encode(np.ascontiguousarray(frames, np.uint8).tobytes()).decode("ascii")
+    got = page.evaluate("([args]) => window.ferPrivate.gradCamFrames(...args)", [[data, len(frames), tta]])
+    maps = np.array(got["maps"], np.float32).reshape(len(frames), *frames.shape[1:3])
+    return {"classes": got["classes"], "maps": maps}
+
+
+def compare_maps(got: np.ndarray, expected: np.ndarray, where: str) -> tuple[float, int]:
+    """The largest difference (asserted within GRAD_CAM_TOLERANCE) and how many expected maps are not all zero."""
+    assert got.shape == expected.shape, where
+    difference = float(np.abs(got - expected).max())
+    assert difference <= GRAD_CAM_TOLERANCE, f"{where}: Grad-CAM maps differ by {difference:.2e}"
+    return difference, int(sum(bool(m.any()) for m in expected))
+
+
+def test_the_page_grad_cam_is_python_s_class_activation_maps(gap_page, gap_site, settings):
+    """A model with class maps: the page's Grad-CAM of each frame's predicted class equals
+    OnnxModel.class_activation_maps(frames, classes) within GRAD_CAM_TOLERANCE, in every TTA mode (the maps are
+    the centre view's, taken from the same session call as the logits, whichever view it is in the batch)."""
+    model = python_model(gap_site, GAP_MODEL)
+    assert model.has_class_maps and gap_page.evaluate("window.ferPrivate.model")["classMaps"] is True
+    frames = comparison_frames(model)
+    worst, shown = 0.0, 0
+    for tta in (None, "none", "flip", "ten_crop"):  # None: the webcam's mode, the page's own
+        got = gradcam_in_page(gap_page, frames, tta)
+        mode = tta or settings["stream"]["tta"]
+        assert got["classes"] == model.logits(frames, mode).argmax(axis=1).tolist(), mode
+        difference, nonzero = compare_maps(got["maps"], model.class_activation_maps(frames, got["classes"]), mode)
+        worst, shown = max(worst, difference), shown + nonzero
+    assert shown >= 4  # most predicted classes have positive evidence somewhere: real maps were compared
+    print(f"Grad-CAM page vs OnnxModel.class_activation_maps: max difference {worst:.2e}")
+
+
+def test_the_camera_path_makes_grad_cam_from_the_same_model_call(gap_page, gap_site):
+    """analyze with cam (a frame where Grad-CAM is due): each face's predicted class and its map, equal to Python's
+    on the page's own model inputs; its cost in timings.cam; without cam no maps and no cost."""
+    model = python_model(gap_site, GAP_MODEL)
+    image = grid()
+    got = in_page(gap_page, "analyzeRGB", image, {"cam": True})
+    assert len(got["faces"]) == len(got["cams"]) == 4
+    targets = [cam["target"] for cam in got["cams"]]
+    assert targets == [int(np.argmax(face["probabilities"])) for face in got["faces"]]
+    inputs = np.array(got["inputs"], np.uint8).reshape(-1, *model.frame_shape)
+    maps = np.array([cam["map"] for cam in got["cams"]], np.float32).reshape(-1, *model.frame_shape[:2])
+    difference, _ = compare_maps(maps, model.class_activation_maps(inputs, targets), "camera path")
+    assert got["timings"]["cam"] >= 0
+    plain = in_page(gap_page, "analyzeRGB", image)
+    assert plain["cams"] is None and "cam" not in plain["timings"]
+    print(f"camera path Grad-CAM vs OnnxModel: max difference {difference:.2e}")
+
+
+def test_the_page_shows_grad_cam_every_n_frames_with_a_toggle(browser, gap_static_site):
+    """On the camera: a strip of face tiles under their coloured maps every ?cam_every frames, its cost in the timing
+    line; the toggle hides it and stops making it."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    context = browser.new_context(permissions=["camera"], viewport={"width": 1280, "height": 1000})
+    try:
+        page = open_page(context, gap_static_site + "index.html?cam_every=2&workers=1")
+        assert page.is_enabled("#gradcam") and page.is_checked("#gradcam")
+        assert "every 2 analysed frames" in page.inner_text("#cam-note")
+        page.click("#camera")
+        page.wait_for_function("window.ferPrivate.stats().cams >= 3 && window.ferPrivate.stats().faces === 1")
+        stats = page.evaluate("window.ferPrivate.stats()")
+        assert stats["gradCam"] == "on" and stats["camMs"] >= 0
+        assert abs(stats["cams"] - math.ceil(stats["frames"] / 2)) <= 1, stats  # frames 0, 2, 4, ...
+        assert re.search(r"Grad-CAM \d+ ms", page.inner_text("#fps")), page.inner_text("#fps")
+        side = page.evaluate("window.ferPrivate.settings.grad_cam.tile")
+        assert page.evaluate("(({width, height}) => [width, height])(document.getElementById('cam-strip'))") == [side, side]
+        strip = page.locator("#cam-strip").screenshot()
+        tile = cv2.imdecode(np.frombuffer(strip, np.uint8), cv2.IMREAD_COLOR)[..., ::-1].astype(int)  # RGB
+        # JET's blue (low evidence, and the frame's border the network does not see) over a face: skin is never blue.
+        assert (tile[..., 2] - tile[..., 0] > 40).mean() > 0.05
+        page.screenshot(path=str(ARTIFACTS / "web-private-mode-grad-cam.png"), full_page=True)
+        page.click("#gradcam")
+        assert page.is_hidden("#cam-strip") and page.evaluate("window.ferPrivate.stats().gradCam") == "off"
+        before = page.evaluate("window.ferPrivate.stats()")
+        page.wait_for_function(f"window.ferPrivate.stats().frames >= {before['frames'] + 4}")
+        assert page.evaluate("window.ferPrivate.stats().cams") == before["cams"]
+        assert "Grad-CAM" not in page.inner_text("#fps")
+        page.click("#camera")
+    finally:
+        context.close()
+
+
+def test_a_model_without_class_maps_says_grad_cam_needs_global_pooling(page, site, settings):
+    model = python_model(site, settings["default_model"])
+    if model.has_class_maps:
+        pytest.skip(f"{settings['default_model']} has class maps")
+    assert page.is_disabled("#gradcam") and page.is_hidden("#cam-strip")
+    assert "Grad-CAM needs a global-pooling model" in page.inner_text("#cam-note")
+    assert page.evaluate("window.ferPrivate.stats().gradCam") == "unsupported"
+    frames = np.zeros((1, *model.frame_shape), np.uint8)
+    with pytest.raises(sync_api.Error, match="Grad-CAM needs a global-pooling model"):
+        gradcam_in_page(page, frames)
+
+
+def test_workers_0_runs_the_whole_pipeline_on_the_main_thread(browser, static_site, site, settings):
+    """?workers=0: no Web Worker at all; the camera's face is analysed, and a face's probabilities are Python's."""
+    context = browser.new_context(permissions=["camera"])
+    try:
+        page = open_page(context, static_site + "index.html?workers=0")
+        page.click("#camera")
+        page.wait_for_function("window.ferPrivate.stats().frames >= 3 && window.ferPrivate.stats().faces === 1")
+        stats = page.evaluate("window.ferPrivate.stats()")
+        assert stats["workers"] == 0 and "main thread" in page.inner_text("#fps")
+        assert "Face #1 (smoothed)" in page.inner_text("#bars-title")
+        page.click("#camera")
+        recognizer, image = python_recognizer(site, settings["default_model"]), letterbox(example_rgb(), 640, 480)
+        got = in_page(page, "analyzeRGB", image)
+        assert len(got["faces"]) == 1
+        faces = [Face(Box(*(face["box"][key] for key in ("x", "y", "width", "height"))), face["score"],
+                      tuple(tuple(point) for point in face["landmarks"])) for face in got["faces"]]
+        expected = recognizer.classify_faces(recognizer.read(image), faces).probabilities[0]
+        assert np.abs(np.array(got["faces"][0]["probabilities"]) - expected).max() <= FLOAT32_TOLERANCE
+        assert page.workers == []  # nothing ran in a worker (ONNX Runtime Web with one thread starts none)
+    finally:
+        context.close()
 
 
 def test_no_image_data_leaves_the_page_and_it_works_offline(browser, static_site):

@@ -2,17 +2,27 @@
 // After the models are loaded (the only requests the page makes), it keeps working with the network off.
 //
 // The main thread grabs camera frames and draws; analysis workers (worker.js) run the pipeline. With two
-// workers, consecutive frames are analysed at the same time and their results drawn in order.
+// workers, consecutive frames are analysed at the same time and their results drawn in order. With ?workers=0 the
+// pipeline runs on the main thread itself (worker.js's handlers, imported), so that a main-thread-only slowdown such
+// as Chromium's CPU throttling applies to all of it (benchmarks/web.py's throttled rows).
 
 import {fromRGBA} from './imaging.js';
+import {argmax} from './pipeline.js';
 import {FaceTracker} from './tracking.js';
 
 const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
-const state = {settings: null, model: null, pool: [], tracker: null, running: false, stream: null, stats: emptyStats()};
+const state = {settings: null, model: null, pool: [], mainThread: false, tracker: null, running: false, stream: null,
+               stats: emptyStats(), cam: emptyCam()};
 
 function emptyStats() {
-  return {frames: 0, times: [], faces: 0, timings: null, fps: 0};
+  return {frames: 0, times: [], faces: 0, timings: null, fps: 0, camMs: null, cams: 0};
+}
+
+// Grad-CAM cadence, counted in analysed (dispatched) frames as fer.stream.LiveSession counts them: due when none has
+// been made yet or `every` frames have passed since the last one that had faces.
+function emptyCam() {
+  return {index: 0, last: -Infinity};
 }
 
 function setStatus(text, kind = '') {
@@ -49,13 +59,31 @@ class AnalysisWorker {
   }
 }
 
+// ?workers=0: the same handlers, called on the page's main thread (no worker at all).
+class MainThreadAnalysis {
+  constructor() {
+    this.handlers = import('./worker.js').then((module) => module.handlers);
+  }
+
+  async call(kind, args = {}) {
+    return (await this.handlers)[kind](args);
+  }
+}
+
 // One worker already frees the main thread (it grabs and draws while the worker analyses the next frame). A second
 // one needs cores to spare: on the busy 2-core machine of benchmarks/web.py it was no faster (mixed with 1 face,
-// slower with 4), so it is used from 4 cores on (not measured there); ?workers=N overrides.
+// slower with 4), so it is used from 4 cores on (not measured there); ?workers=N overrides, and ?workers=0 runs the
+// pipeline on the main thread.
 function workerCount() {
-  const asked = Number(params.get('workers'));
-  if (asked > 0) return asked;
+  const asked = params.has('workers') ? Number(params.get('workers')) : NaN;
+  if (Number.isInteger(asked) && asked >= 0) return asked;
   return (navigator.hardwareConcurrency || 1) >= 4 ? 2 : 1;
+}
+
+function analysisPool() {
+  const count = workerCount();
+  state.mainThread = count === 0;
+  return state.mainThread ? [new MainThreadAnalysis()] : Array.from({length: count}, () => new AnalysisWorker());
 }
 
 // ?precision=int8 runs the model's quantized file when config.json records one within its accuracy limit (the
@@ -68,8 +96,57 @@ async function loadModel(name) {
   const loaded = await Promise.all(state.pool.map((worker) => worker.call('load', {settings: state.settings, model: name, threads, precision})));
   state.model = loaded[0];
   state.tracker = newTracker();
+  state.cam = emptyCam();
   showModelCard(state.model);
+  showGradCamControls();
   drawBars(null);
+}
+
+// ---------------------------------------------------------------- Grad-CAM
+
+// pipeline.json's grad_cam.every (fer.stream.LiveSession.cam_every, the app's webcam cadence); ?cam_every=N overrides.
+function camEvery() {
+  const asked = Number(params.get('cam_every'));
+  return Math.max(1, Number.isInteger(asked) && asked > 0 ? asked : state.settings.grad_cam.every);
+}
+
+function gradCamOn() {
+  return Boolean(state.model?.classMaps) && $('gradcam').checked;
+}
+
+function showGradCamControls() {
+  const supported = Boolean(state.model.classMaps), toggle = $('gradcam');
+  toggle.disabled = !supported;
+  $('cam-note').textContent = supported
+    ? `Grad-CAM of each face's predicted class, every ${camEvery()} analysed frames (from the same model call)`
+    : 'Grad-CAM needs a global-pooling model: this one has no class maps.';
+  $('cam-strip').hidden = !supported || !toggle.checked;
+  Object.assign($('cam-strip'), {width: 0, height: 0});  // no tiles of the previous model
+}
+
+// Whether the frame being dispatched gets Grad-CAM (counted as due at dispatch, so two workers do not both make it).
+function camDue() {
+  const {cam} = state, index = cam.index++;
+  if (!gradCamOn() || index - cam.last < camEvery()) return {index, due: false};
+  cam.last = index;
+  return {index, due: true};
+}
+
+/** The tiles (one per face: its crop under its map, coloured) side by side, each captioned with its class. */
+function drawStrip(cams, labels) {
+  const strip = $('cam-strip'), side = cams[0].side;
+  if (strip.width !== side * cams.length || strip.height !== side) Object.assign(strip, {width: side * cams.length, height: side});
+  const context = strip.getContext('2d'), fontSize = Math.max(12, Math.round(side / 12));
+  context.font = `${fontSize}px sans-serif`;
+  context.textBaseline = 'bottom';
+  cams.forEach(({tile, target}, i) => {
+    context.putImageData(new ImageData(new Uint8ClampedArray(tile), side, side), i * side, 0);
+    const text = `#${i + 1} ${labels[target]}`;
+    context.fillStyle = 'rgba(0,0,0,0.55)';
+    context.fillRect(i * side, side - fontSize - 6, context.measureText(text).width + 8, fontSize + 6);
+    context.fillStyle = 'white';
+    context.fillText(text, i * side + 4, side - 3);
+  });
 }
 
 function newTracker() {
@@ -101,9 +178,15 @@ async function startCamera() {
   state.running = true;
   state.stats = emptyStats();
   state.tracker = newTracker();
+  state.cam = emptyCam();
   $('camera').textContent = 'Stop camera';
   setStatus('Running in this tab. No frame leaves your device.', 'ok');
   loop(video);
+}
+
+function toggleGradCam() {
+  $('cam-strip').hidden = !gradCamOn();
+  state.cam.last = -Infinity;  // on again: the next frame makes a fresh one
 }
 
 function stopCamera() {
@@ -197,8 +280,9 @@ function freeWorker(inFlight) {
 
 async function dispatch(video, worker) {
   const start = performance.now(), {rgb, source} = await grab(video), grabbed = performance.now() - start;
-  const job = {worker, source, model: state.model, width: rgb.width, height: rgb.height, grabbed, settled: false};
-  job.done = worker.call('analyze', {data: rgb.data.buffer, width: rgb.width, height: rgb.height}, [rgb.data.buffer]);
+  const {index, due} = camDue();
+  const job = {worker, source, model: state.model, width: rgb.width, height: rgb.height, grabbed, settled: false, index, cam: due};
+  job.done = worker.call('analyze', {data: rgb.data.buffer, width: rgb.width, height: rgb.height, cam: due}, [rgb.data.buffer]);
   job.done.then(() => { job.settled = true; }, () => { job.settled = true; });
   return job;
 }
@@ -217,6 +301,14 @@ function show(job, result) {
   const tracks = state.tracker.update(result.faces.map((f) => f.box), result.faces.map((f) => f.probabilities));
   draw(job.source, job.width, job.height, result, tracks);
   Object.assign(result.timings, {grab: job.grabbed, draw: performance.now() - start});
+  if (job.cam && !result.cams?.length && state.cam.last === job.index) state.cam.last = -Infinity;  // no face: retry
+  if (result.cams?.length && gradCamOn()) {
+    const drawing = performance.now();
+    drawStrip(result.cams, state.model.labels);
+    result.timings.cam += performance.now() - drawing;  // the worker's maps and tiles, and drawing them here
+    state.stats.camMs = result.timings.cam;
+    state.stats.cams += 1;
+  }
   count(result);
 }
 
@@ -231,23 +323,22 @@ function count(result) {
   if (stats.times.length > 30) stats.times.shift();
   if (stats.times.length > 1) stats.fps = (stats.times.length - 1) / ((now - stats.times[0]) / 1000);
   const t = result.timings;
+  // Grad-CAM's cost: this frame's when it made one, else the last one's (it is made every camEvery() frames).
+  const cam = !gradCamOn() || stats.camMs === null ? ''
+    : ` · Grad-CAM ${stats.camMs.toFixed(0)} ms${t.cam === undefined ? ` (every ${camEvery()} frames)` : ''}`;
   $('fps').textContent = `${stats.fps.toFixed(1)} fps · ${stats.faces} face${stats.faces === 1 ? '' : 's'} · ` +
-    `detect ${t.detect.toFixed(0)} ms · crop ${t.crop.toFixed(0)} ms · classify ${t.classify.toFixed(0)} ms · ${runtimeNote()}`;
+    `detect ${t.detect.toFixed(0)} ms · crop ${t.crop.toFixed(0)} ms · classify ${t.classify.toFixed(0)} ms${cam} · ` +
+    runtimeNote();
 }
 
 function runtimeNote() {
-  const workers = state.pool.length, threads = state.model?.threads || 1;
-  return `WASM ${state.model?.precision}, ${workers} worker${workers === 1 ? '' : 's'} × ${threads} thread${threads === 1 ? '' : 's'}`;
+  const threads = state.model?.threads || 1, workers = state.pool.length;
+  const where = state.mainThread ? 'main thread' : `${workers} worker${workers === 1 ? '' : 's'}`;
+  return `WASM ${state.model?.precision}, ${where} × ${threads} thread${threads === 1 ? '' : 's'}`;
 }
 
 function labelText(index, label, score) {
   return `#${index + 1} ${label} ${Math.round(score * 100)}%`;
-}
-
-function argmax(values) {
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
-  return best;
 }
 
 function draw(source, width, height, result, tracks) {
@@ -314,10 +405,12 @@ function base64ToBuffer(text) {
 }
 
 window.ferPrivate = {
-  /** Analyse one packed RGB image (base64) exactly as a camera frame (no smoothing), with the model inputs. */
-  async analyzeRGB(base64, width, height) {
-    const result = await state.pool[0].call('analyze', {data: base64ToBuffer(base64), width, height, inputs: true});
-    return {labels: state.model.labels, ...result};
+  /** Analyse one packed RGB image (base64) exactly as a camera frame (no smoothing), with the model inputs; with
+   * {cam: true} also each face's Grad-CAM as on a frame where it is due (cams: [{target, map}], map frameShape). */
+  async analyzeRGB(base64, width, height, {cam = false} = {}) {
+    const result = await state.pool[0].call('analyze', {data: base64ToBuffer(base64), width, height, inputs: true, cam});
+    const cams = result.cams?.map(({target, map}) => ({target, map: Array.from(map)}));
+    return {labels: state.model.labels, ...result, cams};
   },
   /** The model input the page makes from one given face ({box, landmarks}) of a packed RGB image (base64). */
   prepareFace(base64, width, height, face) {
@@ -328,16 +421,24 @@ window.ferPrivate = {
   classifyFrames(base64, count, tta = null) {
     return state.pool[0].call('classify', {data: base64ToBuffer(base64), count, tta});
   },
-  /** What the page runs: model name, file, precision (and why not the one asked), TTA, frame shape. */
-  get model() {
-    const {name, file, precision, fallback, tta, frameShape} = state.model || {};
-    return {name, file, precision, fallback, tta, frameShape};
+  /** The camera path's Grad-CAM on `count` packed frames (base64, model.frameShape each): {classes, maps}, each
+   * frame's predicted class (from the views of `tta`, default: the webcam's mode) and its map (frameShape, flat). */
+  gradCamFrames(base64, count, tta = null) {
+    return state.pool[0].call('gradCam', {data: base64ToBuffer(base64), count, tta});
   },
+  /** What the page runs: model name, file, precision (and why not the one asked), TTA, frame shape, class maps. */
+  get model() {
+    const {name, file, precision, fallback, tta, frameShape, classMaps} = state.model || {};
+    return {name, file, precision, fallback, tta, frameShape, classMaps};
+  },
+  /** workers: 0 when the pipeline runs on the main thread (?workers=0). gradCam: on, off or unsupported; camMs:
+   * the last Grad-CAM's cost (ms) and cams how many strips were drawn. */
   stats() {
     const {stats} = state;
+    const gradCam = !state.model?.classMaps ? 'unsupported' : gradCamOn() ? 'on' : 'off';
     return {frames: stats.frames, fps: stats.fps, faces: stats.faces, timings: stats.timings, running: state.running,
-            workers: state.pool.length, threads: state.model?.threads || 1, precision: state.model?.precision,
-            crossOriginIsolated};
+            workers: state.mainThread ? 0 : state.pool.length, threads: state.model?.threads || 1,
+            precision: state.model?.precision, gradCam, camMs: stats.camMs, cams: stats.cams, crossOriginIsolated};
   },
   get settings() {
     return state.settings;
@@ -351,7 +452,7 @@ async function main() {
     const response = await fetch('models/pipeline.json');
     if (!response.ok) throw new Error('models/pipeline.json is missing: run `make web` (or `python -m web.prepare`) first');
     state.settings = await response.json();
-    state.pool = Array.from({length: workerCount()}, () => new AnalysisWorker());
+    state.pool = analysisPool();
     const picker = $('model');
     picker.replaceChildren(...state.settings.models.map((m) => new Option(m.name, m.name)));
     picker.value = params.get('model') || state.settings.default_model;
@@ -359,6 +460,7 @@ async function main() {
     picker.addEventListener('change', () => loadModel(picker.value).then(
       () => setStatus(state.running ? 'Running in this tab. No frame leaves your device.' : 'Ready.', 'ok'),
       (error) => setStatus(error.message, 'error')));
+    $('gradcam').addEventListener('change', toggleGradCam);
     $('camera').disabled = false;
     $('camera').addEventListener('click', () => (state.running ? stopCamera() : startCamera().catch((error) => {
       setStatus(`Cannot open the camera: ${error.message}`, 'error');

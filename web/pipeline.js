@@ -3,7 +3,8 @@
 // Every knob comes from models/pipeline.json (written by `python -m web.prepare` from the Python defaults)
 // and from the model folder's config.json; none is written here. The expression model is the folder's own
 // model.onnx (the bare network, as fer.runtime.onnx.OnnxModel runs it): the test-time views, their mean logits,
-// the temperature and the softmax are made here, as fer.inference makes them.
+// the temperature and the softmax are made here, as fer.inference makes them. A network ending in global average
+// pooling also gives its class maps, from which Grad-CAM is made here as OnnxModel.class_activation_maps makes it.
 
 import * as imaging from './imaging.js';
 import * as yunet from './yunet.js';
@@ -28,6 +29,8 @@ async function fetchBytes(url) {
 }
 
 export const PRECISIONS = ['float32', 'int8'];
+export const CLASS_MAPS = 'class_maps';  // the output of networks ending in global average pooling (fer.runtime.onnx)
+export const GRAD_CAM_NEEDS = 'Grad-CAM needs a global-pooling model';
 
 /** config.frame_shape: the face frame whose central crop_pct the network sees (fer.config.frame_shape). */
 export function frameShape(config) {
@@ -73,6 +76,60 @@ export function testTimeViews(frames, config, tta) {
   return {data, dims: [offsets.length * frames.length, height, width, channels], views: offsets.length};
 }
 
+/** The index of the largest value (the first one on ties, as numpy's argmax). */
+export function argmax(values) {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
+  return best;
+}
+
+const f32 = Math.fround;
+
+// One axis of cv2.resize(INTER_LINEAR) on float32 data: half-pixel centres, OpenCV's float weights; columns past
+// an edge take the edge value whole (clampEdges), rows keep their weights and read the clamped row (as OpenCV).
+function linearAxis(sourceSize, targetSize, clampEdges) {
+  const scale = 1 / (targetSize / sourceSize);  // OpenCV: inv_scale = dsize / ssize, scale = 1 / inv_scale
+  const offsets = new Int32Array(targetSize), weights = new Float32Array(2 * targetSize);
+  for (let d = 0; d < targetSize; d++) {
+    let f = f32((d + 0.5) * scale - 0.5);
+    let s = Math.floor(f);
+    f = f32(f - s);
+    if (clampEdges && s < 0) { f = 0; s = 0; }
+    if (clampEdges && s >= sourceSize - 1) { f = 0; s = sourceSize - 1; }
+    offsets[d] = s;
+    weights[2 * d] = f32(1 - f);
+    weights[2 * d + 1] = f;
+  }
+  return {offsets, weights};
+}
+
+/** cv2.resize(src, (width, height), INTER_LINEAR) of a one-channel float32 map (OpenCV's float path, each product
+ * and sum rounded to float32 as OpenCV computes them). */
+export function resizeLinearFloat(src, srcWidth, srcHeight, width, height) {
+  const xt = linearAxis(srcWidth, width, true), yt = linearAxis(srcHeight, height, false);
+  const horizontal = (sy) => {
+    const row = new Float32Array(width), base = sy * srcWidth;
+    for (let dx = 0; dx < width; dx++) {
+      const sx = xt.offsets[dx];
+      row[dx] = sx >= srcWidth - 1 ? src[base + sx]
+        : f32(f32(src[base + sx] * xt.weights[2 * dx]) + f32(src[base + sx + 1] * xt.weights[2 * dx + 1]));
+    }
+    return row;
+  };
+  const clamp = (row) => Math.max(0, Math.min(row, srcHeight - 1));
+  const out = new Float32Array(width * height), rows = new Map();
+  const rowAt = (sy) => {
+    if (!rows.has(sy)) rows.set(sy, horizontal(sy));
+    return rows.get(sy);
+  };
+  for (let dy = 0; dy < height; dy++) {
+    const r0 = rowAt(clamp(yt.offsets[dy])), r1 = rowAt(clamp(yt.offsets[dy] + 1));
+    const b0 = yt.weights[2 * dy], b1 = yt.weights[2 * dy + 1];
+    for (let x = 0, o = dy * width; x < width; x++) out[o + x] = f32(f32(r0[x] * b0) + f32(r1[x] * b1));
+  }
+  return out;
+}
+
 /** Softmax of logits / temperature, shifted by the row maximum (fer.inference.softmax). */
 export function softmax(logits, temperature = 1) {
   const scaled = Array.from(logits, (value) => value / temperature), top = Math.max(...scaled);
@@ -110,15 +167,26 @@ export class ExpressionModel {
     this.labels = config.labels;
     this.frameShape = frameShape(config);  // [height, width, channels] of the frames predict() takes
     viewOffsets(config, tta);  // an unusable mode fails here, not on the first face
+    const names = session.outputNames;
+    this.outputName = names.includes('logits') ? 'logits' : names[0];  // as OnnxModel picks it
+    this.hasClassMaps = names.includes(CLASS_MAPS);
   }
 
   /** (N, frameShape) uint8 frames -> N rows of logits, the mean over the `tta` views: one session call. */
   async logits(frames, tta = this.tta) {
-    if (!frames.length) return [];
+    return (await this.run(frames, tta)).rows;
+  }
+
+  /** logits(), and with classMaps (a network that has them) the class maps of each face's centre view from the
+   * same session call: {rows, maps: {data, height, width, first} or null}, face i's maps at batch row first + i. */
+  async run(frames, tta = this.tta, {classMaps = false} = {}) {
+    if (!frames.length) return {rows: [], maps: null};
+    if (classMaps && !this.hasClassMaps) throw new Error(GRAD_CAM_NEEDS);
     const {data, dims, views} = testTimeViews(frames, this.config, tta);
     const input = new this.ort.Tensor('float32', data, dims);
-    const outputs = await this.session.run({[this.session.inputNames[0]]: input});
-    const output = outputs[this.session.outputNames[0]].data, classes = this.labels.length, count = frames.length;
+    const fetches = classMaps ? [this.outputName, CLASS_MAPS] : [this.outputName];
+    const outputs = await this.session.run({[this.session.inputNames[0]]: input}, fetches);
+    const output = outputs[this.outputName].data, classes = this.labels.length, count = frames.length;
     if (output.length !== views * count * classes) throw new Error(`the model gave ${output.length} values, not ${views * count * classes}`);
     const rows = [];
     for (let face = 0; face < count; face++) {
@@ -130,7 +198,40 @@ export class ExpressionModel {
       for (let k = 0; k < classes; k++) row[k] /= views;
       rows.push(row);
     }
-    return rows;
+    if (!classMaps) return {rows, maps: null};
+    // OnnxModel.class_activation_maps runs the centre view alone ("none"); it is one of every mode's views.
+    const [frameHeight, frameWidth] = this.frameShape, [height, width] = this.config.input_shape;
+    const centre = viewOffsets(this.config, tta).findIndex(([top, left, mirrored]) => !mirrored &&
+      top === Math.floor((frameHeight - height) / 2) && left === Math.floor((frameWidth - width) / 2));
+    const tensor = outputs[CLASS_MAPS];
+    const [, mapHeight, mapWidth, mapClasses] = tensor.dims;
+    if (tensor.dims.length !== 4 || mapClasses !== classes || tensor.dims[0] !== views * count) {
+      throw new Error(`class_maps of shape [${tensor.dims}] do not fit ${views * count} inputs and ${classes} labels`);
+    }
+    return {rows, maps: {data: tensor.data, height: mapHeight, width: mapWidth, first: centre * count}};
+  }
+
+  /** Grad-CAM of class classes[i] for face i from run()'s maps, as OnnxModel.class_activation_maps: the ReLU of
+   * the class's map, upsampled to the network input (cv2.resize INTER_LINEAR), normalised to 0..1 per face (min-max;
+   * all zero when constant) and placed in the frame (frameShape; zero outside the centre the network sees). */
+  gradCam(maps, classes) {
+    const [frameHeight, frameWidth] = this.frameShape, [height, width] = this.config.input_shape;
+    const top = Math.floor((frameHeight - height) / 2), left = Math.floor((frameWidth - width) / 2);
+    const {data, height: mapHeight, width: mapWidth, first} = maps, count = this.labels.length;
+    return classes.map((target, face) => {
+      const relu = new Float32Array(mapHeight * mapWidth), at = (first + face) * mapHeight * mapWidth;
+      for (let i = 0; i < relu.length; i++) relu[i] = Math.max(data[(at + i) * count + target], 0);
+      const cam = resizeLinearFloat(relu, mapWidth, mapHeight, width, height);
+      let low = Infinity, high = -Infinity;
+      for (const value of cam) { if (value < low) low = value; if (value > high) high = value; }
+      const out = new Float32Array(frameHeight * frameWidth);
+      if (!(high > low)) return out;
+      const range = f32(high - low);
+      for (let y = 0; y < height; y++) {
+        for (let x = 0; x < width; x++) out[(top + y) * frameWidth + left + x] = f32(f32(cam[y * width + x] - low) / range);
+      }
+      return out;
+    });
   }
 
   /** Rows of mean logits -> calibrated probabilities: softmax(logits / config.temperature). */
@@ -236,6 +337,25 @@ export function preprocessFace(crop, [height, width, channels]) {
   return shrinking ? imaging.resizeArea(face, width, height) : imaging.resizeLinear(face, width, height);
 }
 
+/** One Grad-CAM tile as the app's webcam strip shows it (fer.explain.overlay on the face crop, tile_strip's size):
+ * the crop resized to side x side, the frame's 0..1 heatmap upsampled over it, coloured with `colormap` (256 RGB
+ * rows: OpenCV's JET, from pipeline.json) and blended with weight `alpha`. Returns RGBA bytes for an ImageData. */
+export function overlayTile(crop, heatmap, [frameHeight, frameWidth], side, {alpha, colormap}) {
+  if (crop.channels !== 3) throw new Error('Grad-CAM tiles are drawn on RGB face crops');
+  let face = crop;
+  if (face.width !== side || face.height !== side) {
+    face = face.width > side || face.height > side ? imaging.resizeArea(face, side, side) : imaging.resizeLinear(face, side, side);
+  }
+  const heat = resizeLinearFloat(heatmap, frameWidth, frameHeight, side, side);
+  const out = new Uint8ClampedArray(side * side * 4);
+  for (let i = 0, j = 0, o = 0; i < heat.length; i++, j += 3, o += 4) {
+    const level = Math.round(Math.min(1, Math.max(0, heat[i] || 0)) * 255), colour = colormap[level];
+    for (let c = 0; c < 3; c++) out[o + c] = alpha * colour[c] + (1 - alpha) * face.data[j + c];  // rounds, clamps
+    out[o + 3] = 255;
+  }
+  return out;
+}
+
 /** Recognizer.analyze_frame() in the page. */
 export class Recognizer {
   constructor(detector, model, settings) {
@@ -246,19 +366,28 @@ export class Recognizer {
     return this.model.labels;
   }
 
-  /** An RGB image -> {faces: [{box, landmarks, score, probabilities}], found, timings (ms)}. */
-  async analyze(frame) {
+  /** An RGB image -> {faces: [{box, landmarks, score, probabilities}], found, inputs, crops, timings (ms)}. With
+   * cam (and a model with class maps), also cams: each face's predicted class and its Grad-CAM map (frameShape),
+   * the maps taken from the same session call as the probabilities (timings.cam: making the maps from them). */
+  async analyze(frame, {cam = false} = {}) {
     const start = performance.now();
     const {faces, found} = await findFaces(frame, this.detector, this.settings.detection);
     const detected = performance.now();
     const margin = this.model.config.face_margin ?? 0;
-    const inputs = faces.map((face) => preprocessFace(faceCrop(frame, face, margin, this.settings.align), this.model.frameShape));
+    const crops = faces.map((face) => faceCrop(frame, face, margin, this.settings.align));
+    const inputs = crops.map((crop) => preprocessFace(crop, this.model.frameShape));
     const cropped = performance.now();
-    const rows = inputs.length ? await this.model.predict(inputs) : [];
+    const {rows, maps} = await this.model.run(inputs, this.model.tta, {classMaps: cam && this.model.hasClassMaps});
+    const probabilities = this.model.calibrate(rows);
+    const classified = performance.now();
+    let cams = null;
+    if (maps) {
+      const classes = rows.map(argmax);  // the face's predicted class (the calibrated softmax keeps the order)
+      cams = this.model.gradCam(maps, classes).map((map, i) => ({target: classes[i], map}));
+    }
     const end = performance.now();
-    return {
-      faces: faces.map((face, i) => ({...face, probabilities: rows[i]})), found, inputs,
-      timings: {detect: detected - start, crop: cropped - detected, classify: end - cropped, total: end - start},
-    };
+    const timings = {detect: detected - start, crop: cropped - detected, classify: classified - cropped, total: end - start};
+    if (cams) timings.cam = end - classified;
+    return {faces: faces.map((face, i) => ({...face, probabilities: probabilities[i]})), found, inputs, crops, cams, timings};
   }
 }

@@ -6,7 +6,8 @@ models/   each model folder's own `config.json` and `model.onnx` (and `model.int
           one), copied after checking each file's sha256 against config.json: the page runs the very file the app,
           the CLI and the Hub run (nothing is exported here). YuNet, and pipeline.json: the app's webcam settings
           read from the Python code (fer.engine's webcam model and Recognizer, its detector, fer.stream's tracker
-          defaults, fer.annotate's palette), so the page copies no constant by hand. pipeline.json is written
+          and Grad-CAM defaults, fer.annotate's palette, fer.explain's overlay), so the page copies no constant by
+          hand. pipeline.json is written
           last: the app offers private mode once it exists.
 
 Both are generated (gitignored); `make web` runs this, and `make app` runs `make web`. The page itself
@@ -147,6 +148,23 @@ def default_sources() -> list[str]:
     return [first, *(name for name in bundled_models() if name != first)]
 
 
+def grad_cam_settings(live) -> dict:
+    """How the app's webcam shows Grad-CAM (fer.stream.LiveSession's cadence and tile size, fer.explain.overlay's
+    blend weight and colour map as 256 RGB rows), for the page's strip."""
+    import inspect
+
+    import cv2
+    import numpy as np
+
+    from fer.explain import overlay
+
+    defaults = inspect.signature(overlay).parameters
+    levels = np.arange(256, dtype=np.uint8).reshape(256, 1)
+    colours = cv2.cvtColor(cv2.applyColorMap(levels, defaults["colormap"].default), cv2.COLOR_BGR2RGB)
+    return {"every": live.cam_every, "tile": live.cam_tile, "alpha": defaults["alpha"].default,
+            "colormap": colours.reshape(256, 3).tolist()}
+
+
 def pipeline_settings(source: str) -> dict:
     """What the app's webcam path runs with, read from the app's own objects: the page copies none of it."""
     from fer.annotate import PALETTE
@@ -170,6 +188,7 @@ def pipeline_settings(source: str) -> dict:
         "stream": {"tta": recognizer.tta, "max_side": MAX_STREAM_SIDE, "ema_weight": live.weight,
                    "min_iou": live.min_iou, "max_missed": live.max_missed},
         "palette": [list(colour) for colour in PALETTE],
+        "grad_cam": grad_cam_settings(live),
     }
 
 

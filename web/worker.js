@@ -1,12 +1,14 @@
-// One analysis worker: its own ONNX Runtime Web, YuNet and expression model (pipeline.js). The page keeps one
-// or more of them busy with consecutive camera frames, so the networks run off the page's main thread and, on a
-// machine with cores to spare, on several frames at once. Nothing leaves the browser: frames come in as
-// transferred buffers and results go back the same way.
+// The analysis: its own ONNX Runtime Web, YuNet and expression model (pipeline.js). As a Web Worker (the page's
+// default) the page keeps one or more of them busy with consecutive camera frames, so the networks run off the
+// page's main thread and, on a machine with cores to spare, on several frames at once; with ?workers=0 the page
+// imports this module and calls the same handlers on its main thread. Nothing leaves the browser: frames come in
+// as transferred buffers and results go back the same way.
 
 import {image} from './imaging.js';
-import {ExpressionModel, Recognizer, YuNetDetector, faceCrop, preprocessFace} from './pipeline.js';
+import {ExpressionModel, GRAD_CAM_NEEDS, Recognizer, YuNetDetector, argmax, faceCrop, overlayTile, preprocessFace}
+  from './pipeline.js';
 
-let ort = null, recognizer = null;
+let ort = null, recognizer = null, overlay = null;
 
 async function load({settings, model: name, threads, precision = 'float32'}) {
   if (!ort) {
@@ -15,7 +17,7 @@ async function load({settings, model: name, threads, precision = 'float32'}) {
     } catch (error) {
       throw new Error('ONNX Runtime Web is not in runtime/: run `make web` (or `python -m web.prepare`) first');
     }
-    ort.env.wasm.wasmPaths = new URL('runtime/', self.location.href).href;
+    ort.env.wasm.wasmPaths = new URL('runtime/', import.meta.url).href;  // beside this module, worker or page
     ort.env.wasm.numThreads = threads;
   }
   const entry = settings.models.find((m) => m.name === name) || settings.models[0];
@@ -25,17 +27,29 @@ async function load({settings, model: name, threads, precision = 'float32'}) {
     ExpressionModel.load(ort, `models/${entry.folder}`, {tta: settings.stream.tta, precision, sessionOptions: options}),
   ]);
   recognizer = new Recognizer(detector, model, settings);
-  // One blank frame through both networks, so the first camera frame does not pay for their set-up.
+  overlay = settings.grad_cam;
+  // One blank frame through both networks (and the class maps), so the first camera frame does not pay for set-up.
   await recognizer.analyze(image(64, 48, 3));
-  await model.predict([image(model.frameShape[1], model.frameShape[0], model.frameShape[2])]);
+  const blank = image(model.frameShape[1], model.frameShape[0], model.frameShape[2]);
+  await model.run([blank], model.tta, {classMaps: model.hasClassMaps});
   return {name: entry.name, labels: model.labels, config: model.config, tta: model.tta, frameShape: model.frameShape,
-          file: model.file, precision: model.precision, fallback: model.fallback, threads: ort.env.wasm.numThreads || 1};
+          file: model.file, precision: model.precision, fallback: model.fallback, classMaps: model.hasClassMaps,
+          threads: ort.env.wasm.numThreads || 1};
 }
 
-async function analyze({data, width, height, inputs = false}) {
-  const result = await recognizer.analyze(image(width, height, 3, new Uint8Array(data)));
+// cam: also the Grad-CAM of each face's predicted class (from the same model call) and its tile for the strip.
+async function analyze({data, width, height, inputs = false, cam = false}) {
+  const result = await recognizer.analyze(image(width, height, 3, new Uint8Array(data)), {cam});
+  let cams;
+  if (result.cams) {
+    const start = performance.now(), side = overlay.tile;
+    cams = result.cams.map(({target, map}, i) => ({
+      target, map, side, tile: overlayTile(result.crops[i], map, recognizer.model.frameShape, side, overlay),
+    }));
+    result.timings.cam += performance.now() - start;
+  }
   return {
-    found: result.found, timings: result.timings,
+    found: result.found, timings: result.timings, cams,
     faces: result.faces.map((f) => ({box: f.box, landmarks: f.landmarks, score: f.score, probabilities: Array.from(f.probabilities)})),
     inputs: inputs ? result.inputs.map((input) => Array.from(input.data)) : undefined,
   };
@@ -47,22 +61,39 @@ function prepareFace({data, width, height, face}) {
   return Array.from(preprocessFace(crop, model.frameShape).data);
 }
 
-// The expression model alone on given frames (packed, frameShape each): mean logits and probabilities.
-async function classify({data, count, tta}) {
+function unpackFrames(data, count) {
   const {model} = recognizer, [height, width, channels] = model.frameShape, size = height * width * channels;
   const bytes = new Uint8Array(data);
   if (bytes.length !== count * size) throw new Error(`expected ${count} frames of ${size} bytes, got ${bytes.length} bytes`);
-  const frames = Array.from({length: count}, (_, i) => image(width, height, channels, bytes.subarray(i * size, (i + 1) * size)));
-  const logits = await model.logits(frames, tta || model.tta);
+  return Array.from({length: count}, (_, i) => image(width, height, channels, bytes.subarray(i * size, (i + 1) * size)));
+}
+
+// The expression model alone on given frames (packed, frameShape each): mean logits and probabilities.
+async function classify({data, count, tta}) {
+  const {model} = recognizer;
+  const logits = await model.logits(unpackFrames(data, count), tta || model.tta);
   return {logits: logits.map((row) => Array.from(row)), probabilities: model.calibrate(logits).map((row) => Array.from(row))};
 }
 
-const handlers = {load, analyze, prepareFace, classify};
+// The camera path's Grad-CAM on given frames: one model call (in the webcam's TTA mode unless `tta`), each frame's
+// predicted class and its map (frameShape), as analyze({cam: true}) makes them for detected faces.
+async function gradCam({data, count, tta}) {
+  const {model} = recognizer;
+  if (!model.hasClassMaps) throw new Error(GRAD_CAM_NEEDS);
+  const {rows, maps} = await model.run(unpackFrames(data, count), tta || model.tta, {classMaps: true});
+  const classes = rows.map(argmax);
+  return {classes, maps: count ? model.gradCam(maps, classes).map((map) => Array.from(map)) : []};
+}
 
-self.onmessage = async ({data: {id, kind, args}}) => {
-  try {
-    self.postMessage({id, result: await handlers[kind](args)});
-  } catch (error) {
-    self.postMessage({id, error: error.message || String(error)});
-  }
-};
+export const handlers = {load, analyze, prepareFace, classify, gradCam};
+
+// As a worker: answer the page's messages. Imported by the page (?workers=0), the page calls `handlers` itself.
+if (typeof WorkerGlobalScope !== 'undefined' && self instanceof WorkerGlobalScope) {
+  self.onmessage = async ({data: {id, kind, args}}) => {
+    try {
+      self.postMessage({id, result: await handlers[kind](args)});
+    } catch (error) {
+      self.postMessage({id, error: error.message || String(error)});
+    }
+  };
+}
