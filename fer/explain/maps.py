@@ -87,10 +87,10 @@ class Explainer:
 
         return step
 
-    def _gradcam(self, faces: tf.Tensor, targets: tf.Tensor) -> np.ndarray:
+    def _gradcam(self, faces: np.ndarray, targets: tf.Tensor) -> np.ndarray:
         """Grad-CAM exactly as tf-keras-vis computes it: ReLU(sum of activations weighted by mean
         gradients), zoomed (linear) to the input size, normalised per map."""
-        activations, gradients = (t.numpy() for t in self._gradcam_step(faces, targets))
+        activations, gradients = (t.numpy() for t in self._gradcam_step(tf.constant(faces), targets))
         weights = gradients.mean(axis=(1, 2), keepdims=True)
         cam = np.maximum((activations * weights).sum(axis=-1), 0.0)
         cam = zoom(cam, zoom_factor(cam.shape, faces.shape), order=1)
@@ -172,21 +172,44 @@ class Explainer:
     def _explain_inputs(self, faces: np.ndarray, method: str, indices: list[int]) -> np.ndarray:
         count, expected = faces.shape[0], tuple(self.model.input_shape)
         targets = tf.one_hot(indices, self.model.config.num_classes)
+        with self._lock:
+            heatmaps = self._methods[method](faces.astype(np.float32), targets)
+        heatmaps = np.nan_to_num(np.asarray(heatmaps, dtype=np.float32).reshape(count, *expected[:2]))
+        return np.clip(heatmaps, 0.0, 1.0)
 
+    @property
+    def _methods(self):
+        """Each method key of fer.explain.METHODS -> its implementation (faces, one-hot targets) -> maps."""
+        return {"saliency": self._saliency, "smoothgrad": self._smoothgrad, "gradcam": self._gradcam,
+                "gradcam++": self._gradcam_plus_plus, "scorecam": self._scorecam}
+
+    @staticmethod
+    def _score(targets: tf.Tensor):
         def score(output: tf.Tensor) -> tf.Tensor:
             # One value per face: the output (logit) of that face's target class.
             return tf.reduce_sum(output * targets, axis=-1)
 
-        seed = tf.constant(faces, dtype=tf.float32)
-        with self._lock:
-            if method == "smoothgrad":
-                heatmaps = self._smoothgrad(faces.astype(np.float32), targets)
-            elif method == "gradcam":
-                heatmaps = self._gradcam(seed, targets)
-            else:
-                heatmaps = self._run(method, score, seed)
-        heatmaps = np.nan_to_num(np.asarray(heatmaps, dtype=np.float32).reshape(count, *expected[:2]))
-        return np.clip(heatmaps, 0.0, 1.0)
+        return score
+
+    def _saliency(self, faces: np.ndarray, targets: tf.Tensor) -> np.ndarray:
+        return self._visualisers["saliency"](self._score(targets), tf.constant(faces))
+
+    def _gradcam_plus_plus(self, faces: np.ndarray, targets: tf.Tensor) -> np.ndarray:
+        return self._visualisers["gradcam++"](self._score(targets), tf.constant(faces), penultimate_layer=self.layer,
+                                              seek_penultimate_conv_layer=False)
+
+    def _scorecam(self, faces: np.ndarray, targets: tf.Tensor) -> np.ndarray:
+        # Score-CAM calls model.predict(); its progress bar would spam the server log. Interactive logging is
+        # thread-local in Keras 3, so switching it off here affects this thread only.
+        interactive = keras.config.is_interactive_logging_enabled()
+        keras.config.disable_interactive_logging()
+        try:
+            return self._visualisers["scorecam"](self._score(targets), tf.constant(faces), max_N=self.scorecam_max_maps,
+                                                 batch_size=128, penultimate_layer=self.layer,
+                                                 seek_penultimate_conv_layer=False)
+        finally:
+            if interactive:
+                keras.config.enable_interactive_logging()
 
     def _smoothgrad(self, faces: np.ndarray, targets: tf.Tensor) -> np.ndarray:
         """SmoothGrad as tf-keras-vis computes it (mean |gradient| over noisy copies, max over channels,
@@ -207,20 +230,3 @@ class Explainer:
         gradients = self._visualisers["saliency"](score, tf.constant(noisy), keepdims=True, normalize_map=False)
         mean_gradient = np.asarray(gradients).reshape(samples, *faces.shape).mean(axis=0)
         return normalize(mean_gradient.max(axis=-1))
-
-    def _run(self, method: str, score, seed: tf.Tensor) -> np.ndarray:
-        visualiser = self._visualisers[method]
-        if method == "saliency":
-            return visualiser(score, seed)
-        cam_options = dict(penultimate_layer=self.layer, seek_penultimate_conv_layer=False)
-        if method == "scorecam":
-            # Score-CAM calls model.predict(); its progress bar would spam the server log. Interactive
-            # logging is thread-local in Keras 3, so switching it off here affects this thread only.
-            interactive = keras.config.is_interactive_logging_enabled()
-            keras.config.disable_interactive_logging()
-            try:
-                return visualiser(score, seed, max_N=self.scorecam_max_maps, batch_size=128, **cam_options)
-            finally:
-                if interactive:
-                    keras.config.enable_interactive_logging()
-        return visualiser(score, seed, **cam_options)
