@@ -286,3 +286,37 @@ def test_a_flag_file_pauses_training_between_batches(tmp_path):
     flag.unlink()
     waiter.join(timeout=5)
     assert not waiter.is_alive() and pause.paused_seconds >= 0.15
+
+
+@pytest.mark.parametrize("mode", ["mixup", "cutmix"])
+def test_mixing_blends_images_and_targets_in_the_same_proportion(mode):
+    from training.pipeline import mix_batch
+
+    rng = np.random.default_rng(0)
+    images = np.stack([np.full((8, 8, 1), 10.0 * i, np.float32) for i in range(6)])
+    targets = np.eye(6, dtype=np.float32)
+    mixed, mixed_targets = mix_batch(images, targets, mode, 1.0, rng)
+    assert mixed.shape == images.shape and mixed_targets.shape == targets.shape
+    np.testing.assert_allclose(mixed_targets.sum(axis=1), 1.0, atol=1e-6)
+    for row in range(6):
+        own = mixed_targets[row, row]
+        partner = int(np.argmax(np.where(np.arange(6) == row, -1, mixed_targets[row])))
+        other = 1.0 - own if own < 1 else 0.0
+        # Each face's mean brightness is the targets' blend of its own and its partner's brightness.
+        expected = own * 10.0 * row + other * 10.0 * (partner if other else row)
+        assert mixed[row].mean() == pytest.approx(expected, abs=1e-3)
+
+
+def test_mixing_is_reproducible_and_off_for_validation(tiny_csv):
+    from training.pipeline import make_dataset
+
+    images = np.random.default_rng(0).integers(0, 255, (32, 8, 8, 1)).astype(np.uint8)
+    targets = np.eye(4, dtype=np.float32)[np.arange(32) % 4]
+    first = make_dataset(images, targets, 16, True, seed=3, mix="cutmix", mix_alpha=0.5)[0]
+    again = make_dataset(images, targets, 16, True, seed=3, mix="cutmix", mix_alpha=0.5)[0]
+    np.testing.assert_array_equal(first[0], again[0])
+    assert (first[1].max(axis=1) < 1).any()  # some targets are blends
+    validation = make_dataset(images, targets, 16, False, mix="mixup", mix_alpha=0.5)[0]
+    np.testing.assert_array_equal(validation[1], targets[:16])
+    with pytest.raises(ValueError, match="positive alpha"):
+        make_dataset(images, targets, 16, True, mix="mixup", mix_alpha=0.0)

@@ -11,9 +11,29 @@ import numpy as np
 from training.augment import Augmentation, augment_batch, random_inputs
 
 __all__ = ["Augmentation", "augment_batch", "BALANCE_MODES", "balanced_indices", "class_weights", "FaceBatches",
-           "make_dataset"]
+           "make_dataset", "MIX_MODES", "mix_batch"]
 
 BALANCE_MODES = ("none", "weights", "oversample", "undersample")
+MIX_MODES = ("none", "mixup", "cutmix")
+
+
+def mix_batch(images: np.ndarray, targets: np.ndarray, mode: str, alpha: float,
+              rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Mixup (Zhang et al. 2018: a convex blend of each face with another of the batch) or CutMix (Yun et al. 2019:
+    a random rectangle pasted from another face), with lambda ~ Beta(alpha, alpha); the targets are blended in the
+    same proportion (for CutMix, the pasted area's exact share)."""
+    partner = rng.permutation(len(images))
+    share = float(rng.beta(alpha, alpha))
+    if mode == "mixup":
+        mixed = share * images + (1.0 - share) * images[partner]
+    else:
+        height, width = images.shape[1:3]
+        cut_h, cut_w = int(round(height * np.sqrt(1.0 - share))), int(round(width * np.sqrt(1.0 - share)))
+        top, left = int(rng.integers(0, height - cut_h + 1)), int(rng.integers(0, width - cut_w + 1))
+        mixed = images.copy()
+        mixed[:, top:top + cut_h, left:left + cut_w] = images[partner, top:top + cut_h, left:left + cut_w]
+        share = 1.0 - (cut_h * cut_w) / (height * width)
+    return mixed.astype(images.dtype), (share * targets + (1.0 - share) * targets[partner]).astype(targets.dtype)
 
 
 def balanced_indices(labels: np.ndarray, mode: str, num_classes: int, seed: int) -> np.ndarray:
@@ -47,7 +67,7 @@ class FaceBatches(keras.utils.PyDataset):
     def __init__(self, images: np.ndarray, targets: np.ndarray, batch_size: int, training: bool,
                  augmentation: Augmentation | None = None, sample_weights: np.ndarray | None = None,
                  seed: int = 0, output_size: tuple[int, int] | None = None, epoch: int = 0,
-                 drop_remainder: bool = False, workers: int = 1) -> None:
+                 drop_remainder: bool = False, workers: int = 1, mix: str = "none", mix_alpha: float = 0.0) -> None:
         super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=8)
         if len(images) != len(targets) or (sample_weights is not None and len(sample_weights) != len(images)):
             raise ValueError(f"images, targets and sample weights differ in length: {len(images)}, {len(targets)}, "
@@ -59,6 +79,11 @@ class FaceBatches(keras.utils.PyDataset):
         self.augmentation = augmentation if training and augmentation is not None and augmentation.enabled else None
         self.output_shape = (*(output_size or images.shape[1:3]), images.shape[3])
         self.drop_remainder = drop_remainder
+        if mix not in MIX_MODES:
+            raise ValueError(f"mix must be one of {', '.join(MIX_MODES)}, got {mix!r}")
+        if mix != "none" and not mix_alpha > 0:
+            raise ValueError(f"{mix} needs a positive alpha, got {mix_alpha}")
+        self.mix, self.mix_alpha = (mix, float(mix_alpha)) if training else ("none", 0.0)
         self._order = self._epoch_order()
         if self.augmentation is not None:
             self._augment = compiled(functools.partial(augment_batch, augmentation=self.augmentation,
@@ -80,7 +105,11 @@ class FaceBatches(keras.utils.PyDataset):
             rng = np.random.default_rng([self.seed, self.epoch, index])
             uniforms, noise = random_inputs(rng, len(rows), self.augmentation, self.output_shape)
             images = keras.ops.convert_to_numpy(self._augment(images, uniforms=uniforms, noise=noise))
-        batch = (images, self.targets[rows])
+        targets = self.targets[rows]
+        if self.mix != "none":
+            images, targets = mix_batch(images, targets, self.mix, self.mix_alpha,
+                                        np.random.default_rng([self.seed, self.epoch, index, 1]))
+        batch = (images, targets)
         return batch if self.sample_weights is None else (*batch, self.sample_weights[rows])
 
     def on_epoch_end(self) -> None:
@@ -115,7 +144,9 @@ def make_dataset(
     output_size: tuple[int, int] | None = None,
     epoch: int = 0,
     drop_remainder: bool = False,
+    mix: str = "none",
+    mix_alpha: float = 0.0,
 ) -> FaceBatches:
     """Batches of in-memory faces for model.fit(); `epoch` is the first epoch served (so a resumed run draws anew)."""
     return FaceBatches(images, targets, batch_size, training, augmentation, sample_weights, seed, output_size,
-                       epoch, drop_remainder)
+                       epoch, drop_remainder, mix=mix, mix_alpha=mix_alpha)

@@ -27,7 +27,8 @@ from fer.models import LOGITS_NAME, backbone_layer_names, build_model, list_mode
 from fer.preprocessing import preprocess_faces  # noqa: E402
 from training import pipeline  # noqa: E402
 from training.finalize import class_prior, dataset_name, describe_machine, finalize_run  # noqa: E402
-from training.distribute import SUPPORTED_BACKENDS, data_parallel  # noqa: E402
+from training.distribute import (MULTI_PROCESS_BACKENDS, SUPPORTED_BACKENDS, data_parallel,  # noqa: E402
+                                 join_processes, process_part, process_share)
 from training.run_state import STATE_FILE, read_run_state  # noqa: E402
 from training.schedules import WarmupCosine  # noqa: E402
 from training.teachers import cached_teacher_targets, mix_targets  # noqa: E402
@@ -102,6 +103,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     augment.add_argument("--shift", type=float, default=0.1, help="0: off")
     augment.add_argument("--crop-min", type=float, default=40 / 48, help="random crop side fraction (1: off)")
     augment.add_argument("--erasing", type=float, default=0.0, help="random erasing probability (0: off)")
+    augment.add_argument("--mix", choices=pipeline.MIX_MODES, default="none",
+                         help="blend each training batch: mixup or CutMix (targets blended alike)")
+    augment.add_argument("--mix-alpha", type=float, default=0.2, help="Beta(alpha, alpha) of the mixing share")
     run = parser.add_argument_group("run")
     run.add_argument("--out", required=True, help="model folder to write, e.g. models/fer2013-cnn")
     run.add_argument("--run-dir", help="resume state and logs (default: runs/<name of --out>)")
@@ -111,6 +115,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     run.add_argument("--distribute", action="store_true",
                      help="data parallel over all visible devices (GPUs, or CPU devices) on the jax or tensorflow "
                           "backend; --batch-size is the global batch")
+    run.add_argument("--coordinator", metavar="HOST:PORT",
+                     help="with --distribute on jax: join a run of --num-processes processes (one per machine) "
+                          "whose process 0 listens at HOST:PORT (docs/at-scale.md)")
+    run.add_argument("--num-processes", type=int, default=1, help="processes in the --coordinator run")
+    run.add_argument("--process-id", type=int, default=0, help="this process's number, 0 to --num-processes - 1")
     run.add_argument("--no-temperature", action="store_true", help="skip temperature scaling")
     run.add_argument("--no-explanations", action="store_true",
                      help="skip the card's explanation table (training.finalize --explanations-only adds it later)")
@@ -130,8 +139,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.distribute and keras.backend.backend() not in SUPPORTED_BACKENDS:
         parser.error(f"--distribute supports the {' and '.join(SUPPORTED_BACKENDS)} backends, "
                      f"not {keras.backend.backend()!r}")
+    check_processes(parser, args)
     args.run_dir = Path(args.run_dir or Path("runs") / Path(args.out).name)
     return args
+
+
+def check_processes(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """--coordinator / --num-processes / --process-id: complete, in range, and on a backend that can run them."""
+    if args.coordinator is None:
+        if args.num_processes != 1 or args.process_id != 0:
+            parser.error("--num-processes and --process-id need --coordinator HOST:PORT")
+        return
+    host, _, port = args.coordinator.rpartition(":")
+    if not host or not port.isdigit():
+        parser.error(f"--coordinator must be HOST:PORT, got {args.coordinator!r}")
+    if not args.distribute or keras.backend.backend() not in MULTI_PROCESS_BACKENDS:
+        parser.error(f"--coordinator needs --distribute on the {' or '.join(MULTI_PROCESS_BACKENDS)} backend "
+                     f"(KERAS_BACKEND=jax), not {keras.backend.backend()!r}")
+    if args.num_processes < 1 or not 0 <= args.process_id < args.num_processes:
+        parser.error(f"--process-id must be in 0..{args.num_processes - 1} (--num-processes {args.num_processes})")
+    if args.time_budget and args.num_processes > 1:
+        # Each process would read its own clock: one stopping while the others wait for its next step hangs them.
+        parser.error("--time-budget cannot stop several processes together; use --epochs (and --resume)")
 
 
 def load_splits(args: argparse.Namespace) -> tuple[FaceDataset, FaceDataset]:
@@ -286,8 +315,11 @@ def averaged_weights(model: keras.Model):
 
 
 def train(args: argparse.Namespace) -> dict:
-    """Check the run directory, set up --distribute, and train inside its scope."""
-    keras.utils.set_random_seed(args.seed)
+    """Join the other processes (--coordinator), check the run directory, set up --distribute, and train inside
+    its scope."""
+    if args.coordinator:  # before anything touches a device
+        join_processes(args.coordinator, args.num_processes, args.process_id)
+    keras.utils.set_random_seed(args.seed)  # the same seed in every process: the same initial weights
     args.run_dir.mkdir(parents=True, exist_ok=True)
     state_path, resume_path = args.run_dir / STATE_FILE, args.run_dir / RESUME_FILE
     if args.resume and not (state_path.is_file() and resume_path.is_file()):
@@ -350,11 +382,19 @@ def _train(args: argparse.Namespace, devices: int, state_path: Path, resume_path
         agreement = float(np.mean(np.argmax(teacher, axis=1) == train_set.labels))
         print(f"teachers {', '.join(args.teacher)}: weight {args.teacher_weight:g}, "
               f"their top class is the label for {agreement:.1%} of the training faces", flush=True)
-    train_data = pipeline.make_dataset(train_images[indices], train_targets[indices], args.batch_size,
-                                       True, augmentation, weights, args.seed, output_size=tuple(input_shape[:2]),
-                                       epoch=state["epochs_completed"], drop_remainder=devices > 1)
-    val_rows = len(val_images) - len(val_images) % devices
-    val_data = pipeline.make_dataset(val_images[:val_rows], targets_of(val, args)[:val_rows], 256 * devices, False)
+    # Several processes (--coordinator): each feeds its own rows as its part of every global batch, shuffled and
+    # augmented with its own draws (seed); one process keeps every row and the seed.
+    index, count = process_share()
+    mine = process_part(len(indices), index, count)
+    rows, weights = indices[mine], None if weights is None else weights[mine]
+    train_data = pipeline.make_dataset(train_images[rows], train_targets[rows], args.batch_size // count, True,
+                                       augmentation, weights, args.seed * count + index,
+                                       output_size=tuple(input_shape[:2]), epoch=state["epochs_completed"],
+                                       drop_remainder=devices > 1,
+                                       mix=args.mix, mix_alpha=args.mix_alpha)
+    val_mine = process_part(len(val_images) - len(val_images) % devices, index, count)
+    val_data = pipeline.make_dataset(val_images[val_mine], targets_of(val, args)[val_mine], 256 * devices // count,
+                                     False)
     steps = len(train_data)
 
     for number, (first, end, frozen, peak_lr) in enumerate(phases(args, config)):
