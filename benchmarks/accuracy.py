@@ -139,6 +139,10 @@ def pipeline_loss(classifiers: list[Classifier], faces: list[frames.Face], crop_
                        "a face missed by the detector counts as wrong", "rows": results}
 
 
+def measured_models(context: Context) -> list[str]:
+    return context.model_names()
+
+
 def run(context: Context) -> dict:
     if not context.has_data:
         return {"skipped": f"{frames.FER2013_CSV} is not on this machine"}

@@ -53,6 +53,10 @@ def first_prediction(url: str, image: Path, source: str, process: subprocess.Pop
     raise RuntimeError(f"no prediction within {START_TIMEOUT:.0f} s: {last_error}")
 
 
+def measured_models(context: Context) -> list[str]:
+    return [context.model_source, *context.model_names()]  # the served model; every shipped model's size
+
+
 def run(context: Context) -> dict:
     results: dict = {"model_sizes_bytes": model_sizes(context), "detector": context.detector}
     if not (REPO_ROOT / "app.py").is_file():

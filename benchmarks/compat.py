@@ -108,6 +108,10 @@ def timings(all_sides: list[Side], face: frames.Face, repeats: int, warmup: int)
     return {side.name: round(timing.median_ms, 1) for side, timing in zip(all_sides, measured)}
 
 
+def measured_models(context: Context) -> list[str]:
+    return [context.model_source] + ([FERPLUS_MODEL] if FERPLUS_MODEL in context.shipped_models() else [])
+
+
 def run(context: Context) -> dict:
     all_sides = sides(context)
     results = {"fer_package": context.pypi_note, "sides": [side.name for side in all_sides],

@@ -321,6 +321,10 @@ def nms_check(context: Context, faces: list[frames.Face], threshold: float, max_
 # ---------------------------------------------------------------- section
 
 
+def measured_models(context: Context) -> list[str]:
+    return context.model_names()
+
+
 def run(context: Context) -> dict:
     if not context.has_data:
         return {"skipped": f"{frames.FER2013_CSV} is not on this machine"}

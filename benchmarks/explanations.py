@@ -14,6 +14,10 @@ def available() -> bool:
     return importlib.util.find_spec("fer.explain") is not None
 
 
+def measured_models(context: Context) -> list[str]:
+    return [context.model_source]
+
+
 def run(context: Context) -> dict:
     if not available():
         return {"skipped": "fer/explain.py is not in this checkout"}

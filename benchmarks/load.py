@@ -463,6 +463,13 @@ def measure(model_source: str, size: dict, folder: Path, browser: bool = True) -
     return results
 
 
+def measured_models(context) -> list[str]:
+    """The app's model and what its webcam tab streams with it (the live model when shipped)."""
+    from fer.engine import EngineCache
+
+    return [context.model_source, EngineCache(model=context.model_source).stream_source()]
+
+
 def run(context) -> dict:
     """Benchmark section: the full size (--quick: the short one) against our model."""
     with tempfile.TemporaryDirectory() as folder:

@@ -75,6 +75,17 @@ def load_keras_model(path: Path):
         raise Unavailable(f"Keras {keras.__version__} cannot load {path.name}: {type(error).__name__}: {error}") from None
 
 
+def grey(face: np.ndarray) -> np.ndarray:
+    """A face crop as one grey channel (H, W): RGB converted, a trailing channel of 1 dropped."""
+    if face.ndim == 3 and face.shape[2] == 3:
+        return cv2.cvtColor(face, cv2.COLOR_RGB2GRAY)
+    if face.ndim == 3 and face.shape[2] == 1:
+        return face[:, :, 0]
+    if face.ndim != 2:
+        raise ValueError(f"expected a grey (H, W) or (H, W, 1) or an RGB (H, W, 3) face, got shape {face.shape}")
+    return face
+
+
 class PypiFer:
     """fer 25.10.3's Haar + mini-Xception pipeline on BGR frames, with its own settings."""
 
@@ -129,9 +140,15 @@ class PypiFer:
                 crops.append(crop)
         return crops
 
-    def preprocess(self, grey_faces: list[np.ndarray]) -> np.ndarray:
-        """Resize to 64x64 (cv2 default bilinear) and scale 0..255 to [-1, 1]: (N, 64, 64) float32."""
-        faces = np.array([cv2.resize(face, TARGET_SIZE) for face in grey_faces], dtype="float32")
+    def preprocess(self, faces: list[np.ndarray]) -> np.ndarray:
+        """Resize to 64x64 (cv2 default bilinear) and scale 0..255 to [-1, 1]: (N, 64, 64) float32.
+
+        Faces are grey (H, W) or (H, W, 1), as crops() cuts them, or RGB (H, W, 3), as benchmarks.frames.Face
+        holds the example photos' faces: its model takes one channel, and its pipeline turns the whole frame
+        grey before cropping, so an RGB face goes grey first (fed as it was, it reached the model as
+        (N, 64, 64, 3) and failed).
+        """
+        faces = np.array([cv2.resize(grey(face), TARGET_SIZE) for face in faces], dtype="float32")
         faces = faces / 255.0
         return (faces - 0.5) * 2.0
 

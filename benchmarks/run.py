@@ -1,7 +1,9 @@
 """python -m benchmarks.run [--quick] [--detector yunet|haar]: our pipeline side by side with the PyPI `fer` package.
 
 Prints one table per section and writes benchmarks/results.json (with --quick:
-benchmarks/cache/results-quick.json, so a quick run never replaces the full results).
+benchmarks/cache/results-quick.json, so a quick run never replaces the full results). Each section records the
+sha256 of the model files it measured; `python -m benchmarks.report --write docs/benchmarks.md` publishes the
+sections measured with the models shipped now.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from benchmarks import (  # noqa: E402
-    accuracy, app_start, compat, context as context_module, detection, explanations, latency, load, report,
-    serving, streaming, throughput, training_speed, web,
+    accuracy, app_start, compat, context as context_module, detection, explanations, latency, load, provenance,
+    report, serving, streaming, throughput, training_speed, web,
 )
 from fer.faces import DEFAULT_DETECTOR, DETECTORS  # noqa: E402
 
@@ -36,6 +38,16 @@ SECTIONS = {
     "load": ("The served app under load: clients and webcam pages at once", load),
     "compat": ("Code written for the PyPI fer package: its FER() vs ours on the same images", compat),
 }
+
+
+def measured_models(module, context: context_module.Context) -> list[str]:
+    """The models a section measures: its measured_models(); a module without one (web.py) runs the page,
+    whose default is the webcam's model (web.prepare.default_sources)."""
+    if hasattr(module, "measured_models"):
+        return module.measured_models(context)
+    from fer.engine import EngineCache
+
+    return [EngineCache().stream_source()]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         section["seconds"] = round(time.perf_counter() - section_start, 1)
         section["measured"] = report.stamp()
+        section["quick"] = args.quick
+        if "error" not in section:  # which model files these figures come from (benchmarks.report checks them)
+            section["models"] = provenance.measured(measured_models(module, context))
         results["sections"][key] = section
         report.print_section(number, f"{title} ({section['seconds']:.0f} s)", lines)
         report.write(results, output)  # after every section, so an interrupted run keeps what it measured

