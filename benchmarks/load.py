@@ -342,7 +342,7 @@ def write_y4m(path: Path, frames: list[np.ndarray], fps: int = 10) -> Path:
     return path
 
 
-def camera_clip(folder: Path) -> Path:
+def camera_clip(folder: Path, fps: int = 10) -> Path:
     """Grace Hopper in a 640x480 frame, drifting a few pixels per frame so every frame differs."""
     photo = example("grace_hopper.jpg")
     scale = 480 / photo.shape[0]
@@ -350,7 +350,7 @@ def camera_clip(folder: Path) -> Path:
     base = np.full((480, 640, 3), 128, np.uint8)
     left = (640 - face.shape[1]) // 2
     base[:, left:left + face.shape[1]] = face
-    return write_y4m(folder / "camera.y4m", [np.roll(base, (step % 10) * 2, axis=1) for step in range(20)])
+    return write_y4m(folder / "camera.y4m", [np.roll(base, (step % 10) * 2, axis=1) for step in range(20)], fps)
 
 
 def open_stream(browser, url: str, has_tabs: bool):

@@ -19,7 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from benchmarks import (  # noqa: E402
     accuracy, app_start, compat, context as context_module, detection, explanations, latency, load, provenance,
-    report, serving, streaming, throughput, training_speed, web,
+    report, serving, streaming, throughput, training_speed, web, webcam,
 )
 from fer.faces import DEFAULT_DETECTOR, DETECTORS  # noqa: E402
 
@@ -29,6 +29,7 @@ SECTIONS = {
     "throughput": ("Classification throughput", throughput),
     "explanations": ("Explanation latency per face", explanations),
     "streaming": ("Webcam handler streaming", streaming),
+    "webcam": ("The app's webcam tab in Chromium against a no-op handler", webcam),
     "accuracy": ("Accuracy on PublicTest, and what the full pipeline loses", accuracy),
     "detection": ("Face detection: YuNet and Haar, tight crops, alignment, YuNet settings", detection),
     "training": ("Training throughput", training_speed),
