@@ -23,13 +23,26 @@ def measured_models(context: Context) -> list[str]:
     return context.model_names()
 
 
+def variants(context: Context):
+    """(name, model, precision) for each shipped model as load_model() serves it, and its int8 file where the
+    live paths would use it (its recorded accuracy change within the limit)."""
+    from fer.hub import load_model
+    from fer.runtime.onnx import int8_within_limit
+
+    for name, model in context.models().items():
+        yield name, model, getattr(model, "precision", "float32")
+        if getattr(model, "runtime", None) == "onnx" and int8_within_limit(model.config):
+            yield name, load_model(name, precision="int8"), "int8"
+
+
 def run(context: Context) -> dict:
     repeats = context.settings.throughput_repeats
     crops = face_crops(context, max(BATCH_SIZES))
     rows = []
-    for name, model in context.models().items():
+    for name, model, precision in variants(context):
         for tta in dict.fromkeys((model.config.tta, "none")):  # the config's mode, then none
-            row = {"model": name, "runtime": getattr(model, "runtime", "keras"), "tta": tta, "faces_per_second": {}}
+            row = {"model": name, "runtime": getattr(model, "runtime", "keras"), "precision": precision, "tta": tta,
+                   "faces_per_second": {}}
             for size in BATCH_SIZES:
                 batch = model.preprocess(crops[:size])
                 timing = measure(lambda: model.predict_proba(batch, tta=tta), repeats[size], warmup=2)
@@ -52,8 +65,9 @@ def run(context: Context) -> dict:
 
 
 def table(results: dict) -> list[str]:
-    lines = ["model | runtime | TTA | faces/s at batch " + " / ".join(map(str, BATCH_SIZES))]
+    lines = ["model | runtime | precision | TTA | faces/s at batch " + " / ".join(map(str, BATCH_SIZES))]
     for row in results["rows"]:
         speeds = " / ".join(f"{row['faces_per_second'][size]:.0f}" for size in BATCH_SIZES)
-        lines.append(f"{row['model']} | {row.get('runtime', '-')} | {row['tta']} | {speeds}")
+        lines.append(f"{row['model']} | {row.get('runtime', '-')} | {row.get('precision', '-')} | {row['tta']} | "
+                     f"{speeds}")
     return lines
