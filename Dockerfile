@@ -3,34 +3,13 @@
 # then open http://localhost:7860. Pick another default model with -e FER_MODEL=hf://owner/repo@revision
 # (add -e HF_TOKEN=... for a private repo).
 #
-# Two stages: `web` prepares the private-mode page (python -m web.prepare: the bundled models exported to ONNX,
-# ONNX Runtime Web from the npm registry, checked against its pinned sha512), so building needs network access
-# to registry.npmjs.org; the app's image takes only the prepared page from it, none of the export dependencies.
+# Three stages: `base` installs requirements.txt once; `web` prepares the private-mode page on it (python -m
+# web.prepare: the bundled models' own model.onnx files, checked against the sha256 in their config.json, and ONNX
+# Runtime Web from the npm registry, checked against its pinned sha512), so building needs network access to
+# registry.npmjs.org; the app's image takes only the prepared page from it. Nothing is exported to ONNX here.
 
-# ---------------------------------------------------------------- private-mode page
-FROM python:3.11-slim-bookworm AS web
-
-ENV PYTHONDONTWRITEBYTECODE=1 \
-    PYTHONUNBUFFERED=1 \
-    PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    TF_CPP_MIN_LOG_LEVEL=2
-WORKDIR /src
-
-COPY requirements.txt requirements-export.txt ./
-RUN pip install -r requirements-export.txt
-
-# What the export reads: the library, the bundled models, the exporter and its check photos, the page.
-COPY fer/ fer/
-COPY models/ models/
-COPY training/ training/
-COPY examples/ examples/
-COPY web/ web/
-# --site: a clean copy of the static site (page files, runtime/, models/), without prepare.py and serve.py.
-RUN python -m web.prepare --site /site
-
-# ---------------------------------------------------------------- the app
-FROM python:3.11-slim-bookworm
+# ---------------------------------------------------------------- dependencies (shared by both stages)
+FROM python:3.11-slim-bookworm AS base
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -40,13 +19,26 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     HF_HUB_DISABLE_TELEMETRY=1 \
     TF_CPP_MIN_LOG_LEVEL=2
 
+COPY requirements.txt /tmp/requirements.txt
+RUN pip install -r /tmp/requirements.txt
+
+# ---------------------------------------------------------------- private-mode page
+FROM base AS web
+WORKDIR /src
+
+# What web.prepare reads: the library (the app's webcam settings), the bundled model folders, the page.
+COPY fer/ fer/
+COPY models/ models/
+COPY web/ web/
+# --site: a clean copy of the static site (page files, runtime/, models/), without prepare.py and serve.py.
+RUN python -m web.prepare --site /site
+
+# ---------------------------------------------------------------- the app
+FROM base
+
 # An unprivileged user owns the app; Gradio's temporary cache lives under /tmp.
 RUN useradd --create-home --uid 1000 app
 WORKDIR /home/app/fer
-
-# Dependencies first, so code changes do not reinstall TensorFlow.
-COPY requirements.txt ./
-RUN pip install -r requirements.txt
 
 COPY --chown=app:app fer/ fer/
 COPY --chown=app:app models/ models/

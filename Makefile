@@ -9,7 +9,7 @@ export NO_PROXY = 127.0.0.1,localhost
 export no_proxy = 127.0.0.1,localhost
 export TF_CPP_MIN_LOG_LEVEL = 2
 
-.PHONY: install install-test web app test bench clean
+.PHONY: install install-test web app test bench clean space space-check
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,19 @@ test: install-test web
 
 bench: install-test web
 	$(PY) -m benchmarks.run
+
+# Hugging Face Space (docs/deploy.md): the complete Space folder in SPACE_DIR (app, library, models, the prepared
+# private-mode page, its requirements.txt and .gitattributes), checked. SPACE_ARGS adds --push owner/name
+# [--private] to upload it, --static for the private-mode page alone, --model hf://owner/repo@sha for a Hub default.
+SPACE_DIR ?= build/space
+SPACE_ARGS ?=
+space: install
+	$(PY) -m deploy.space $(SPACE_DIR) $(SPACE_ARGS)
+
+# The Space as a new user gets it: tests/test_space.py plus a fresh virtual environment installed from the built
+# folder's own requirements.txt, `python app.py` from the folder with a Space's environment, the browser checks.
+space-check: install-test
+	FER_SPACE_CHECK=1 $(PY) -m pytest -q tests/test_space.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts

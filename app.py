@@ -535,8 +535,10 @@ def main(argv: list[str] | None = None) -> None:
     bypass_proxy_for_localhost()
     demo.queue(default_concurrency_limit=2, max_size=64)
     routes = private_mode.routes(WEB_DIR, PRIVATE_MODE_PATH)
+    # ssr_mode=False: on a Space (GRADIO_SSR_MODE=true) Gradio's Node server would front the public port and
+    # answer /private/ with its own page instead of the private-mode routes and their isolation headers.
     demo.launch(server_name=args.host, server_port=args.port, share=False, max_file_size=MAX_FILE_SIZE,
-                theme=gr.themes.Soft(), css=CSS, show_error=False, app_kwargs={"routes": routes})
+                theme=gr.themes.Soft(), css=CSS, show_error=False, ssr_mode=False, app_kwargs={"routes": routes})
 
 
 if __name__ == "__main__":
