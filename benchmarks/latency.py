@@ -21,7 +21,7 @@ from benchmarks import frames
 from benchmarks.context import Context
 from benchmarks.processes import REPO_ROOT
 from benchmarks.timing import measure_interleaved, ratio
-from fer.engine import LIVE_MODEL, Engine
+from serve.engine import LIVE_MODEL, Engine
 from fer.faces import Box
 from fer.hub import DEFAULT_MODEL, bundled_models
 from fer.recognizer import Recognizer
@@ -93,7 +93,7 @@ def pipelines(context: Context, ours: Recognizer, notes: list[str]) -> list[Pipe
     chosen = [our_pipeline(OURS, f"Recognizer() defaults: {describe(ours)}", ours)]
     live = live_source()
     if live:
-        # The webcam's own recognizer (fer.engine: its detection side, face limit and TTA), not a copy of them.
+        # The webcam's own recognizer (serve.engine: its detection side, face limit and TTA), not a copy of them.
         stream = Engine.load(live, context.detector).stream_recognizer
         chosen.append(our_pipeline(LIVE, f"the webcam's recognizer: {describe(stream)}", stream))
     else:

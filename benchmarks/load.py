@@ -400,9 +400,9 @@ def stream_pages(app_url: str, ceiling_url: str, pages: int, seconds: float, fol
 
 
 def app_settings(names: tuple[str, ...] = ("STREAM_EVERY", "STREAM_TIME_LIMIT", "STREAM_CONCURRENCY")) -> dict:
-    """app.py's module-level stream constants, read from its source (importing it would load TensorFlow)."""
+    """The app's stream constants (serve/settings.py), read from its source (no Gradio import here)."""
     values = {}
-    for node in ast.parse((REPO_ROOT / "app.py").read_text()).body:
+    for node in ast.parse((REPO_ROOT / "serve" / "settings.py").read_text()).body:
         if isinstance(node, ast.Assign):
             for target in node.targets:
                 targets = target.elts if isinstance(target, ast.Tuple) else [target]
@@ -412,7 +412,7 @@ def app_settings(names: tuple[str, ...] = ("STREAM_EVERY", "STREAM_TIME_LIMIT", 
                         values[name.id] = ast.literal_eval(value)
     missing = set(names) - set(values)
     if missing:
-        raise RuntimeError(f"app.py no longer defines {', '.join(sorted(missing))}")
+        raise RuntimeError(f"serve/settings.py no longer defines {', '.join(sorted(missing))}")
     return values
 
 
@@ -465,7 +465,7 @@ def measure(model_source: str, size: dict, folder: Path, browser: bool = True) -
 
 def measured_models(context) -> list[str]:
     """The app's model and what its webcam tab streams with it (the live model when shipped)."""
-    from fer.engine import EngineCache
+    from serve.engine import EngineCache
 
     return [context.model_source, EngineCache(model=context.model_source).stream_source()]
 

@@ -30,7 +30,7 @@ def available() -> bool:
 
 def measured_models(context: Context) -> list[str]:
     """What app.stream_frame serves for the source it is given (the webcam's choice of model)."""
-    from fer.engine import EngineCache
+    from serve.engine import EngineCache
 
     return [EngineCache().stream_source(context.model_source)]
 

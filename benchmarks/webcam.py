@@ -22,7 +22,7 @@ CAMERA_FPS = 30
 
 def measured_models(context: Context) -> list[str]:
     """The app runs with its defaults here (the webcam's own model), whatever model the other sections time."""
-    from fer.engine import EngineCache
+    from serve.engine import EngineCache
 
     return [EngineCache().stream_source()]
 

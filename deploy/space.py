@@ -274,7 +274,7 @@ def check(folder: Path) -> list[str]:
     """What is wrong with a built Space folder (nothing: []): its front matter, a binary file outside the
     .gitattributes patterns, its size; for a Gradio Space its sdk_version against the pinned Gradio, app.py and the
     prepared page; for a static one the isolation headers."""
-    from fer.private_mode import ISOLATION_HEADERS, is_prepared
+    from serve.private_mode import ISOLATION_HEADERS, is_prepared
 
     folder = Path(folder)
     if not (folder / README).is_file():

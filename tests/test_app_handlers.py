@@ -9,9 +9,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import serve.common
+import serve.photo
+import serve.private
+import serve.video
 from app_server import example_rgb, letterbox, two_faces, write_video
-from fer.engine import MAX_FACES
+from fer.explain import METHODS
 from fer.stream import LiveSession
+from serve import settings
+from serve.gradio_support import readable_upload_errors
+from serve.settings import MAX_FACES
 
 # tf-keras-vis hands Keras 3 a list of one input; Keras warns and handles it (fer.explain filters it outside tests).
 pytestmark = pytest.mark.filterwarnings("ignore:The structure of `inputs` doesn't match:UserWarning")
@@ -38,9 +45,7 @@ def save(tmp_path, name: str, image: np.ndarray | Image.Image, **options) -> str
 
 
 def photo_outputs(result: dict) -> dict:
-    import app as app_module
-
-    return {**result, "panels": [result[f"panel{i}"] for i in range(app_module.MAX_FACE_PANELS)]}
+    return {**result, "panels": [result[f"panel{i}"] for i in range(settings.MAX_FACE_PANELS)]}
 
 
 def stream_outputs(result: dict) -> tuple:
@@ -79,10 +84,10 @@ def test_photo_boxes_the_face_with_probabilities_and_an_explanation(app, source,
     assert np.abs(out["annotated"][y + height // 2, x].astype(int) - face_color(0)).max() < 30
     np.testing.assert_array_equal(out["annotated"][y + height // 2, x + width // 2], photo[y + height // 2, x + width // 2])
     # The explanation is the overlay on the square (aligned) face crop, at the crop's size.
-    side = min(max(width, height, app.MIN_CROP_SIDE), app.MAX_CROP_SIDE)  # the face crop, enlarged when small
+    side = min(max(width, height, settings.MIN_CROP_SIDE), settings.MAX_CROP_SIDE)  # the face crop, enlarged when small
     assert out["explanation"].shape == (side, side, 3)
     assert out["face_picker"]["value"] == 0 and len(out["face_picker"]["choices"]) == 1
-    assert out["class_picker"]["choices"] == [app.PREDICTED, *tiny_model.labels]
+    assert out["class_picker"]["choices"] == [settings.PREDICTED, *tiny_model.labels]
     first, *others = out["panels"]
     assert first["visible"] is True and first["value"] == face["emotions"] and first["label"] == "Face #1"
     assert all(panel["visible"] is False for panel in others)
@@ -162,7 +167,7 @@ def test_unreadable_upload_is_a_clear_error_before_the_handler(app, tmp_path):
 
     not_image = tmp_path / "report.pdf"
     not_image.write_bytes(b"%PDF-1.4 not an image")
-    component = app.readable_upload_errors(gr.Image(type="filepath", render=False))
+    component = readable_upload_errors(gr.Image(type="filepath", render=False))
     with pytest.raises(gr.Error, match="report.pdf cannot be read as a photo: it is not an image"):
         component.preprocess(ImageData(path=str(not_image), orig_name="report.pdf"))
     photo = save(tmp_path, "fine.png", example_rgb())
@@ -207,12 +212,12 @@ def test_huge_photo_is_analysed_and_shown_downscaled(app, source, tmp_path, caps
     path = save(tmp_path, "huge.jpg", canvas, quality=80)
     del canvas
     out = photo_outputs(app.analyze_photo(path, source))
-    assert max(out["annotated"].shape[:2]) == app.MAX_DISPLAY_SIDE
+    assert max(out["annotated"].shape[:2]) == settings.MAX_DISPLAY_SIDE
     assert len(out["faces"]) == 1
     x, y, width, _ = out["faces"][0]["box"]  # in the coordinates of the full-size photo
     # Grace Hopper's face (x ~ 175, y ~ 115, side ~ 190 in the 512x600 original) scaled by 10.
     assert 1400 + 1500 < x < 1400 + 2100 and 1000 + 900 < y < 1000 + 1500 and width > 1500
-    assert max(out["explanation"].shape[:2]) <= app.MAX_CROP_SIDE
+    assert max(out["explanation"].shape[:2]) <= settings.MAX_CROP_SIDE
     assert "Large photo (8000×8000)" in capsys.readouterr().out
 
 
@@ -220,10 +225,10 @@ def test_freed_memory_goes_back_to_the_os_after_a_large_photo_only(app, source, 
                                                                   monkeypatch):
     """glibc keeps a large photo's freed buffers otherwise (README, Reliability); small photos skip the trim."""
     calls = []
-    monkeypatch.setattr(app, "release_free_memory", lambda: calls.append(1) or True)
+    monkeypatch.setattr(serve.photo, "release_free_memory", lambda: calls.append(1) or True)
     app.analyze_photo(str(face_photo_path), source)
     assert calls == []
-    side = int((app.LARGE_PHOTO_BYTES / 3) ** 0.5) + 1  # just over the threshold in RGB
+    side = int((settings.LARGE_PHOTO_BYTES / 3) ** 0.5) + 1  # just over the threshold in RGB
     app.analyze_photo(save(tmp_path, "large.png", np.full((side, side, 3), 90, np.uint8)), source)
     assert calls == [1]
 
@@ -234,7 +239,7 @@ def test_a_small_face_gets_an_explanation_large_enough_to_read(app, source, tmp_
     out = photo_outputs(app.analyze_photo(save(tmp_path, "small.png", canvas), source))
     assert len(out["faces"]) == 1 and out["faces"][0]["box"][2] < 64
     height, width = out["explanation"].shape[:2]
-    assert height == width == app.MIN_CROP_SIDE
+    assert height == width == settings.MIN_CROP_SIDE
 
 
 def test_thirty_faces_keep_the_largest_twenty(app, source, tmp_path, capsys):
@@ -245,8 +250,8 @@ def test_thirty_faces_keep_the_largest_twenty(app, source, tmp_path, capsys):
     assert len(out["faces"]) == MAX_FACES
     printed = capsys.readouterr().out
     assert re.search(r"Found (\d+) faces; classified the 20 largest", printed)
-    assert f"Showing panels for the first {app.MAX_FACE_PANELS} faces" in printed
-    assert sum(panel["visible"] for panel in out["panels"]) == app.MAX_FACE_PANELS
+    assert f"Showing panels for the first {settings.MAX_FACE_PANELS} faces" in printed
+    assert sum(panel["visible"] for panel in out["panels"]) == settings.MAX_FACE_PANELS
     assert all(sum(face["emotions"].values()) == pytest.approx(1.0, abs=1e-5) for face in out["faces"])
 
 
@@ -260,14 +265,14 @@ def analysis(app, source, face_photo_path):
 
 @pytest.mark.parametrize("method", ["saliency", "gradcam", "Grad-CAM++", "scorecam"])
 def test_explain_face_overlays_the_chosen_method_on_the_face(app, analysis, method):
-    image = app.explain_face(analysis, 0, app.PREDICTED, method)
+    image = app.explain_face(analysis, 0, settings.PREDICTED, method)
     side = analysis.analysis.crops[0].shape[0]
     assert image.shape == (side, side, 3) and image.dtype == np.uint8
     assert not np.array_equal(image, analysis.analysis.crops[0])  # the heatmap is visible
 
 
 def test_explain_face_class_choice_changes_the_map(app, analysis):
-    predicted = app.explain_face(analysis, 0, app.PREDICTED, "gradcam")
+    predicted = app.explain_face(analysis, 0, settings.PREDICTED, "gradcam")
     assert np.array_equal(predicted, app.explain_face(analysis, 0, analysis.predictions[0].label, "gradcam"))
     other = next(label for label in analysis.analysis.labels if label != analysis.predictions[0].label)
     assert not np.array_equal(predicted, app.explain_face(analysis, 0, other, "gradcam"))
@@ -275,7 +280,7 @@ def test_explain_face_class_choice_changes_the_map(app, analysis):
 
 def test_explain_face_bad_requests_are_messages(app, analysis, capsys):
     with pytest.warns(UserWarning, match="unknown explanation method 'lime'; accepted: saliency"):
-        assert app.explain_face(analysis, 0, app.PREDICTED, "lime") is None
+        assert app.explain_face(analysis, 0, settings.PREDICTED, "lime") is None
     with pytest.warns(UserWarning, match="There is no face #3; pick one of 1–1"):
         assert app.explain_face(analysis, 3) is None
     with pytest.warns(UserWarning, match="unknown class 'bored'"):
@@ -286,7 +291,7 @@ def test_explain_face_bad_requests_are_messages(app, analysis, capsys):
 
 def test_all_methods_side_by_side_most_faithful_first(app, analysis):
     gallery = app.explain_all_methods(analysis, 0, "happy")
-    assert sorted(caption.split(" · ")[0] for _, caption in gallery) == sorted(app.METHODS.values())
+    assert sorted(caption.split(" · ")[0] for _, caption in gallery) == sorted(METHODS.values())
     assert all(" · happy · " in caption and " ms · deletion " in caption for _, caption in gallery)
 
     def gain(caption):
@@ -298,14 +303,14 @@ def test_all_methods_side_by_side_most_faithful_first(app, analysis):
     assert gains == sorted(gains, reverse=True)
     side = analysis.analysis.crops[0].shape[0]
     assert all(image.shape == (side, side, 3) for image, _ in gallery)
-    assert len({image.tobytes() for image, _ in gallery}) == len(app.METHODS)  # five different maps
+    assert len({image.tobytes() for image, _ in gallery}) == len(METHODS)  # five different maps
 
 
 def test_faithfulness_is_computed_on_request_with_its_curves(app, analysis):
-    result = app.check_faithfulness(analysis, 0, app.PREDICTED, "gradcam")
+    result = app.check_faithfulness(analysis, 0, settings.PREDICTED, "gradcam")
     assert "deletion AUC" in result["faithfulness_text"] and "insertion AUC" in result["faithfulness_text"]
     assert len(result["faithfulness_plot"].axes) == 2
-    assert app.check_faithfulness(None, 0, app.PREDICTED, "gradcam") == {"faithfulness_text": "",
+    assert app.check_faithfulness(None, 0, settings.PREDICTED, "gradcam") == {"faithfulness_text": "",
                                                                            "faithfulness_plot": None}
 
 
@@ -399,7 +404,7 @@ def test_video_is_annotated_with_a_timeline(app, source, tmp_path, monkeypatch):
     frames = [face] * 12 + [np.full_like(face, 100)] * 8  # a face, then an empty scene
     progress = RecordingProgress()
     trims = []
-    monkeypatch.setattr(app, "release_free_memory", lambda: trims.append(1) or True)
+    monkeypatch.setattr(serve.video, "release_free_memory", lambda: trims.append(1) or True)
     output, figure, summary = video_outputs(app.analyze_video(write_video(tmp_path / "clip.avi", frames), source, 4,
                                                               progress=progress))
     assert trims == [1]  # the decoded frames' freed buffers go back to the OS
@@ -439,9 +444,9 @@ def test_page_wiring(app):
     assert {"predict", "explain", "explain_all", "faithfulness", "stream", "analyze_video", "model_info"} <= names
     assert None not in names and False not in names  # every event is named
     stream = next(d for d in config["dependencies"] if d.get("api_name") == "stream")
-    assert stream["stream_every"] == app.STREAM_EVERY and stream["time_limit"] == app.STREAM_TIME_LIMIT
+    assert stream["stream_every"] == settings.STREAM_EVERY and stream["time_limit"] == settings.STREAM_TIME_LIMIT
     stream_fn = next(fn for fn in app.demo.fns.values() if fn.api_name == "stream")
-    assert stream_fn.concurrency_limit == app.STREAM_CONCURRENCY > 1  # several webcam users at once
+    assert stream_fn.concurrency_limit == settings.STREAM_CONCURRENCY > 1  # several webcam users at once
     webcam = next(c for c in config["components"] if c.get("props", {}).get("elem_id") == "webcam-input")
     assert webcam["props"]["streaming"] is True
     assert webcam["props"]["webcam_options"]["constraints"]["video"]["width"] == {"ideal": 640}
@@ -454,7 +459,7 @@ def test_the_private_mode_tab_says_whether_the_page_is_prepared(app, tmp_path, m
         return next(c for c in config["components"] if c.get("props", {}).get("elem_id") == "private-mode")[
             "props"]["value"]
 
-    monkeypatch.setattr(app, "WEB_DIR", tmp_path)  # the tracked page files alone: not prepared
+    monkeypatch.setattr(serve.private, "WEB_DIR", tmp_path)  # the tracked page files alone: not prepared
     assert tab_text().startswith("**Private mode is not available on this server**")
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / "pipeline.json").write_text("{}")  # what web.prepare writes last
@@ -464,7 +469,7 @@ def test_the_private_mode_tab_says_whether_the_page_is_prepared(app, tmp_path, m
 def test_an_empty_explanation_map_is_said_not_hidden(app, analysis, monkeypatch):
     engine = app.get_engine(analysis.source)
     messages = []
-    monkeypatch.setattr(app, "_info", messages.append)
+    monkeypatch.setattr(serve.common, "info", messages.append)
     monkeypatch.setattr(engine.explainer, "explain", lambda face, method, target: np.zeros((48, 48), np.float32))
     image = app.explain_face(analysis, 0, "happy", "gradcam")
     assert image is not None

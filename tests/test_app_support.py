@@ -1,4 +1,4 @@
-"""The app's library helpers: Gradio adapters (fer.gradio_support), the private-mode mount (fer.private_mode)
+"""The app's library helpers: Gradio adapters (serve.gradio_support), the private-mode mount (serve.private_mode)
 and the public wording of errors (fer.errors.public_message)."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ def test_public_messages_name_the_file_but_not_where_the_server_keeps_it():
 
 
 def test_keyed_handlers_return_components_by_name():
-    from fer.gradio_support import keyed
+    from serve.gradio_support import keyed
 
     def handler(x, scale=1):
         """Doubles."""
@@ -36,7 +36,7 @@ def test_keyed_handlers_return_components_by_name():
     ("localhost,127.0.0.1", "localhost,127.0.0.1"),
 ])
 def test_local_addresses_bypass_the_proxy(monkeypatch, before, after):
-    from fer.gradio_support import bypass_proxy_for_localhost
+    from serve.gradio_support import bypass_proxy_for_localhost
 
     for name in ("NO_PROXY", "no_proxy"):
         if before is None:
@@ -48,7 +48,7 @@ def test_local_addresses_bypass_the_proxy(monkeypatch, before, after):
 
 
 def test_a_page_is_prepared_once_its_settings_are_written(tmp_path):
-    from fer.private_mode import SETTINGS_FILE, is_prepared
+    from serve.private_mode import SETTINGS_FILE, is_prepared
 
     (tmp_path / "index.html").write_text("<html></html>")
     assert not is_prepared(tmp_path)  # the tracked page files alone
@@ -62,7 +62,7 @@ def test_the_page_is_served_cross_origin_isolated(tmp_path):
     from starlette.applications import Starlette
     from starlette.testclient import TestClient
 
-    from fer.private_mode import ISOLATION_HEADERS, routes
+    from serve.private_mode import ISOLATION_HEADERS, routes
 
     (tmp_path / "index.html").write_text("<p>private</p>")
     assert routes(tmp_path) == [] and routes(tmp_path / "not-there") == []  # not prepared: nothing to serve

@@ -1,4 +1,4 @@
-"""fer.engine: a server's models, loaded once with their recognizers and explainer, cached by source."""
+"""serve.engine: a server's models, loaded once with their recognizers and explainer, cached by source."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import make_model_folder
-from fer.engine import MAX_FACES, MAX_STREAM_FACES, STREAM_DETECTION_SIDE, Engine, EngineCache
+from serve.engine import MAX_FACES, MAX_STREAM_FACES, STREAM_DETECTION_SIDE, Engine, EngineCache
 from fer.errors import FerError
 from fer.hub import DEFAULT_MODEL
 

@@ -1,4 +1,4 @@
-"""fer.memory.release_free_memory(): glibc's malloc_trim(0) where there is one, a no-op elsewhere."""
+"""serve.memory.release_free_memory(): glibc's malloc_trim(0) where there is one, a no-op elsewhere."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from fer import memory
+from serve import memory
 
 
 @pytest.fixture(autouse=True)

@@ -113,7 +113,7 @@ def test_the_spaces_requirements_leave_out_what_its_code_never_imports(tmp_path)
 
 def test_the_space_holds_the_app_the_library_the_models_and_the_page(space_dir):
     from fer.hub import bundled_models
-    from fer.private_mode import is_prepared
+    from serve.private_mode import is_prepared
 
     names = set(space.folder_files(space_dir))
     for module in app_modules().values():  # everything app.py imports from this repository
@@ -216,7 +216,7 @@ def test_the_requirements_are_what_the_installed_packages_satisfy(space_dir):
 
 
 def test_the_static_space_is_the_page_with_the_isolation_headers(static_dir):
-    from fer.private_mode import ISOLATION_HEADERS, is_prepared
+    from serve.private_mode import ISOLATION_HEADERS, is_prepared
 
     matter = space.read_front_matter(static_dir / "README.md")
     assert matter["sdk"] == "static" and matter["app_file"] == "index.html"

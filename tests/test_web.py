@@ -214,7 +214,7 @@ def python_model(site: Path, model: str, precision: str = "float32"):
 
 def python_recognizer(site: Path, model: str):
     """The Python side: the page's model with the app's webcam detection settings."""
-    from fer.engine import MAX_STREAM_FACES, STREAM_DETECTION_SIDE, STREAM_TTA
+    from serve.engine import MAX_STREAM_FACES, STREAM_DETECTION_SIDE, STREAM_TTA
     from fer.recognizer import Recognizer
 
     return Recognizer(python_model(site, model), tta=STREAM_TTA, max_side=STREAM_DETECTION_SIDE,
@@ -239,7 +239,7 @@ def comparison_frames(model) -> np.ndarray:
 
 def test_page_settings_are_read_from_the_python_code(site, settings):
     """pipeline.json from the Python objects; the webcam's model first; each model the folder's own checked files."""
-    from fer.engine import EngineCache
+    from serve.engine import EngineCache
     from fer.hub import resolve_source
     from web.prepare import PAGE_FILES, model_name, pipeline_settings
 
@@ -562,7 +562,7 @@ def test_no_image_data_leaves_the_page_and_it_works_offline(browser, static_site
 
 
 def test_the_app_links_to_private_mode_and_serves_it_cross_origin_isolated(browser, tiny_model_dir):
-    from fer.private_mode import is_prepared
+    from serve.private_mode import is_prepared
 
     if not is_prepared(WEB):  # the app serves web/ itself
         pytest.skip("web/ is not prepared: run `make web` (python -m web.prepare)")

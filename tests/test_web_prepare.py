@@ -72,7 +72,7 @@ def test_a_folder_without_its_checked_onnx_file_is_refused_with_the_fix(tmp_path
 
 
 def test_the_page_default_is_the_webcam_model(monkeypatch):
-    from fer.engine import EngineCache
+    from serve.engine import EngineCache
     from fer.hub import bundled_models
 
     monkeypatch.delenv("FER_STREAM_MODEL", raising=False)

@@ -5,7 +5,7 @@ runtime/  ONNX Runtime Web's WASM build (three files) from the npm registry: `np
 models/   each model folder's own `config.json` and `model.onnx` (and `model.int8.onnx` when config.json records
           one), copied after checking each file's sha256 against config.json: the page runs the very file the app,
           the CLI and the Hub run (nothing is exported here). YuNet, and pipeline.json: the app's webcam settings
-          read from the Python code (fer.engine's webcam model and Recognizer, its detector, fer.stream's tracker
+          read from the Python code (serve.engine's webcam model and Recognizer, its detector, fer.stream's tracker
           and Grad-CAM defaults, fer.annotate's palette, fer.explain's overlay), so the page copies no constant by
           hand. pipeline.json is written
           last: the app offers private mode once it exists.
@@ -141,7 +141,7 @@ def copy_model(source: str, out: Path) -> Path:
 
 def default_sources() -> list[str]:
     """The webcam's model first (the page's default, as in the app), then the other bundled models."""
-    from fer.engine import EngineCache
+    from serve.engine import EngineCache
     from fer.hub import bundled_models
 
     first = EngineCache().stream_source()
@@ -168,7 +168,7 @@ def grad_cam_settings(live) -> dict:
 def pipeline_settings(source: str) -> dict:
     """What the app's webcam path runs with, read from the app's own objects: the page copies none of it."""
     from fer.annotate import PALETTE
-    from fer.engine import MAX_STREAM_SIDE, EngineCache
+    from serve.engine import MAX_STREAM_SIDE, EngineCache
     from fer.faces import YuNetFaceDetector
     from fer.stream import LiveSession
 
@@ -195,7 +195,7 @@ def pipeline_settings(source: str) -> dict:
 def prepare(site: Path = WEB_DIR, sources: list[str] | None = None) -> Path:
     """Everything the page needs in `site` (the page files are copied there when it is not web/ itself)."""
     from fer.faces import YUNET_MODEL
-    from fer.private_mode import SETTINGS_FILE
+    from serve.private_mode import SETTINGS_FILE
 
     sources = sources or default_sources()
     site = Path(site)

@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 from typing import Iterator
 
-from fer.private_mode import ISOLATION_HEADERS  # the app sends the same ones
+from serve.private_mode import ISOLATION_HEADERS  # the app sends the same ones
 
 WEB_DIR = Path(__file__).resolve().parent
 

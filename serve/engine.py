@@ -13,17 +13,12 @@ import numpy as np
 from fer.faces import DEFAULT_DETECTOR
 from fer.hub import DEFAULT_MODEL, bundled_models, load_model
 from fer.recognizer import Recognizer
+from serve.settings import (LIVE_MODEL, MAX_FACES, MAX_STREAM_FACES, MAX_STREAM_SIDE,  # noqa: F401 (re-exported)
+                            STREAM_DETECTION_SIDE, STREAM_TTA)
 
 if TYPE_CHECKING:  # its module imports TensorFlow, which loads only when an explanation is asked for
     from fer.explain import Explainer
 
-MAX_FACES = 20  # faces classified per photo or video frame: the largest ones
-# Webcam: frames downscaled to 640 px; faces found on a 320-px copy (webcam faces are large), at most 6,
-# flip TTA only (speed).
-MAX_STREAM_SIDE, STREAM_DETECTION_SIDE, MAX_STREAM_FACES, STREAM_TTA = 640, 320, 6, "flip"
-# The webcam stream's model unless the visitor picks one: the distilled live model (its card gives its accuracy
-# against the photo model it learned from and its speed); FER_STREAM_MODEL overrides it.
-LIVE_MODEL = "ferplus-live"
 MAX_CACHED_MODELS = 3  # each holds a model, its compiled graphs and its visualisers
 
 
