@@ -170,8 +170,12 @@ def finalize_run(folder: str | Path, config: ModelConfig, state: dict, val: Face
     plots.plot_learning_curve(state["history"], Path(folder) / "learning_curve.png")
     plots.plot_confusion_matrix(after["confusion_matrix"], config.labels, Path(folder) / "confusion_matrix.png",
                                 title=f"{dataset_name} {split}, accuracy {after['accuracy']:.3f}")
-    write_runtimes(folder, frames, val.labels, split, calibration=calibration)
-    config.runtimes = ModelConfig.load(Path(folder) / "config.json").runtimes
+    if keras.backend.backend() == "tensorflow":
+        write_runtimes(folder, frames, val.labels, split, calibration=calibration)
+        config.runtimes = ModelConfig.load(Path(folder) / "config.json").runtimes
+    else:  # Keras exports ONNX through tf2onnx; from JAX it would need jax2onnx, which is not a dependency
+        print(f"note: no model.onnx written on the {keras.backend.backend()} backend; write it where TensorFlow is "
+              f"installed: python -m training.finalize {folder} --onnx-only", flush=True)
     if explanations:
         write_explanations(folder, frames, split)
         saved = ModelConfig.load(Path(folder) / "config.json")
