@@ -19,7 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from benchmarks import (  # noqa: E402
     accuracy, app_start, compat, context as context_module, detection, explanations, latency, load, provenance,
-    report, serving, streaming, throughput, training_speed, web, webcam,
+    ray_throughput, report, serving, streaming, throughput, training_speed, web, webcam,
 )
 from fer.faces import DEFAULT_DETECTOR, DETECTORS  # noqa: E402
 
@@ -38,6 +38,7 @@ SECTIONS = {
     "serving": ("Serving without TensorFlow: exports, runtimes, import time, install size", serving),
     "load": ("The served app under load: clients and webcam pages at once", load),
     "compat": ("Code written for the PyPI fer package: its FER() vs ours on the same images", compat),
+    "ray": ("Batch analysis: one process vs Ray Data (local instance)", ray_throughput),
 }
 
 
@@ -46,7 +47,7 @@ def measured_models(module, context: context_module.Context) -> list[str]:
     whose default is the webcam's model (web.prepare.default_sources)."""
     if hasattr(module, "measured_models"):
         return module.measured_models(context)
-    from fer.engine import EngineCache
+    from serve.engine import EngineCache
 
     return [EngineCache().stream_source()]
 

@@ -67,6 +67,11 @@ def main(argv: list[str] | None = None) -> int:
     predict.add_argument("--no-tta", action="store_true", help="same as --tta none")
     predict.add_argument("--no-align", action="store_true", help="do not rotate faces so the eyes are level")
     predict.add_argument("--quiet", action="store_true", help="no progress bar")
+    predict.add_argument("--engine", choices=("local", "ray"), default="local",
+                         help="ray: analyse on Ray Data with a pool of actors, one per CPU (needs --csv and "
+                              "pip install 'fer-explain[ray]'; docs/at-scale.md)")
+    predict.add_argument("--address", help="--engine ray: the cluster to join, 'auto' or ray://host:port (default: "
+                                           "start a local Ray instance)")
     explain = commands.add_parser("explain", help="explanation maps of every face in an image, and how faithful "
                                                    "they are (deletion / insertion against random orders)")
     explain.add_argument("image", type=Path, help="an image file")
@@ -82,6 +87,14 @@ def main(argv: list[str] | None = None) -> int:
         return explain_image(args)
     if args.every < 1:
         parser.error("--every must be at least 1")
+    if args.engine == "ray":
+        if args.csv is None:
+            parser.error("--engine ray writes rows: give --csv PATH")
+        from fer.distributed import predict_command
+
+        return predict_command(args)
+    if args.address:
+        parser.error("--address needs --engine ray")
 
     from tqdm import tqdm
 
