@@ -99,19 +99,11 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
     from fer.errors import FerError
-    from fer.hub import DEFAULT_MODEL
-    from fer.recognizer import Recognizer
 
-    try:
-        recognizer = Recognizer(args.model or DEFAULT_MODEL, detector=args.detector, align=not args.no_align,
-                                tta="none" if args.no_tta else args.tta)
-    except (FerError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    files, skipped = expand_paths(args.paths)
-    if not files:
-        print("error: no image or video files found in " + ", ".join(args.paths), file=sys.stderr)
-        return 1
+    started = start_predict(args)
+    if isinstance(started, int):
+        return started
+    recognizer, files, skipped = started
     labels = list(recognizer.labels)
     writer, csv_file = None, None
     if args.csv:
@@ -153,6 +145,26 @@ def main(argv: list[str] | None = None) -> int:
     for path, reason in failures:
         print(f"  failed: {path}: {reason}", file=sys.stderr)
     return 1 if failures else 0
+
+
+def start_predict(args):
+    """The predict command's recognizer (built first, so a bad model or option fails before any work) and the
+    files to analyse, or the exit code after saying what is wrong."""
+    from fer.errors import FerError
+    from fer.hub import DEFAULT_MODEL
+    from fer.recognizer import Recognizer
+
+    try:
+        recognizer = Recognizer(args.model or DEFAULT_MODEL, detector=args.detector, align=not args.no_align,
+                                tta="none" if args.no_tta else args.tta)
+    except (FerError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    files, skipped = expand_paths(args.paths)
+    if not files:
+        print("error: no image or video files found in " + ", ".join(args.paths), file=sys.stderr)
+        return 1
+    return recognizer, files, skipped
 
 
 CSV_HEADER = ["file", "frame", "time_s", "face", "x", "y", "width", "height", "top_label", "error"]

@@ -134,10 +134,3 @@ class EmotionModel(FrameModel):
         """The Keras graph frames -> probabilities (TTA, temperature and softmax inside), e.g. to export."""
         return build_serving_model(self.model, self.config, tta or self.config.tta)
 
-    def warm_up(self, batch_sizes: Sequence[int] = (1, 4), modes: Sequence[str] | None = None) -> None:
-        """Run the graphs once so the first real request does not pay for tracing."""
-        for tta in modes or {self.config.tta, "flip"}:
-            if tta == "ten_crop" and self.config.crop_pct == 1.0:
-                continue
-            for size in batch_sizes:
-                self.predict_proba(np.zeros((size, *self.config.frame_shape), np.uint8), tta=tta)

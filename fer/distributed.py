@@ -301,20 +301,15 @@ def write_parquet(rows, path: str | Path, labels: Iterable[str]) -> Written:
 def predict_command(args) -> int:
     """`python -m fer predict PATH... --csv out.csv --engine ray [--address ...]`: the single-process command's
     rows and summary, computed on Ray (a local instance unless --address names a cluster)."""
-    from fer.__main__ import expand_paths
-    from fer.recognizer import Recognizer
+    from fer.__main__ import start_predict
 
     tta = "none" if args.no_tta else args.tta
-    try:  # fail fast, before any worker starts, on a model or option the workers would refuse
-        labels = list(Recognizer(args.model or DEFAULT_MODEL, detector=args.detector, align=not args.no_align,
-                                 tta=tta).labels)
-    except (FerError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    files, skipped = expand_paths(args.paths)
-    if not files:
-        print("error: no image or video files found in " + ", ".join(args.paths), file=sys.stderr)
-        return 1
+    started = start_predict(args)  # fails fast, before any worker starts, on a model or option they would refuse
+    if isinstance(started, int):
+        return started
+    recognizer, files, skipped = started
+    labels = list(recognizer.labels)
+    del recognizer
     try:
         started = connect(args.address, args.quiet)
     except (FerError, ConnectionError) as error:

@@ -24,7 +24,6 @@ EXPORT_FORMAT_VERSION = 1
 FORMATS = {"onnx": ".onnx", "litert": ".tflite"}  # format -> file suffix
 INPUT_NAME = "frames"
 OUTPUT_NAMES = ("probabilities", "logits")
-INSTALL_HINT = "pip install 'fer-explain[onnx]'"
 
 
 def is_export_folder(folder: str | Path) -> bool:
@@ -59,18 +58,9 @@ class OnnxRunner:
     """One ONNX Runtime session for one file (InferenceSession.run is safe to call from several threads)."""
 
     def __init__(self, path: Path, threads: int | None = None) -> None:
-        try:
-            import onnxruntime
-        except ImportError:
-            raise ModelSourceError(f"{path.name} needs ONNX Runtime: {INSTALL_HINT}") from None
-        options = onnxruntime.SessionOptions()
-        options.log_severity_level = 3  # errors only
-        if threads:
-            options.intra_op_num_threads = threads
-        try:
-            self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        except Exception as error:  # ONNX Runtime raises its own Fail / InvalidGraph / ... types
-            raise ModelSourceError(f"{path}: ONNX Runtime cannot load it ({type(error).__name__}: {error})") from None
+        from fer.runtime.onnx import open_session
+
+        self.session = open_session(path, threads)
         names = {output.name for output in self.session.get_outputs()}
         if [i.name for i in self.session.get_inputs()] != [INPUT_NAME] or not names >= set(OUTPUT_NAMES):
             raise ModelSourceError(f"{path}: expected input {INPUT_NAME!r} and outputs {', '.join(OUTPUT_NAMES)}")

@@ -3,7 +3,7 @@ fer.exported): the test-time views and the batching; no TensorFlow."""
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -89,6 +89,15 @@ class FrameModel:
         """predict_proba over a large array (e.g. a test split), a batch at a time."""
         parts = [self.predict_proba(frames[i:i + batch_size], **kwargs) for i in range(0, len(frames), batch_size)]
         return np.concatenate(parts) if parts else np.zeros((0, self.config.num_classes), np.float32)
+
+    def warm_up(self, batch_sizes: Sequence[int] = (1, 4), modes: Sequence[str] | None = None) -> None:
+        """Run each mode (default: the config's and the webcam's flip) once per batch size, so the first real
+        request does not pay for building or tracing."""
+        for tta in modes or {self.config.tta, "flip"}:
+            if tta == "ten_crop" and self.config.crop_pct == 1.0:
+                continue
+            for size in batch_sizes:
+                self.predict_proba(np.zeros((size, *self.config.frame_shape), np.uint8), tta=tta)
 
     def check_frames(self, frames: np.ndarray) -> np.ndarray:
         """A batch of frames as float32, or ValueError naming the expected shape."""

@@ -172,13 +172,6 @@ class OnnxModel(FrameModel):
             result[index, top:top + height, left:left + width] = (cam - low) / (high - low) if high > low else 0.0
         return result
 
-    def warm_up(self, batch_sizes: Sequence[int] = (1, 4), modes: Sequence[str] | None = None) -> None:
-        for tta in modes or {self.config.tta, "flip"}:
-            if tta == "ten_crop" and self.config.crop_pct == 1.0:
-                continue
-            for size in batch_sizes:
-                self.predict_proba(np.zeros((size, *self.config.frame_shape), np.uint8), tta=tta)
-
     def keras_model(self):
         """The same folder's Keras EmotionModel (TensorFlow loads here, on first use), for explanations."""
         if self._keras is None:
