@@ -34,7 +34,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from benchmarks.processes import GIB, REPO_ROOT, child_environment, free_port, memory_status
+from benchmarks.processes import GIB, REPO_ROOT, child_environment, free_port, memory_status, served
 
 EXAMPLES = REPO_ROOT / "examples"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -118,39 +118,11 @@ def make_uploads(folder: Path) -> list[Upload]:
 # ---------------------------------------------------------------- the app in a child process
 
 
-def wait_until_served(url: str, process: subprocess.Popen, log: Path, timeout: float = START_TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}: {log.read_text(errors='replace')[-2000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s: {log.read_text(errors='replace')[-2000:]}")
-
-
 @contextlib.contextmanager
 def serve(command: list[str], log: Path, **environment: str) -> Iterator[tuple[str, int]]:
     """Run a server command (given a free port as its last argument) from the repository; yield (url, pid)."""
-    port = free_port()
-    with open(log, "wb") as output:
-        process = subprocess.Popen([*command, str(port)], cwd=REPO_ROOT, env=child_environment(**environment),
-                                   stdout=output, stderr=subprocess.STDOUT)
-        try:
-            url = f"http://127.0.0.1:{port}/"
-            wait_until_served(url, process, log)
-            yield url, process.pid
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    with served(command, log, env=child_environment(**environment), timeout=START_TIMEOUT) as (url, process):
+        yield url, process.pid
 
 
 # The app's environment as deployed: the Dockerfile and `make app` set these (measured without them, the memory

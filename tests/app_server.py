@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import os
-import socket
-import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Iterator
 
@@ -19,50 +14,29 @@ import numpy as np
 from PIL import Image
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from benchmarks.processes import child_environment, served  # noqa: E402
+
 EXAMPLES = REPO_ROOT / "examples"
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextlib.contextmanager
-def serve_app(model_dir: Path, timeout: float = 180.0) -> Iterator[str]:
-    """Start `python app.py --host 127.0.0.1 --port N` with FER_MODEL=model_dir; yield its URL; stop it."""
-    port = free_port()
-    env = {**os.environ, "FER_MODEL": str(model_dir), "GRADIO_ANALYTICS_ENABLED": "False",
-           "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost", "TF_CPP_MIN_LOG_LEVEL": "2"}
+def serve_app(model_dir: Path | str | None, timeout: float = 180.0, cwd: Path | None = None, python: str | None = None,
+              env: dict[str, str] | None = None) -> Iterator[str]:
+    """Start `python app.py --host 127.0.0.1 --port N` (FER_MODEL=model_dir unless None) through the benchmarks'
+    one server helper; yield its URL; stop it. cwd / python / env: another folder (a built Space), interpreter or
+    environment."""
+    environment = child_environment(**({"FER_MODEL": str(model_dir)} if model_dir is not None else {}))
+    environment.update(env or {})
     ARTIFACTS.mkdir(exist_ok=True)
-    log_path = ARTIFACTS / f"app-server-{port}.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen([sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port)],
-                                   cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}/"
-        try:
-            deadline = time.monotonic() + timeout
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"app.py exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
-                try:
-                    with urllib.request.urlopen(url, timeout=5) as response:
-                        if response.status == 200:
-                            break
-                except (urllib.error.URLError, ConnectionError, TimeoutError):
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"app.py did not answer within {timeout:.0f} s:\n{log_path.read_text()[-3000:]}")
-                time.sleep(0.5)
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    log = ARTIFACTS / f"app-server-{time.monotonic_ns()}.log"
+    with served([python or sys.executable, "app.py", "--host", "127.0.0.1", "--port"], log, cwd=cwd or REPO_ROOT,
+                env=environment, timeout=timeout) as (url, _):
+        serve_app.last_log = log
+        yield url
 
 
 _SHARED: dict[str, str] = {}

@@ -100,7 +100,7 @@ def test_tables_print_every_row():
     assert lines[1] == "1 | ours | 1 | 5.0 / 2.0 / 8.0 | 0.27x"
     assert lines[2] == "1 | fer | 1 | 20.0 / 6.0 / 30.0 | -"
     speed = {"rows": [{"model": "m", "runtime": "onnx", "tta": "flip", "faces_per_second": {1: 10.0, 8: 50.0, 64: 90.0}}]}
-    assert throughput.table(speed)[1] == "m | onnx | flip | 10 / 50 / 90"
+    assert throughput.table(speed)[1] == "m | onnx | - | flip | 10 / 50 / 90"
 
 
 def test_latency_table_names_the_reference_the_pipelines_and_the_cli_row():

@@ -329,19 +329,10 @@ def fresh_python(folder: Path, tmp_path_factory) -> Path:
 
 @contextlib.contextmanager
 def run_as_a_space(folder: Path, python: str):
-    """app_server.serve_app, with the built folder as the working directory, `python` as the interpreter and the
-    Space's environment; yields (url, log path). (serve_app runs `python app.py --host 127.0.0.1 --port N` in
-    app_server.REPO_ROOT with sys.executable: both stand in while it starts the app.)"""
-    from fer.hub import DEFAULT_MODEL
-
-    with mock.patch.dict(os.environ, SPACE_ENVIRONMENT), mock.patch.object(app_server, "REPO_ROOT", folder), \
-            mock.patch.object(sys, "executable", str(python)):
-        serving = app_server.serve_app(DEFAULT_MODEL)  # the Space's default model, as when FER_MODEL is unset
-        url = serving.__enter__()
-    try:
-        yield url, ARTIFACTS / f"app-server-{url.rstrip('/').rsplit(':', 1)[1]}.log"
-    finally:
-        serving.__exit__(None, None, None)
+    """app_server.serve_app from the built folder, with `python` as the interpreter and the Space's environment
+    (FER_MODEL unset: the Space's default model); yields (url, log path)."""
+    with app_server.serve_app(None, cwd=folder, python=str(python), env=SPACE_ENVIRONMENT) as url:
+        yield url, app_server.serve_app.last_log
 
 
 @pytest.fixture(scope="module", params=["project venv", "fresh venv"])
