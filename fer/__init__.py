@@ -13,7 +13,7 @@ __all__ = [
     "load_model", "build_model", "list_models", "Recognizer", "FacePrediction", "preprocess_face",
     "FER", "Video", "__version__",
 ]
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # TensorFlow loads lazily: `import fer` stays cheap until a model is needed.
 _LAZY = {
