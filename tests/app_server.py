@@ -17,7 +17,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from benchmarks.processes import child_environment, served  # noqa: E402
+from benchmarks.processes import child_environment, free_port, served  # noqa: E402, F401 (free_port: for the tests)
 
 EXAMPLES = REPO_ROOT / "examples"
 ARTIFACTS = REPO_ROOT / "test-artifacts"

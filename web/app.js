@@ -86,9 +86,9 @@ function analysisPool() {
   return state.mainThread ? [new MainThreadAnalysis()] : Array.from({length: count}, () => new AnalysisWorker());
 }
 
-// ?precision=int8 runs the model's quantized file when config.json records one within its accuracy limit (the
-// model card says which file runs); float32, the checked export, otherwise.
-const precision = params.get('precision') || 'float32';
+// The live paths run a model's int8 file when config.json records it within its accuracy limit (the model card says
+// so), the checked float32 export otherwise ("auto", the default); ?precision=float32 or int8 asks for one.
+const precision = params.get('precision') || 'auto';
 
 async function loadModel(name) {
   setStatus(`Loading ${name}…`);

@@ -28,7 +28,7 @@ async function fetchBytes(url) {
   return new Uint8Array(await response.arrayBuffer());
 }
 
-export const PRECISIONS = ['float32', 'int8'];
+export const PRECISIONS = ['float32', 'int8', 'auto'];
 export const CLASS_MAPS = 'class_maps';  // the output of networks ending in global average pooling (fer.runtime.onnx)
 export const GRAD_CAM_NEEDS = 'Grad-CAM needs a global-pooling model';
 
@@ -137,14 +137,17 @@ export function softmax(logits, temperature = 1) {
   return Float32Array.from(exp, (value) => value / sum);
 }
 
-/** config.json's record of the ONNX file to run: `asked` ("float32" or "int8"), or float32 when the folder has no
- * int8 file within its accuracy limit (fer.runtime.onnx.onnx_record; `within_limit` is training.finalize's verdict). */
+/** config.json's record of the ONNX file to run: `asked` ("float32", "int8", or "auto": int8 when it is within its
+ * accuracy limit, as the live paths run it, like fer.hub.load_model(precision="auto")), or float32 when the folder
+ * has no int8 file within its limit (fer.runtime.onnx.onnx_record; `within_limit` is training.finalize's verdict). */
 export function onnxFile(config, asked = 'float32') {
-  if (!PRECISIONS.includes(asked)) throw new Error(`precision must be float32 or int8, got ${asked}`);
+  if (!PRECISIONS.includes(asked)) throw new Error(`precision must be ${PRECISIONS.join(', ')}, got ${asked}`);
   const record = config.runtimes?.onnx;
   if (!record?.file) throw new Error('config.json records no ONNX file: prepare the page again (make web)');
   const int8 = record.int8;
-  if (asked === 'int8' && int8?.file && int8.within_limit === true) return {file: int8.file, precision: 'int8'};
+  const usable = int8?.file && int8.within_limit === true;
+  if (asked === 'auto') return usable ? {file: int8.file, precision: 'int8'} : {file: record.file, precision: 'float32', why: ''};
+  if (asked === 'int8' && usable) return {file: int8.file, precision: 'int8'};
   const why = asked === 'int8' ? (int8?.file ? 'its int8 file is not within its accuracy limit' : 'it has no int8 file') : '';
   return {file: record.file, precision: 'float32', why};
 }
