@@ -22,6 +22,15 @@ if TYPE_CHECKING:  # its module imports TensorFlow, which loads only when an exp
 MAX_CACHED_MODELS = 3  # each holds a model, its compiled graphs and its visualisers
 
 
+def stream_tta(config) -> str:
+    """The webcam's test-time augmentation: STREAM_TTA (flip), or the single view when the model's card measured it
+    at least as accurate (a network trained with flips may gain nothing from them: the live model)."""
+    by_tta = config.metrics.get("accuracy_by_tta") or {}
+    if "none" in by_tta and STREAM_TTA in by_tta and by_tta["none"] >= by_tta[STREAM_TTA]:
+        return "none"
+    return STREAM_TTA
+
+
 @dataclasses.dataclass
 class Engine:
     """A loaded model with its photo and webcam recognizers and its explainer, shared by every session."""
@@ -39,7 +48,7 @@ class Engine:
         model = load_model(source)
         # The webcam runs the int8 network when its measured accuracy change is within the live paths' limit.
         live = load_model(source, precision="auto") if getattr(model, "runtime", None) == "onnx" else model
-        stream = Recognizer(live, detector, max_faces=MAX_STREAM_FACES, tta=STREAM_TTA,
+        stream = Recognizer(live, detector, max_faces=MAX_STREAM_FACES, tta=stream_tta(model.config),
                             max_side=STREAM_DETECTION_SIDE)
         return cls(source, Recognizer(model, detector, max_faces=MAX_FACES), stream)
 

@@ -20,7 +20,8 @@ MAX_FILE_SIZE = "20mb"
 LARGE_PHOTO_BYTES = 8 * 2**20
 PREDICTED = "(predicted)"
 MAX_FACES = 20  # faces classified per photo or video frame: the largest ones
-# Webcam: frames downscaled to 640 px; faces found on a 320-px copy (webcam faces are large), at most 6, flip TTA.
+# Webcam: frames downscaled to 640 px; faces found on a 320-px copy (webcam faces are large), at most 6, flip TTA
+# unless the model's card measured its single view as accurate (serve.engine.stream_tta).
 MAX_STREAM_SIDE, STREAM_DETECTION_SIDE, MAX_STREAM_FACES, STREAM_TTA = 640, 320, 6, "flip"
 # The webcam stream's model unless the visitor picks one: the distilled live model (its card gives its accuracy
 # against the photo model it learned from and its speed); FER_STREAM_MODEL overrides it.

@@ -56,3 +56,15 @@ def test_the_card_escapes_the_source(tiny_model_dir):
     engine = Engine.load(str(tiny_model_dir))
     engine.source = "<b>folder</b>"  # a source typed by a visitor is shown on the page
     assert engine.card().startswith("**&lt;b&gt;folder&lt;/b&gt;**")
+
+
+def test_the_webcam_runs_flip_unless_the_single_view_measured_as_accurate():
+    from fer.config import ModelConfig
+    from serve.engine import stream_tta
+
+    def config(**by_tta):
+        return ModelConfig("cnn", ["a", "b"], [48, 48, 1], "x", metrics={"accuracy_by_tta": by_tta})
+
+    assert stream_tta(config(none=0.80, flip=0.81)) == "flip"
+    assert stream_tta(config(none=0.8182, flip=0.8159, ten_crop=0.8193)) == "none"
+    assert stream_tta(ModelConfig("cnn", ["a", "b"], [48, 48, 1], "x")) == "flip"  # nothing measured
