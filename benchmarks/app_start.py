@@ -53,12 +53,12 @@ def round_trips(url: str, image: Path, source: str, count: int) -> list[float]:
 
 
 def noop_photo_demo():
-    """The Photo tab's /predict inputs and outputs (the same components) with a handler that computes nothing:
-    the round trip a photo costs in Gradio itself."""
+    """The Photo tab's /predict inputs and outputs (the same components) with a handler that only decodes the photo
+    and returns arrays like the app's: the round trip a photo costs in Gradio itself."""
     import gradio as gr
 
     from fer.explain import METHODS
-    from serve.settings import MAX_FACE_PANELS
+    from serve.settings import MAX_FACE_PANELS, MIN_CROP_SIDE
 
     with gr.Blocks(analytics_enabled=False) as demo:
         photo = gr.Image(type="filepath", label="Photo")
@@ -68,7 +68,12 @@ def noop_photo_demo():
                    gr.Dropdown(choices=[]), *(gr.Label(visible=False) for _ in range(MAX_FACE_PANELS))]
 
         def handler(image, source, chosen):
-            return [image, [], image, None, gr.update(), gr.update(), *(gr.update() for _ in range(MAX_FACE_PANELS))]
+            # The same kinds of outputs as the app's: the photo decoded and sent back as an array (Gradio encodes
+            # it), and an array the size of an explanation overlay (crops are shown at 256 to 512 px).
+            with Image.open(image) as opened:
+                pixels = np.asarray(opened.convert("RGB"))
+            overlay = np.ascontiguousarray(pixels[:MIN_CROP_SIDE, :MIN_CROP_SIDE])
+            return [pixels, [], overlay, None, gr.update(), gr.update(), *(gr.update() for _ in range(MAX_FACE_PANELS))]
 
         photo.change(handler, [photo, model, method], outputs, api_name="predict")
     return demo
@@ -94,44 +99,50 @@ def measured_models(context: Context) -> list[str]:
     return [cache.default_source(), cache.stream_source(), *context.model_names()]  # served; every model's size
 
 
+def measure_app(folder: Path, cwd: Path, detector: str, requests: int, faces: list,
+                environment: dict[str, str] | None = None) -> dict:
+    """`python app.py` with its defaults started in `cwd` (the repository, or a built Space folder): seconds to its
+    page and to its first photo answered (4 faces, Grad-CAM), the median photo round trip against a no-op handler
+    with the same inputs and outputs, and the served process's peak memory."""
+    image = folder / "four-faces.jpg"
+    Image.fromarray(frames.compose(faces).image).save(image, quality=90)
+    results: dict = {}
+    start = time.monotonic()
+    command = [sys.executable, "app.py", "--host", "127.0.0.1", "--port"]
+    env = child_environment(FER_DETECTOR=detector, **(environment or {}))
+    with served(command, folder / "app.log", cwd=cwd, env=env, timeout=START_TIMEOUT) as (url, process):
+        results["page_seconds"] = round(time.monotonic() - start, 2)
+        first_photo(url, image, start + START_TIMEOUT)
+        results["first_photo_seconds"] = round(time.monotonic() - start, 2)
+        app_times = round_trips(url, image, DEFAULT_MODEL, requests)
+        memory = memory_status(process.pid)
+    noop = [sys.executable, "-m", "benchmarks.app_start", "--serve-noop-photo"]
+    with served(noop, folder / "noop.log", timeout=START_TIMEOUT) as (url, _):
+        round_trips(url, image, DEFAULT_MODEL, 2)  # warm-up
+        noop_times = round_trips(url, image, DEFAULT_MODEL, requests)
+    app_ms, noop_ms = float(np.median(app_times)) * 1000, float(np.median(noop_times)) * 1000
+    results.update(
+        cold_start_seconds=results["first_photo_seconds"], served_photo_request_ms=round(app_ms, 1),
+        noop_photo_request_ms=round(noop_ms, 1), photo_ratio=round(app_ms / noop_ms, 2),
+        served_peak_rss_bytes=memory.get("VmHWM", 0),
+        targets={"page_seconds": 6, "first_photo_seconds": 10, "photo_ratio": 1.25},
+        note=(f"`python app.py` with its defaults; a 640x480 photo with 4 faces and Grad-CAM; medians of {requests} "
+              "round trips through gradio_client, the app's then the no-op handler's; the peak RSS is after the photo "
+              "requests (the streaming peak is in section 4)."))
+    return results
+
+
 def run(context: Context) -> dict:
-    """`python app.py` with its defaults: seconds to its page and to its first photo answered (4 faces, Grad-CAM),
-    then the median photo round trip against a no-op handler with the same inputs and outputs, and peak memory."""
     results: dict = {"model_sizes_bytes": model_sizes(context), "detector": context.detector}
     if not (REPO_ROOT / "app.py").is_file():
         results["skipped"] = "app.py is not in this checkout (model sizes only)"
         return results
     faces = latency.detectable_faces(context, 4)
-    requests = context.settings.app_requests
     with tempfile.TemporaryDirectory() as folder:
-        image = Path(folder) / "four-faces.jpg"
-        Image.fromarray(frames.compose(faces).image).save(image, quality=90)
         try:
-            start = time.monotonic()
-            command = [sys.executable, "app.py", "--host", "127.0.0.1", "--port"]
-            with served(command, Path(folder) / "app.log", env=child_environment(FER_DETECTOR=context.detector),
-                        timeout=START_TIMEOUT) as (url, process):
-                results["page_seconds"] = round(time.monotonic() - start, 2)
-                first_photo(url, image, start + START_TIMEOUT)
-                results["first_photo_seconds"] = round(time.monotonic() - start, 2)
-                app_times = round_trips(url, image, DEFAULT_MODEL, requests)
-                memory = memory_status(process.pid)
-            noop = [sys.executable, "-m", "benchmarks.app_start", "--serve-noop-photo"]
-            with served(noop, Path(folder) / "noop.log", timeout=START_TIMEOUT) as (url, _):
-                round_trips(url, image, DEFAULT_MODEL, 2)  # warm-up
-                noop_times = round_trips(url, image, DEFAULT_MODEL, requests)
+            results.update(measure_app(Path(folder), REPO_ROOT, context.detector, context.settings.app_requests, faces))
         except RuntimeError as error:
             results["error"] = str(error)[-2000:]
-            return results
-    app_ms, noop_ms = float(np.median(app_times)) * 1000, float(np.median(noop_times)) * 1000
-    results.update(
-        cold_start_seconds=results["first_photo_seconds"], served_photo_request_ms=round(app_ms, 1),
-        noop_photo_request_ms=round(noop_ms, 1), photo_ratio=round(app_ms / noop_ms, 2),
-        served_peak_rss_bytes=memory.get("VmHWM", 0), targets={"page_seconds": 6, "first_photo_seconds": 10,
-                                                               "photo_ratio": 1.25},
-        note=(f"`python app.py` with its defaults; a 640x480 photo with 4 faces and Grad-CAM; medians of {requests} "
-              "round trips through gradio_client, the app's then the no-op handler's; the peak RSS is after the photo "
-              "requests (the streaming peak is in section 4)."))
     results["rss_target_bytes"] = RSS_TARGET_BYTES
     return results
 

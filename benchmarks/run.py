@@ -19,7 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from benchmarks import (  # noqa: E402
     accuracy, app_start, compat, context as context_module, detection, explanations, latency, load, provenance,
-    ray_throughput, report, serving, streaming, throughput, training_speed, web, webcam,
+    ray_throughput, report, serving, space, streaming, throughput, training_speed, web, webcam,
 )
 from fer.faces import DEFAULT_DETECTOR, DETECTORS  # noqa: E402
 
@@ -34,6 +34,7 @@ SECTIONS = {
     "detection": ("Face detection: YuNet and Haar, tight crops, alignment, YuNet settings", detection),
     "training": ("Training throughput", training_speed),
     "app": ("App cold start, memory and model sizes", app_start),
+    "space": ("The built Hugging Face Space folder started as a Space starts it", space),
     "web": ("Private mode: the page in Chromium, frames/s with 1 and 4 faces", web),
     "serving": ("Serving without TensorFlow: exports, runtimes, import time, install size", serving),
     "load": ("The served app under load: clients and webcam pages at once", load),
