@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from fer.errors import ImageError
 
@@ -18,8 +18,10 @@ Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
 
 
 def _from_pil(image: Image.Image) -> np.ndarray:
-    # Honour EXIF orientation so phone photos are upright before detection.
-    image = ImageOps.exif_transpose(image)
+    # Honour EXIF orientation so phone photos are upright before detection. Without an orientation tag the copy
+    # exif_transpose() would return is not needed (a whole-photo copy per frame in the batch CLI).
+    if image.getexif().get(ExifTags.Base.Orientation, 1) != 1:
+        image = ImageOps.exif_transpose(image)
     if getattr(image, "n_frames", 1) > 1:
         image.seek(0)  # animated GIF / multi-page TIFF: use the first frame
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
@@ -31,7 +33,7 @@ def _from_pil(image: Image.Image) -> np.ndarray:
         return np.asarray(image.convert("RGBA"))
     if image.mode in ("L", "1"):
         return np.asarray(image.convert("L"))
-    return np.asarray(image.convert("RGB"))  # CMYK, YCbCr, P, RGB ...
+    return np.asarray(image if image.mode == "RGB" else image.convert("RGB"))  # CMYK, YCbCr, P ...
 
 
 def load_image(source: Any) -> np.ndarray:
