@@ -42,7 +42,7 @@ MAX_PLAIN_FILE_BYTES = 10 * 2**20
 # Front matter kept from the repository's README (its look on the Hub); the rest is written here.
 KEPT_FIELDS = ("title", "emoji", "colorFrom", "colorTo", "pinned", "license", "short_description")
 # The Space's environment variables, set on upload: the allocator setting the Dockerfile and `make app` run the app
-# with (fewer glibc arenas keep less freed memory after large photos; README, Reliability).
+# with (fewer glibc arenas keep less freed memory after large photos; docs/reliability.md).
 SPACE_VARIABLES = {"MALLOC_ARENA_MAX": "2"}
 # A Hub model's files the Space build fetches (what fer.hub.download_from_hub loads).
 PRELOADED_FILES = ("config.json", "model.keras", "model.onnx", "README.md")

@@ -1,7 +1,7 @@
 """A drop-in for the PyPI `fer` package (25.10.3): its FER and Video classes on our Recognizer and fer.video.
 
 Code written for `from fer import FER, Video` runs unchanged and gets fer's shapes and types back; the faces,
-crops and probabilities come from our pipeline. The README section "Coming from the PyPI fer package" lists
+crops and probabilities come from our pipeline. docs/migrating-from-fer.md lists
 what matches and what differs.
 """
 
@@ -45,7 +45,7 @@ class FER:
     cascade_file: detect with OpenCV's Haar cascade from this file (a path, or a file name in OpenCV's
         cv2.data.haarcascades, e.g. FER_CASCADE, fer's own default). Without it, faces are found by YuNet, our
         best detector, where fer would run Haar: on framed FER-2013 faces it finds 99% against Haar's 68-75%
-        and is faster (README, "Coming from the PyPI fer package"); its eye landmarks level each face.
+        and is faster (docs/migrating-from-fer.md); its eye landmarks level each face.
     mtcnn: True detects with YuNet. There is no MTCNN here: YuNet is a CNN detector like it, and, as MTCNN
         does in fer, it wins over cascade_file.
     tfserving: True raises FerError: models run in this process; pass emotion_model instead.

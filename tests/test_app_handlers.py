@@ -223,7 +223,7 @@ def test_huge_photo_is_analysed_and_shown_downscaled(app, source, tmp_path, caps
 
 def test_freed_memory_goes_back_to_the_os_after_a_large_photo_only(app, source, tmp_path, face_photo_path,
                                                                   monkeypatch):
-    """glibc keeps a large photo's freed buffers otherwise (README, Reliability); small photos skip the trim."""
+    """glibc keeps a large photo's freed buffers otherwise (docs/reliability.md); small photos skip the trim."""
     calls = []
     monkeypatch.setattr(serve.photo, "release_free_memory", lambda: calls.append(1) or True)
     app.analyze_photo(str(face_photo_path), source)

@@ -92,6 +92,6 @@ def test_webcam_pages_stream_at_once_beside_the_no_op_ceiling(served, tmp_path):
         results = load.pages_at(size, url, ceiling_url, tmp_path)
     save("load-short-browser.json", results)
     # Every page keeps getting processed frames back while the others stream (rates depend on the machine:
-    # the full-size figures are in the README's Reliability section).
+    # the full-size figures are in docs/reliability.md).
     assert len(results["app_fps"]) == size["pages"] and len(results["frames_in_window"]) == size["pages"] + 1
     assert min(results["frames_in_window"]) >= 2, results
