@@ -207,10 +207,16 @@ def test_evaluate_cli_writes_every_field(tiny_csv, tiny_model_dir, tmp_path, cap
 def test_publish_writes_the_card_and_uploads_the_folder(tiny_model_dir, tmp_path):
     import shutil
 
+    from conftest import make_model_folder
+    from fer.errors import FerError
     from training.publish import PUBLISHED_FILES, publish
 
-    folder = tmp_path / "model"
-    shutil.copytree(tiny_model_dir, folder)
+    # A folder without its checked model.onnx is refused before anything is uploaded.
+    bare = tmp_path / "bare"
+    shutil.copytree(tiny_model_dir, bare)
+    with pytest.raises(FerError, match="no checked model.onnx"):
+        publish(bare, "someone/fer-tiny", api=object())
+    folder = make_model_folder(tmp_path / "model", onnx=True)
 
     class RecordingApi:
         def __init__(self):
@@ -228,7 +234,7 @@ def test_publish_writes_the_card_and_uploads_the_folder(tiny_model_dir, tmp_path
     (create, create_args), (upload, upload_args) = api.calls
     assert create == "create_repo" and create_args["repo_id"] == "someone/fer-tiny" and create_args["exist_ok"]
     assert upload == "upload_folder" and upload_args["folder_path"] == str(folder)
-    assert upload_args["allow_patterns"] == PUBLISHED_FILES
+    assert upload_args["allow_patterns"] == PUBLISHED_FILES and "model.onnx" in PUBLISHED_FILES
     card = (folder / "README.md").read_text()
     assert card.startswith("---\nlibrary_name: keras\npipeline_tag: image-classification")
     assert "split: PublicTest" in card and "value: 0.5000" in card

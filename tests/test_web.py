@@ -213,12 +213,13 @@ def python_model(site: Path, model: str, precision: str = "float32"):
 
 
 def python_recognizer(site: Path, model: str):
-    """The Python side: the page's model with the app's webcam detection settings."""
-    from serve.engine import MAX_STREAM_FACES, STREAM_DETECTION_SIDE, STREAM_TTA
+    """The Python side: the page's model as the live paths run it (int8 where within its limit, as the page's
+    default does) with the app's webcam settings."""
     from fer.recognizer import Recognizer
+    from serve.engine import MAX_STREAM_FACES, STREAM_DETECTION_SIDE, stream_tta
 
-    return Recognizer(python_model(site, model), tta=STREAM_TTA, max_side=STREAM_DETECTION_SIDE,
-                      max_faces=MAX_STREAM_FACES)
+    live = python_model(site, model, "auto")
+    return Recognizer(live, tta=stream_tta(live.config), max_side=STREAM_DETECTION_SIDE, max_faces=MAX_STREAM_FACES)
 
 
 def classify_in_page(page, frames: np.ndarray, tta: str | None = None) -> dict:
