@@ -6,6 +6,7 @@ import atexit
 import contextlib
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Iterator
 
@@ -37,6 +38,29 @@ def serve_app(model_dir: Path | str | None, timeout: float = 180.0, cwd: Path | 
                 env=environment, timeout=timeout) as (url, _):
         serve_app.last_log = log
         yield url
+
+
+@contextlib.contextmanager
+def private_mode_from_the_app(browser, url: str) -> Iterator:
+    """What a visitor does: the app at `url` serves /private/ cross-origin isolated, and its Private mode tab's
+    link opens it; yields the opened page (its context closed afterwards)."""
+    with urllib.request.urlopen(url + "private/") as answer:
+        assert answer.headers["Cross-Origin-Opener-Policy"] == "same-origin"
+        assert answer.headers["Cross-Origin-Embedder-Policy"] == "require-corp"
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        page.goto(url)
+        page.get_by_role("tab", name="Private mode").click()
+        with context.expect_page() as opened:
+            page.get_by_role("link", name="Open private mode").click()  # offered: the page was prepared
+        private = opened.value
+        private.wait_for_load_state()
+        assert private.url == url + "private/"
+        yield private
+    finally:
+        context.close()
 
 
 _SHARED: dict[str, str] = {}

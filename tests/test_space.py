@@ -13,7 +13,6 @@ import os
 import re
 import subprocess
 import sys
-import urllib.request
 from importlib.metadata import PackageNotFoundError, distribution, packages_distributions, version
 from pathlib import Path
 from unittest import mock
@@ -431,24 +430,8 @@ def test_the_app_serves_the_built_page_cross_origin_isolated(browser, served):
 @in_chromium
 def test_the_spaces_private_mode_tab_opens_the_page(browser, served):
     """What a visitor does: the Private mode tab's link, on the Space's public port."""
-    url = served[0]
-    with urllib.request.urlopen(url + "private/") as answer:
-        assert answer.headers["Cross-Origin-Opener-Policy"] == "same-origin"
-        assert answer.headers["Cross-Origin-Embedder-Policy"] == "require-corp"
-    context = browser.new_context()
-    try:
-        page = context.new_page()
-        page.set_default_timeout(60_000)
-        page.goto(url)
-        page.get_by_role("tab", name="Private mode").click()
-        with context.expect_page() as opened:
-            page.get_by_role("link", name="Open private mode").click()  # offered: the page was prepared
-        private = opened.value
-        private.wait_for_load_state()
-        assert private.url == url + "private/"
+    with app_server.private_mode_from_the_app(browser, served[0]) as private:
         run_private_page(private)
-    finally:
-        context.close()
 
 
 def test_the_log_has_no_traceback_but_the_spaces_reloaders(served):

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from fer.faces import Box, Face
-from app_server import ARTIFACTS, example_rgb, free_port, letterbox, shared_app, two_faces
+from app_server import ARTIFACTS, example_rgb, free_port, letterbox, private_mode_from_the_app, shared_app, two_faces
 # The same Chromium with the same fake camera (Grace Hopper drifting, one face) as the app's browser tests.
 from test_browser import CHROMIUM, browser, fake_camera, green_pixels  # noqa: F401 (pytest fixtures)
 
@@ -567,24 +567,9 @@ def test_the_app_links_to_private_mode_and_serves_it_cross_origin_isolated(brows
 
     if not is_prepared(WEB):  # the app serves web/ itself
         pytest.skip("web/ is not prepared: run `make web` (python -m web.prepare)")
-    server = shared_app(tiny_model_dir)
-    with urllib.request.urlopen(server + "private/") as response:
-        assert response.headers["Cross-Origin-Embedder-Policy"] == "require-corp"
-        assert response.headers["Cross-Origin-Opener-Policy"] == "same-origin"
-    context = browser.new_context()
-    try:
-        app_page = context.new_page()
-        app_page.set_default_timeout(60_000)
-        app_page.goto(server)
-        app_page.get_by_role("tab", name="Private mode").click()
-        link = app_page.get_by_role("link", name="Open private mode")
-        with context.expect_page() as opened:
-            link.click()
-        page = load(opened.value)
-        assert page.url == server + "private/"
+    with private_mode_from_the_app(browser, shared_app(tiny_model_dir)) as private:
+        page = load(private)
         # Same origin as the app, isolated: ONNX Runtime Web may use its threads there.
         assert page.evaluate("crossOriginIsolated") is True
         faces = in_page(page, "analyzeRGB", letterbox(example_rgb(), 640, 480))["faces"]
         assert len(faces) == 1
-    finally:
-        context.close()
