@@ -9,7 +9,7 @@ import csv
 import json
 import sys
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
@@ -33,19 +33,49 @@ def expand_paths(paths: list[str]) -> tuple[list[Path], int]:
     return files, skipped
 
 
-def analyse(recognizer, path: Path, every: int) -> Iterator[tuple[int, float, list]]:
-    """(frame index, time in seconds, faces) for an image (one frame) or each analysed video frame."""
-    from fer.errors import VideoError
-    from fer.video import VideoReader, analyze_video, is_video
+def read_ahead(recognizer, files: list[Path]) -> Iterator[tuple[Path, Any]]:
+    """(path, its decoded image, or the FerError reading it raised, or None for a video) in order, each image
+    decoded in a background thread while the one before it is analysed (decoding releases the GIL)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fer-read") as pool:
+        next_read = None
+        for index, path in enumerate(files):
+            current = next_read or pool.submit(read_file, recognizer, path)
+            next_read = pool.submit(read_file, recognizer, files[index + 1]) if index + 1 < len(files) else None
+            yield path, current.result()
+
+
+def read_file(recognizer, path: Path) -> Any:
+    """An image file's decoded image (or the FerError reading it raised); None for a video, which analyse() reads
+    frame by frame."""
+    from fer.errors import FerError
+    from fer.video import is_video
 
     if is_video(path):
-        with VideoReader(path) as reader:
-            for item in analyze_video(recognizer, reader, every):
-                yield item.index, item.time, item.analysis.faces
-            if reader.frames_read == 0:
-                raise VideoError(f"{path.name}: no frames could be decoded")
-    else:
-        yield 0, 0.0, recognizer.predict(path)
+        return None
+    try:
+        return recognizer.read(path)
+    except FerError as error:
+        return error
+
+
+def analyse(recognizer, path: Path, image: Any, every: int) -> Iterator[tuple[int, float, list]]:
+    """(frame index, time in seconds, faces) for an image (one frame, `image` from read_file) or each analysed
+    video frame (`image` None)."""
+    from fer.errors import FerError, VideoError
+    from fer.video import VideoReader, analyze_video
+
+    if isinstance(image, FerError):
+        raise image
+    if image is not None:
+        yield 0, 0.0, recognizer.predict_frame(image)
+        return
+    with VideoReader(path) as reader:
+        for item in analyze_video(recognizer, reader, every):
+            yield item.index, item.time, item.analysis.faces
+        if reader.frames_read == 0:
+            raise VideoError(f"{path.name}: no frames could be decoded")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,12 +144,13 @@ def main(argv: list[str] | None = None) -> int:
     frames = faces_total = 0
     failures: list[tuple[Path, str]] = []
     show_bar = not args.quiet and (args.csv is not None or args.json) and len(files) > 1
-    progress = tqdm(files, unit="file", disable=not show_bar, file=sys.stderr)
+    progress = tqdm(read_ahead(recognizer, files), total=len(files), unit="file", disable=not show_bar,
+                    file=sys.stderr)
     try:
-        for path in progress:
+        for path, image in progress:
             entries = []
             try:
-                for index, time, faces in analyse(recognizer, path, args.every):
+                for index, time, faces in analyse(recognizer, path, image, args.every):
                     frames += 1
                     faces_total += len(faces)
                     entries.append((index, time, faces))

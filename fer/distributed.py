@@ -107,12 +107,12 @@ class RangeReader(VideoReader):
 def task_rows(recognizer, task: Task, every: int, labels: list[str]) -> list[list]:
     """The rows `python -m fer predict --csv` writes for this image, video or frame range (an unreadable file: its
     rows so far, then one with the reason)."""
-    from fer.__main__ import analyse, csv_rows, error_row
+    from fer.__main__ import analyse, csv_rows, error_row, read_file
 
     path, rows = Path(task.path), []
     try:
         if task.start == 0 and task.stop is None:  # a whole file: the CLI's own loop
-            for index, time, faces in analyse(recognizer, path, every):
+            for index, time, faces in analyse(recognizer, path, read_file(recognizer, path), every):
                 rows += csv_rows(path, index, time, faces, labels)
         else:
             with RangeReader(path, task.start, task.stop) as reader:

@@ -153,7 +153,9 @@ class YuNetFaceDetector:
         if self.runtime == "onnx":
             from fer.runtime.onnx import open_session
 
-            self._session = open_session(self.model_path)
+            # One thread: the network is small, and a second pool of spinning threads beside the classifier's
+            # makes the two sessions fight over the cores (benchmarks/latency.py measures the whole frame).
+            self._session = open_session(self.model_path, threads=1)
             self._input_name = self._session.get_inputs()[0].name
             self._output_names = [output.name for output in self._session.get_outputs()]
         elif self.runtime == "opencv":

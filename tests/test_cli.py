@@ -97,3 +97,28 @@ def test_explain_prints_faithfulness_per_face_and_method(face_photo_path, tmp_pa
             assert 0.0 <= figures[key] <= 1.0
         assert Image.open(figures["file"]).size[0] > 0
     assert main(["explain", str(face_photo_path), "--method", "lime"]) == 2
+
+
+def test_images_are_read_ahead_in_order_with_their_errors(tmp_path):
+    """The CLI decodes the next image in a background thread; results still come in the files' order, an
+    unreadable file carries its error to its own turn, and a video is left for frame-by-frame reading."""
+    import threading
+
+    from fer.__main__ import read_ahead
+    from fer.errors import ImageError
+
+    readers = set()
+
+    class Reader:
+        def read(self, path):
+            readers.add(threading.current_thread().name)
+            if path.name == "bad.jpg":
+                raise ImageError("bad.jpg: not a recognised image format")
+            return path.name
+
+    files = [tmp_path / name for name in ("a.jpg", "bad.jpg", "clip.mp4", "b.png")]
+    results = list(read_ahead(Reader(), files))
+    assert [path for path, _ in results] == files
+    assert results[0][1] == "a.jpg" and results[3][1] == "b.png"
+    assert isinstance(results[1][1], ImageError) and results[2][1] is None
+    assert all(name.startswith("fer-read") for name in readers)
