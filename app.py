@@ -17,7 +17,7 @@ import gradio as gr  # noqa: E402
 
 from fer.errors import FerError  # noqa: E402
 from fer.faces import DETECTORS  # noqa: E402
-from fer.hub import DEFAULT_MODEL  # noqa: E402
+from fer.model.sources import DEFAULT_MODEL  # noqa: E402
 from serve import common, private, private_mode  # noqa: E402
 from serve.engine import EngineCache  # noqa: E402
 from serve.gradio_support import bypass_proxy_for_localhost  # noqa: E402

@@ -15,7 +15,7 @@ from benchmarks.context import Context
 from fer.data import load_ferplus
 from fer.faces import Box
 from fer.labels import FER2013_LABELS, fer2013_spelling
-from fer.recognizer import Recognizer
+from fer.pipeline import Recognizer
 
 FERPLUS_CSV = frames.DATA_DIR / "fer2013new.csv"
 BATCH = 256

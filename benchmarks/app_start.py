@@ -13,7 +13,7 @@ from PIL import Image
 from benchmarks import frames, latency
 from benchmarks.context import Context
 from benchmarks.processes import GIB, REPO_ROOT, child_environment, memory_status, served
-from fer.hub import BUNDLED_MODELS_DIR, DEFAULT_MODEL
+from fer.model.sources import BUNDLED_MODELS_DIR, DEFAULT_MODEL
 
 RSS_TARGET_BYTES = int(1.5 * GIB)
 PREDICT_ENDPOINT = "/predict"  # app.py's photo handler

@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 from benchmarks import provenance, report
-from fer.config import CONFIG_FILE, ModelConfig
-from fer.hub import BUNDLED_MODELS_DIR
+from fer.model.config import CONFIG_FILE, ModelConfig
+from fer.model.sources import BUNDLED_MODELS_DIR
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

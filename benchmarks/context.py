@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import frames, pypi_fer
-from fer.classifier import EmotionModel
+from fer.runtime.keras import EmotionModel
 from fer.faces import DEFAULT_DETECTOR, Face, FaceDetector, detector_name, make_detector
-from fer.hub import bundled_models, load_model
-from fer.recognizer import Recognizer
+from fer.model.sources import bundled_models, load_model
+from fer.pipeline import Recognizer
 
 BENCHMARK_MODEL = "fer2013-cnn"  # see our_model_source()
 
@@ -108,10 +108,10 @@ class Context:
 
 def stand_in_model(folder: Path) -> Path:
     """An untrained model of the default architecture, for timing only when no model is shipped."""
-    from fer.config import ModelConfig
+    from fer.model.config import ModelConfig
     from fer.labels import FER2013_LABELS
-    from fer.model_folder import save_model_folder
-    from fer.models import build_model
+    from fer.runtime.keras import save_model_folder
+    from fer.model.architectures import build_model
 
     built = build_model("cnn", len(FER2013_LABELS), (48, 48, 1))
     config = ModelConfig("cnn", list(FER2013_LABELS), [48, 48, 1], built.last_conv_layer,

@@ -20,7 +20,7 @@ from benchmarks import accuracy, frames
 from benchmarks.context import Context, SharedDetections
 from benchmarks.timing import measure_interleaved
 from fer.faces import Box, Face, HaarFaceDetector, YuNetFaceDetector
-from fer.recognizer import Recognizer
+from fer.pipeline import Recognizer
 
 DETECTORS = ("yunet", "haar")
 PADS = (0.0, 0.15, 0.25)

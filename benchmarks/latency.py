@@ -23,8 +23,8 @@ from benchmarks.processes import REPO_ROOT
 from benchmarks.timing import measure_interleaved, ratio
 from serve.engine import LIVE_MODEL, Engine
 from fer.faces import Box
-from fer.hub import DEFAULT_MODEL, bundled_models
-from fer.recognizer import Recognizer
+from fer.model.sources import DEFAULT_MODEL, bundled_models
+from fer.pipeline import Recognizer
 
 FACE_COUNTS = (0, 1, 4)
 SCAN_LIMIT = 300  # faces tried when looking for ones both detectors find

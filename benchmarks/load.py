@@ -20,13 +20,10 @@ import ast
 import contextlib
 import dataclasses
 import json
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Iterator
 
@@ -34,7 +31,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from benchmarks.processes import GIB, REPO_ROOT, child_environment, free_port, memory_status, served
+from benchmarks.processes import GIB, REPO_ROOT, child_environment, memory_status, served
 
 EXAMPLES = REPO_ROOT / "examples"
 CHROMIUM = Path("/usr/bin/chromium")

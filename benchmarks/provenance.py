@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 from typing import Iterable
 
-from fer.config import CONFIG_FILE, MODEL_FILE
-from fer.hub import bundled_models, resolve_source
+from fer.model.config import CONFIG_FILE, MODEL_FILE
+from fer.model.sources import bundled_models, resolve_source
 from fer.runtime.onnx import RUNTIME_KEY, file_sha256
 
 

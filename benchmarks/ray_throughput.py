@@ -28,7 +28,7 @@ FACES_IN_TURN = (0, 1, 4)
 
 def model_source(context: Context) -> str:
     """What `python -m fer predict` runs: the default model (the benchmark's model when none is shipped)."""
-    from fer.hub import DEFAULT_MODEL, bundled_models
+    from fer.model.sources import DEFAULT_MODEL, bundled_models
 
     return DEFAULT_MODEL if DEFAULT_MODEL in bundled_models() else context.model_source
 
@@ -61,7 +61,7 @@ def one_thread_cost(source: str, detector: str, files: list[Path], analysed: int
     """Seconds per analysed frame of one actor's Recognizer (ONNX Runtime and OpenCV on one thread), in-process."""
     from fer.__main__ import expand_paths
     from fer.distributed import Task, load_onnx_model, task_rows
-    from fer.recognizer import Recognizer
+    from fer.pipeline import Recognizer
 
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)
@@ -110,7 +110,7 @@ def run(context: Context) -> dict:
 
     from fer.__main__ import expand_paths, main
     from fer.distributed import actor_pool, analyse_collection, connect, plan_units, write_csv
-    from fer.hub import load_model
+    from fer.model.sources import load_model
 
     source = model_source(context)
     video_frames, photos = SIZES[context.settings.quick]

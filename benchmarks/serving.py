@@ -29,9 +29,9 @@ from benchmarks import frames, latency, provenance, report  # noqa: E402
 from benchmarks.context import Context  # noqa: E402
 from benchmarks.processes import REPO_ROOT, child_environment  # noqa: E402
 from benchmarks.timing import measure_interleaved  # noqa: E402
-from fer.exported import ExportedModel  # noqa: E402
-from fer.inference import FrameModel  # noqa: E402
-from fer.recognizer import Recognizer  # noqa: E402
+from fer.runtime.export import ExportedModel  # noqa: E402
+from fer.runtime.base import FrameModel  # noqa: E402
+from fer.pipeline import Recognizer  # noqa: E402
 from training import export  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -52,8 +52,8 @@ FIRST_PREDICTION = """
 import json, sys, time
 start = time.perf_counter()
 import fer
-from fer.recognizer import Recognizer
-from fer.hub import load_model
+from fer.pipeline import Recognizer
+from fer.model.sources import load_model
 imported = time.perf_counter()
 recognizer = Recognizer(load_model(sys.argv[1], runtime=sys.argv[3]))
 loaded = time.perf_counter()

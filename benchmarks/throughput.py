@@ -26,7 +26,7 @@ def measured_models(context: Context) -> list[str]:
 def variants(context: Context):
     """(name, model, precision) for each shipped model as load_model() serves it, and its int8 file where the
     live paths would use it (its recorded accuracy change within the limit)."""
-    from fer.hub import load_model
+    from fer.model.sources import load_model
     from fer.runtime.onnx import int8_within_limit
 
     for name, model in context.models().items():

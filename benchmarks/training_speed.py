@@ -9,8 +9,8 @@ import numpy as np
 
 from benchmarks.context import Context
 from fer.labels import FER2013_LABELS
-from fer.models import build_model
-from fer.preprocessing import preprocess_faces
+from fer.model.architectures import build_model
+from fer.model.preprocessing import preprocess_faces
 from training import pipeline
 
 BATCH = 64

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from benchmarks import load
 from benchmarks.context import Context
-from fer.hub import DEFAULT_MODEL
+from fer.model.sources import DEFAULT_MODEL
 
 TARGET_SHARE = 0.9
 CAMERA_FPS = 30

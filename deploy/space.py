@@ -44,7 +44,7 @@ KEPT_FIELDS = ("title", "emoji", "colorFrom", "colorTo", "pinned", "license", "s
 # The Space's environment variables, set on upload: the allocator setting the Dockerfile and `make app` run the app
 # with (fewer glibc arenas keep less freed memory after large photos; docs/reliability.md).
 SPACE_VARIABLES = {"MALLOC_ARENA_MAX": "2"}
-# A Hub model's files the Space build fetches (what fer.hub.download_from_hub loads).
+# A Hub model's files the Space build fetches (what fer.model.sources.download_from_hub loads).
 PRELOADED_FILES = ("config.json", "model.keras", "model.onnx", "README.md")
 
 
@@ -86,7 +86,7 @@ def pinned_version(requirements: list[str], name: str) -> str | None:
 def hub_model(source: str) -> tuple[str, str | None]:
     """(repo id, revision) of an hf:// source (SpaceError for anything else)."""
     from fer.errors import ModelSourceError
-    from fer.hub import HF_PREFIX, parse_hf_source
+    from fer.model.sources import HF_PREFIX, parse_hf_source
 
     if not source.startswith(HF_PREFIX):
         raise SpaceError(f"--model takes a Hub model, hf://owner/repo@revision, not {source!r} (the bundled "
@@ -246,7 +246,7 @@ def _prepare_page(site: Path) -> None:
 
 def build_gradio_space(out: Path, model: str | None = None) -> Path:
     """The Gradio Space in `out` (see the module docstring); returns it."""
-    from fer.hub import bundled_models
+    from fer.model.sources import bundled_models
 
     def fill(folder: Path) -> None:
         copy_files(space_files(), folder)

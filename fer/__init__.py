@@ -10,19 +10,22 @@ from fer.labels import FER2013_LABELS, FERPLUS_LABELS  # noqa: E402
 
 __all__ = [
     "FER2013_LABELS", "FERPLUS_LABELS", "FerError", "DataFormatError", "ImageError", "ModelSourceError",
-    "load_model", "build_model", "list_models", "Recognizer", "FacePrediction", "preprocess_face",
+    "load_model", "build_model", "list_models", "Recognizer", "FacePrediction", "FrameAnalysis", "preprocess_face",
+    "Explainer",
     "FER", "Video", "__version__",
 ]
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 # TensorFlow loads lazily: `import fer` stays cheap until a model is needed.
 _LAZY = {
-    "load_model": "fer.hub",
-    "build_model": "fer.models",
-    "list_models": "fer.models",
-    "Recognizer": "fer.recognizer",
-    "FacePrediction": "fer.recognizer",
-    "preprocess_face": "fer.preprocessing",
+    "load_model": "fer.model.sources",
+    "build_model": "fer.model.architectures",
+    "list_models": "fer.model.architectures",
+    "Recognizer": "fer.pipeline",
+    "FacePrediction": "fer.pipeline",
+    "FrameAnalysis": "fer.pipeline",
+    "Explainer": "fer.explain",  # TensorFlow loads with it
+    "preprocess_face": "fer.model.preprocessing",
     # The PyPI `fer` package's API, so code written for it runs unchanged (fer.compat).
     "FER": "fer.compat",
     "Video": "fer.compat",

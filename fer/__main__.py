@@ -182,8 +182,8 @@ def start_predict(args):
     """The predict command's recognizer (built first, so a bad model or option fails before any work) and the
     files to analyse, or the exit code after saying what is wrong."""
     from fer.errors import FerError
-    from fer.hub import DEFAULT_MODEL
-    from fer.recognizer import Recognizer
+    from fer.model.sources import DEFAULT_MODEL
+    from fer.pipeline import Recognizer
 
     try:
         recognizer = Recognizer(args.model or DEFAULT_MODEL, detector=args.detector, align=not args.no_align,
@@ -219,8 +219,8 @@ def explain_image(args) -> int:
     """python -m fer explain: each face's map per method; with --faithfulness, its deletion / insertion areas."""
     from fer.errors import FerError
     from fer.explain import METHODS, check_method
-    from fer.hub import DEFAULT_MODEL
-    from fer.recognizer import Recognizer
+    from fer.model.sources import DEFAULT_MODEL
+    from fer.pipeline import Recognizer
 
     try:
         methods = [check_method(method) for method in (args.method or METHODS)]

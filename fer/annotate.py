@@ -10,7 +10,7 @@ import numpy as np
 from fer.faces import Box, to_rgb
 
 if TYPE_CHECKING:  # for type hints only: drawing needs none of the model code
-    from fer.recognizer import FacePrediction
+    from fer.pipeline import FacePrediction
 
 # One colour (RGB) per face index, so a face keeps its colour in the boxes, labels and legend.
 PALETTE: tuple[tuple[int, int, int], ...] = (

@@ -26,9 +26,9 @@ from fer.annotate import annotate, label_text
 from fer.errors import FerError, ImageError, ModelSourceError, VideoError
 from fer.exceptions import InvalidImage, InvalidModelFile
 from fer.faces import Box, Face, HaarFaceDetector
-from fer.hub import DEFAULT_MODEL
+from fer.model.sources import DEFAULT_MODEL
 from fer.labels import FER2013_LABELS, fer2013_spelling
-from fer.recognizer import FacePrediction, Recognizer
+from fer.pipeline import FacePrediction, Recognizer
 from fer.video import VideoReader, VideoWriter
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ class FER:
     offsets: checked as fer checks it, but not applied: each face is cropped with the model's own
         `face_margin` (config.json), the framing it was trained and measured on. Other values warn.
     emotion_model: any source fer.load_model accepts (bundled name, model folder, exported folder,
-        hf://owner/repo@revision) or a loaded model; the default is the library's (fer.hub.DEFAULT_MODEL,
+        hf://owner/repo@revision) or a loaded model; the default is the library's (fer.model.sources.DEFAULT_MODEL,
         ferplus-cnn, whose results add `contempt`). fer's README promises this keyword; its code lacks it.
     decimals: probabilities are rounded to this many places, as fer rounds them (2); None keeps them whole.
 

@@ -246,7 +246,7 @@ def load_ferplus(
 def _read_image_file(path: Path) -> np.ndarray:
     # Imported here so that csv-only users do not pay for image decoding set-up.
     from fer.images import load_image
-    from fer.preprocessing import preprocess_face
+    from fer.model.preprocessing import preprocess_face
 
     return preprocess_face(load_image(path), (FER2013_SIZE, FER2013_SIZE, 1))[:, :, 0]
 

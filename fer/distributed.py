@@ -18,7 +18,7 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 
 from fer.errors import FerError, VideoError
-from fer.hub import DEFAULT_MODEL
+from fer.model.sources import DEFAULT_MODEL
 from fer.video import VideoReader, analyze_video, is_video
 
 INSTALL_HINT = 'pip install "fer-explain[ray]"'
@@ -128,9 +128,9 @@ def task_rows(recognizer, task: Task, every: int, labels: list[str]) -> list[lis
 def load_onnx_model(source: str, threads: int):
     """The model as load_model() gives it, with ONNX Runtime limited to `threads` intra-op threads when the folder
     has its checked model.onnx (a Keras-only folder or an export folder loads as load_model() loads it)."""
-    from fer.config import CONFIG_FILE, ModelConfig
-    from fer.exported import is_export_folder
-    from fer.hub import load_model, resolve_source
+    from fer.model.config import CONFIG_FILE, ModelConfig
+    from fer.runtime.export import is_export_folder
+    from fer.model.sources import load_model, resolve_source
     from fer.runtime.onnx import OnnxModel, has_onnx, onnxruntime_available
 
     folder = resolve_source(source)
@@ -151,7 +151,7 @@ class Analyser:
                  cwd: str) -> None:
         import cv2
 
-        from fer.recognizer import Recognizer
+        from fer.pipeline import Recognizer
 
         if Path(cwd).is_dir():
             os.chdir(cwd)

@@ -1,74 +1,9 @@
-"""LiveSession: one webcam's state across frames (face tracks with smoothed probabilities, Grad-CAM cadence)."""
+"""Deprecated module path (0.3.0): use `fer.live`. It keeps working for one release."""
 
-from __future__ import annotations
+import warnings
 
-import dataclasses
-from typing import TYPE_CHECKING
+import importlib
 
-import numpy as np
-
-from fer.annotate import annotate, label_text, tile_strip
-from fer.explain import overlay
-from fer.faces import to_rgb
-from fer.recognizer import Recognizer
-from fer.tracking import FaceTracker
-
-if TYPE_CHECKING:  # the Explainer's module imports TensorFlow
-    from fer.explain import Explainer
-
-
-@dataclasses.dataclass
-class LiveFrame:
-    """What one webcam frame gives back to show."""
-
-    annotated: np.ndarray  # the frame with boxes and smoothed labels
-    main_face: int | None  # index of the largest face (None: no face in view)
-    main_probabilities: dict[str, float] | None  # its smoothed probabilities
-    cam: np.ndarray | None  # a fresh Grad-CAM strip, or None when not due on this frame
-
-
-@dataclasses.dataclass
-class LiveSession:
-    """Per-viewer state: tracks faces by box overlap, smooths their probabilities (EMA), and refreshes
-    Grad-CAM of up to `cam_faces` faces every `cam_every` frames (skipped while the explainer is busy)."""
-
-    weight: float = 0.35  # share of the newest frame in the smoothed probabilities
-    min_iou: float = 0.3
-    max_missed: int = 5
-    cam_every: int = 10
-    cam_faces: int = 4
-    cam_tile: int = 160
-    tracker: FaceTracker = dataclasses.field(init=False)
-    frame_index: int = 0
-    cam_frame: int | None = None  # the frame whose Grad-CAM is on show
-
-    def __post_init__(self) -> None:
-        self.tracker = FaceTracker(weight=self.weight, min_iou=self.min_iou, max_missed=self.max_missed)
-
-    def step(self, recognizer: Recognizer, frame: np.ndarray, explainer: Explainer | None = None) -> LiveFrame:
-        """Analyse one standardized frame (one batched model call) and update the tracks."""
-        analysis = recognizer.analyze_frame(frame)
-        tracks = self.tracker.update(analysis.boxes, analysis.probabilities)
-        labels = recognizer.labels
-        texts = [label_text(i, labels[int(np.argmax(t.probabilities))], float(t.probabilities.max()))
-                 for i, t in enumerate(tracks)]
-        main = max(range(len(tracks)), key=lambda i: tracks[i].box.area) if tracks else None
-        probabilities = None if main is None else dict(zip(labels, map(float, tracks[main].probabilities)))
-        cam = None
-        due = self.cam_frame is None or self.frame_index - self.cam_frame >= max(1, int(self.cam_every))
-        # A network with class maps (global average pooling) gives Grad-CAM from its own forward pass, without
-        # TensorFlow; others need the Keras explainer, skipped while another session is using it.
-        own_maps = getattr(recognizer.model, "has_class_maps", False)
-        if tracks and due and (own_maps or (explainer is not None and not explainer.busy)):
-            largest = sorted(range(len(tracks)), key=lambda i: tracks[i].box.area, reverse=True)[:self.cam_faces]
-            chosen = sorted(largest)
-            classes = [int(np.argmax(tracks[i].probabilities)) for i in chosen]
-            if own_maps:
-                heatmaps = recognizer.model.class_activation_maps(analysis.inputs[chosen], classes)
-            else:
-                heatmaps = explainer.explain_batch(analysis.inputs[chosen], "gradcam", classes)
-            overlays = [overlay(to_rgb(analysis.crops[i]), heatmap) for i, heatmap in zip(chosen, heatmaps)]
-            cam = tile_strip(overlays, [labels[c] for c in classes], self.cam_tile)
-            self.cam_frame = self.frame_index
-        self.frame_index += 1
-        return LiveFrame(annotate(frame, analysis.boxes, texts), main, probabilities, cam)
+globals().update({name: value for name, value in vars(importlib.import_module("fer.live")).items()
+                  if not name.startswith("__")})
+warnings.warn("fer.stream is deprecated; import from fer.live (or from fer)", DeprecationWarning, stacklevel=2)

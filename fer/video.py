@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from fer.errors import VideoError
-from fer.recognizer import FrameAnalysis, Recognizer
+from fer.pipeline import FrameAnalysis, Recognizer
 
 VIDEO_SUFFIXES = (".mp4", ".webm", ".avi", ".mov", ".mkv", ".m4v")
 DEFAULT_FPS = 25.0  # when a file states no usable frame rate

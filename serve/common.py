@@ -9,7 +9,7 @@ import gradio as gr
 
 from fer.errors import FerError
 from fer.explain import DEFAULT_METHOD
-from fer.hub import bundled_models
+from fer.model.sources import bundled_models
 from serve.engine import Engine, EngineCache
 
 ENGINES = EngineCache()  # app.main() replaces it with one holding the command-line settings
@@ -27,8 +27,8 @@ def default_model_source() -> str:
 
 def default_explanation_method() -> str:
     """The default model's own default method (chosen by its card's faithfulness table), read from its config."""
-    from fer.config import CONFIG_FILE, ModelConfig
-    from fer.hub import resolve_source
+    from fer.model.config import CONFIG_FILE, ModelConfig
+    from fer.model.sources import resolve_source
 
     try:
         return ModelConfig.load(resolve_source(default_model_source()) / CONFIG_FILE).explanation_method

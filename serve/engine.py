@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from fer.faces import DEFAULT_DETECTOR
-from fer.hub import DEFAULT_MODEL, bundled_models, load_model
-from fer.recognizer import Recognizer
+from fer.model.sources import DEFAULT_MODEL, bundled_models, load_model
+from fer.pipeline import Recognizer
 from serve.settings import (LIVE_MODEL, MAX_FACES, MAX_STREAM_FACES, MAX_STREAM_SIDE,  # noqa: F401 (re-exported)
                             STREAM_DETECTION_SIDE, STREAM_TTA)
 
@@ -43,7 +43,7 @@ class Engine:
 
     @classmethod
     def load(cls, source: str, detector: str = DEFAULT_DETECTOR) -> Engine:
-        """Load `source` (any form fer.hub.load_model accepts; FerError when it cannot). Predictions run on
+        """Load `source` (any form fer.model.sources.load_model accepts; FerError when it cannot). Predictions run on
         ONNX Runtime when the folder has its checked export; the Keras network loads with the explainer."""
         model = load_model(source)
         # The webcam runs the int8 network when its measured accuracy change is within the live paths' limit.

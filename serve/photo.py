@@ -14,7 +14,7 @@ from fer.annotate import annotate_faces, fit_between, fit_within
 from fer.errors import FerError, public_message
 from fer.explain import DEFAULT_METHOD, METHODS, check_method
 from fer.faces import to_rgb
-from fer.recognizer import FrameAnalysis
+from fer.pipeline import FrameAnalysis
 from serve import common
 from serve.engine import Engine
 from serve.gradio_support import keyed, readable_upload_errors

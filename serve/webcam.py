@@ -11,7 +11,7 @@ import numpy as np
 
 from fer.annotate import fit_within
 from fer.errors import FerError
-from fer.stream import LiveSession
+from fer.live import LiveSession
 from serve import common
 from serve.settings import MAX_STREAM_SIDE
 from serve.gradio_support import keyed

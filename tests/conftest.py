@@ -30,10 +30,10 @@ def make_model_folder(folder: Path, labels=None, seed: int = 0, input_size: int 
     input_size < 48 makes a model of centre crops of 48x48 face frames (crop_pct = input_size / 48)."""
     import keras
 
-    from fer.config import ModelConfig
+    from fer.model.config import ModelConfig
     from fer.labels import FER2013_LABELS
-    from fer.model_folder import save_model_folder
-    from fer.models import build_model
+    from fer.runtime.keras import save_model_folder
+    from fer.model.architectures import build_model
 
     labels = list(labels or FER2013_LABELS)
     keras.utils.set_random_seed(seed)
@@ -46,7 +46,7 @@ def make_model_folder(folder: Path, labels=None, seed: int = 0, input_size: int 
     if onnx:
         import numpy as np
 
-        from fer.classifier import EmotionModel
+        from fer.runtime.keras import EmotionModel
         from fer.runtime.onnx_writer import write_onnx
 
         frames = np.random.default_rng(seed).integers(0, 256, (16, *config.frame_shape), dtype=np.uint8)
@@ -62,7 +62,7 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_model(tiny_model_dir):
-    from fer.hub import load_model
+    from fer.model.sources import load_model
 
     return load_model(tiny_model_dir)
 

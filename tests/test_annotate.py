@@ -6,7 +6,7 @@ import numpy as np
 
 from fer.annotate import annotate, annotate_faces, face_color, face_texts
 from fer.faces import Box
-from fer.recognizer import FacePrediction
+from fer.pipeline import FacePrediction
 
 
 def faces() -> list[FacePrediction]:

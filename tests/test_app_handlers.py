@@ -15,7 +15,7 @@ import serve.private
 import serve.video
 from app_server import example_rgb, letterbox, two_faces, write_video
 from fer.explain import METHODS
-from fer.stream import LiveSession
+from fer.live import LiveSession
 from serve import settings
 from serve.gradio_support import readable_upload_errors
 from serve.settings import MAX_FACES
@@ -71,7 +71,7 @@ def test_photo_boxes_the_face_with_probabilities_and_an_explanation(app, source,
     assert list(face["emotions"]) == list(tiny_model.labels)
     assert sum(face["emotions"].values()) == pytest.approx(1.0, abs=1e-5)
     # The same numbers as the library's own one-call path.
-    from fer.recognizer import Recognizer
+    from fer.pipeline import Recognizer
 
     expected = Recognizer(tiny_model).predict(face_photo_path)[0].to_dict()
     assert face["box"] == expected["box"]
@@ -319,7 +319,7 @@ def test_faithfulness_is_computed_on_request_with_its_curves(app, analysis):
 
 def test_tracker_smooths_per_face_and_keeps_identities():
     from fer.faces import Box
-    from fer.tracking import FaceTracker
+    from fer.live import FaceTracker
 
     tracker = FaceTracker(weight=0.5, min_iou=0.3, max_missed=1)
     left, right = Box(10, 10, 100, 100), Box(300, 10, 100, 100)

@@ -34,8 +34,8 @@ def run_worker(csv: Path, workdir: Path, flags: list[str], launcher: tuple[str, 
 
 
 def load_in_tensorflow(folder: Path):
-    """The folder as every consumer loads it: fer.model_folder, safe_mode on, in this (TensorFlow) process."""
-    from fer.model_folder import load_model_folder
+    """The folder as every consumer loads it: fer.runtime.keras, safe_mode on, in this (TensorFlow) process."""
+    from fer.runtime.keras import load_model_folder
 
     model, config = load_model_folder(folder)
     return model, config

@@ -10,7 +10,7 @@ import pytest
 
 from benchmarks import context as context_module, detection, frames, latency, processes, pypi_fer, throughput, timing
 from fer.faces import Box, Face, find_faces, make_detector
-from fer.recognizer import Recognizer
+from fer.pipeline import Recognizer
 
 
 def test_measure_runs_warmup_then_timed_calls_and_takes_the_median():

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from conftest import make_model_folder
-from fer.inference import softmax, view_offsets
-from fer.config import ModelConfig
-from fer.hub import load_model
-from fer.preprocessing import preprocess_faces
+from fer.runtime.base import softmax, view_offsets
+from fer.model.config import ModelConfig
+from fer.model.sources import load_model
+from fer.model.preprocessing import preprocess_faces
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +77,7 @@ def test_threads_calling_a_new_mode_at_once_build_its_graph_once(tmp_path, monke
     import time
     from concurrent.futures import ThreadPoolExecutor
 
-    import fer.classifier as classifier
+    import fer.runtime.keras as classifier
 
     model = load_model(make_model_folder(tmp_path / "shared"))
     built, build = [], classifier.build_serving_model

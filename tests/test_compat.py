@@ -20,9 +20,9 @@ import pytest
 from app_server import example_rgb, letterbox, two_faces, write_video
 from fer.errors import FerError, ImageError, ModelSourceError, VideoError
 from fer.faces import Box, Face, HaarFaceDetector
-from fer.hub import DEFAULT_MODEL, bundled_models
+from fer.model.sources import DEFAULT_MODEL, bundled_models
 from fer.labels import FER2013_LABELS, FERPLUS_LABELS, fer2013_spelling
-from fer.recognizer import Recognizer
+from fer.pipeline import Recognizer
 from fer.video import VideoReader
 
 FER_KEYS = list(FER2013_LABELS)  # fer's seven emotion keys, in fer's order

@@ -72,7 +72,7 @@ def test_long_videos_split_into_frame_ranges_and_images_group(collection):
 def test_ray_rows_equal_the_single_process_rows(collection, single_process_csv, local_ray, tmp_path):
     from fer.__main__ import expand_paths
     from fer.distributed import analyse_collection, write_csv, write_parquet
-    from fer.hub import DEFAULT_MODEL, load_model
+    from fer.model.sources import DEFAULT_MODEL, load_model
 
     files, _ = expand_paths(collection)
     labels = list(load_model(DEFAULT_MODEL).labels)

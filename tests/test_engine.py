@@ -8,7 +8,7 @@ import pytest
 from conftest import make_model_folder
 from serve.engine import MAX_FACES, MAX_STREAM_FACES, STREAM_DETECTION_SIDE, Engine, EngineCache
 from fer.errors import FerError
-from fer.hub import DEFAULT_MODEL
+from fer.model.sources import DEFAULT_MODEL
 
 pytestmark = pytest.mark.filterwarnings("ignore:The structure of `inputs` doesn't match:UserWarning")
 
@@ -59,7 +59,7 @@ def test_the_card_escapes_the_source(tiny_model_dir):
 
 
 def test_the_webcam_runs_flip_unless_the_single_view_measured_as_accurate():
-    from fer.config import ModelConfig
+    from fer.model.config import ModelConfig
     from serve.engine import stream_tta
 
     def config(**by_tta):

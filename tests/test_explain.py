@@ -21,7 +21,7 @@ def explainer(tiny_model):
 @pytest.fixture(scope="module")
 def face_input(tiny_model, face_photo):
     """Grace Hopper's face as the tiny model's (48, 48, 1) input."""
-    from fer.recognizer import Recognizer
+    from fer.pipeline import Recognizer
 
     return Recognizer(tiny_model).analyze(face_photo).inputs[0]
 
@@ -33,8 +33,8 @@ def planted_model():
     import keras
     from keras import layers
 
-    from fer.classifier import EmotionModel
-    from fer.config import ModelConfig
+    from fer.runtime.keras import EmotionModel
+    from fer.model.config import ModelConfig
 
     inputs = keras.Input((48, 48, 1), name="pixels")
     x = layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)
@@ -113,7 +113,7 @@ def test_compiled_gradcam_equals_tf_keras_vis_gradcam(tiny_model, face_input):
 def test_cam_layer_comes_from_the_config(tiny_model, face_input):
     import copy
 
-    from fer.classifier import EmotionModel
+    from fer.runtime.keras import EmotionModel
 
     assert Explainer(tiny_model).layer == tiny_model.config.last_conv_layer == "block2_relu2"
     config = copy.deepcopy(tiny_model.config)
@@ -194,8 +194,8 @@ def test_classes_can_be_named_by_label(explainer, face_input):
 
 def test_crop_models_map_the_whole_frame_with_zeros_outside_the_centre(tmp_path):
     from conftest import make_model_folder
-    from fer.config import ModelConfig
-    from fer.hub import load_model
+    from fer.model.config import ModelConfig
+    from fer.model.sources import load_model
 
     folder = make_model_folder(tmp_path / "crop", input_size=40)
     config = ModelConfig.load(folder / "config.json")
@@ -210,7 +210,7 @@ def test_crop_models_map_the_whole_frame_with_zeros_outside_the_centre(tmp_path)
 
 def test_explain_face_overlays_the_map_of_one_face_on_its_crop(explainer, tiny_model, face_photo):
     from fer.faces import to_rgb
-    from fer.recognizer import Recognizer
+    from fer.pipeline import Recognizer
 
     analysis = Recognizer(tiny_model).analyze(face_photo)
     predicted = explainer.explain_face(analysis, 0)

@@ -11,8 +11,8 @@ import pytest
 from conftest import make_model_folder
 
 from fer.errors import ModelSourceError
-from fer.exported import CONFIG_FILE, EXPORT_FILE, ExportedModel, is_export_folder
-from fer.hub import load_model
+from fer.runtime.export import CONFIG_FILE, EXPORT_FILE, ExportedModel, is_export_folder
+from fer.model.sources import load_model
 from training import export
 
 TOLERANCE = export.TOLERANCE
@@ -69,7 +69,7 @@ def test_export_folder_carries_the_config_and_a_manifest(crop_model, onnx_export
 
 
 def test_config_file_name_matches_the_model_folder():
-    from fer.model_folder import CONFIG_FILE as MODEL_FOLDER_CONFIG
+    from fer.runtime.keras import CONFIG_FILE as MODEL_FOLDER_CONFIG
 
     assert CONFIG_FILE == MODEL_FOLDER_CONFIG
 

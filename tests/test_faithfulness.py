@@ -16,8 +16,8 @@ def quadrant_model():
     import keras
     from keras import layers
 
-    from fer.classifier import EmotionModel
-    from fer.config import ModelConfig
+    from fer.runtime.keras import EmotionModel
+    from fer.model.config import ModelConfig
 
     inputs = keras.Input((48, 48, 1), name="pixels")
     x = layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)

@@ -9,7 +9,7 @@ import shutil
 import numpy as np
 import pytest
 
-from fer.hub import load_model
+from fer.model.sources import load_model
 from test_training import train_args
 from training.card import model_card
 from training.finalize import choose_tta, main
@@ -92,7 +92,7 @@ def test_finalize_without_the_runs_state_is_a_clear_error(finished_run, tmp_path
 def test_logit_adjustment_is_baked_into_the_bias_and_can_be_changed_or_removed(finished_run, tmp_path, capsys):
     import keras
 
-    from fer.models import LOGITS_NAME
+    from fer.model.architectures import LOGITS_NAME
 
     folder = tmp_path / "model"
     shutil.copytree(finished_run / "model", folder)

@@ -8,7 +8,7 @@ import pytest
 from conftest import make_model_folder
 
 from fer.errors import ModelSourceError
-from fer.hub import load_model, parse_hf_source, resolve_source
+from fer.model.sources import load_model, parse_hf_source, resolve_source
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 

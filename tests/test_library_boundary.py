@@ -40,7 +40,7 @@ def run(script: str, *args: str) -> str:
 
 def test_every_fer_module_imports_without_gradio_or_starlette():
     names = json.loads(run(EVERY_MODULE))
-    assert {"fer.recognizer", "fer.runtime.onnx", "fer.explain.maps", "fer.compat", "fer.video"} <= set(names)
+    assert {"fer.pipeline", "fer.runtime.onnx", "fer.explain.maps", "fer.compat", "fer.video"} <= set(names)
     assert not any(name.startswith(("fer.engine", "fer.gradio_support", "fer.private_mode")) for name in names)
 
 

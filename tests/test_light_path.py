@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from conftest import EXAMPLES, REPO_ROOT
 
-from fer.recognizer import Recognizer
+from fer.pipeline import Recognizer
 from training import export
 
 HEAVY = ("tensorflow", "keras", "tf_keras_vis")
@@ -56,7 +56,7 @@ def test_recognizer_and_batch_csv_run_an_export_without_tensorflow(onnx_folder, 
 
 
 def test_recognizer_takes_a_loaded_export_and_the_webcam_tta(onnx_folder, tiny_model, face_photo_path):
-    from fer.hub import load_model
+    from fer.model.sources import load_model
 
     exported = load_model(onnx_folder)
     stream = Recognizer(exported, tta="flip", max_side=320)  # what app.py's webcam path asks for
@@ -98,7 +98,7 @@ def test_the_default_recognizer_and_cli_import_no_tensorflow(face_photo_path, tm
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["heavy"] == [] and result["model"] == "OnnxModel" and result["code"] == 0
-    from fer.hub import load_model
+    from fer.model.sources import load_model
 
     expected = Recognizer(load_model("ferplus-cnn", runtime="keras")).predict(face_photo_path)
     assert len(result["faces"]) == len(expected) == 1

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from conftest import make_model_folder
 
-from fer.config import ModelConfig
+from fer.model.config import ModelConfig
 from fer.errors import ModelSourceError
-from fer.hub import load_model
+from fer.model.sources import load_model
 from fer.labels import FERPLUS_LABELS
-from fer.model_folder import load_model_folder
+from fer.runtime.keras import load_model_folder
 
 
 def test_round_trip_keeps_weights_and_config(tmp_path):
@@ -72,7 +72,7 @@ def test_saved_folder_leaves_the_optimizer_state_out(tmp_path):
     model, config = load_model_folder(folder)
     model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9), loss="mse")
     model.fit(np.zeros((2, 48, 48, 1)), np.zeros((2, 7)), verbose=0)
-    from fer.model_folder import save_model_folder
+    from fer.runtime.keras import save_model_folder
 
     save_model_folder(model, config, tmp_path / "trained")
     plain_size = (folder / "model.keras").stat().st_size

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fer.models import INPUT_NAME, LOGITS_NAME, build_model, list_models
+from fer.model.architectures import INPUT_NAME, LOGITS_NAME, build_model, list_models
 
 
 def test_registry_lists_required_models():

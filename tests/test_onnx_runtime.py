@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from conftest import make_model_folder
 
-from fer.config import ModelConfig
+from fer.model.config import ModelConfig
 from fer.errors import ModelSourceError
-from fer.hub import bundled_models, load_model
-from fer.recognizer import Recognizer
+from fer.model.sources import bundled_models, load_model
+from fer.pipeline import Recognizer
 from fer.runtime.onnx import NETWORK_FILE, OnnxModel
 from fer.runtime.onnx_writer import TOLERANCE
 
@@ -132,7 +132,7 @@ def test_class_maps_are_refused_clearly_for_other_networks(onnx_crop_dir):
 
 
 def test_the_webcam_draws_grad_cam_of_a_global_pooling_network_without_an_explainer(tmp_path, face_photo_path):
-    from fer.stream import LiveSession
+    from fer.live import LiveSession
 
     folder = make_model_folder(tmp_path / "gap", input_size=40, onnx=True, seed=5, dense_units=(),
                                global_pool=True, grad_cam_block=None)

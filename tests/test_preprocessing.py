@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fer.errors import ImageError
-from fer.preprocessing import preprocess_face, preprocess_faces
+from fer.model.preprocessing import preprocess_face, preprocess_faces
 
 
 def test_shapes_and_dtype_for_every_input_kind():
@@ -63,7 +63,7 @@ def test_bad_inputs_raise_image_error(bad, message):
 def test_training_and_serving_paths_give_identical_arrays(tiny_model, face_photo):
     """The training CLI and the Recognizer must turn the same crop into the same model input."""
     from fer.faces import Box
-    from fer.recognizer import Recognizer
+    from fer.pipeline import Recognizer
 
     recognizer = Recognizer(tiny_model)
     frame = recognizer.read(face_photo)

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from benchmarks import provenance, report
-from fer.hub import bundled_models
+from fer.model.sources import bundled_models
 from fer.runtime.onnx import file_sha256
 
 PUBLISHED = [report.REPO_ROOT / "README.md", *sorted((report.REPO_ROOT / "docs").glob("*.md"))]

@@ -9,7 +9,7 @@ import pytest
 
 from fer.faces import (Box, DetectionSettings, Face, HaarFaceDetector, YuNetFaceDetector, face_crop, find_faces,
                        make_detector)
-from fer.recognizer import Recognizer
+from fer.pipeline import Recognizer
 
 
 @pytest.fixture(scope="module")

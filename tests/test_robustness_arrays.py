@@ -11,8 +11,8 @@ from hypothesis.extra import numpy as hnp
 
 from fer.errors import FerError, ImageError
 from fer.faces import Box, Face
-from fer.preprocessing import preprocess_face
-from fer.recognizer import FacePrediction, Recognizer
+from fer.model.preprocessing import preprocess_face
+from fer.pipeline import FacePrediction, Recognizer
 
 # Few examples and no deadline: the suite must stay fast on two busy cores, and TF's first call is slow.
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])

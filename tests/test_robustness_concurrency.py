@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from fer.recognizer import Recognizer
+from fer.pipeline import Recognizer
 
 THREADS = 4
 ROUNDS = 1

@@ -15,7 +15,7 @@ from PIL import Image
 from fer.errors import ImageError
 from fer.faces import Box
 from fer.images import load_image
-from fer.recognizer import Recognizer
+from fer.pipeline import Recognizer
 
 EXIF_ORIENTATION = 0x0112
 # EXIF orientation -> how the camera stored an upright scene (the reader must undo it).

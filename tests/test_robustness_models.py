@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from fer import hub
-from fer.config import ModelConfig
+from fer.model import sources as hub
+from fer.model.config import ModelConfig
 from fer.errors import ModelSourceError
-from fer.hub import load_model, parse_hf_source, resolve_source
-from fer.model_folder import load_model_folder
+from fer.model.sources import load_model, parse_hf_source, resolve_source
+from fer.runtime.keras import load_model_folder
 
 
 @pytest.fixture

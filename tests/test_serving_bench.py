@@ -47,7 +47,7 @@ def test_table_prints_every_variant_runtime_and_path():
 def test_the_keras_side_is_keras_when_the_folder_serves_on_onnx_runtime(tmp_path):
     # load_model() serves a folder with its checked model.onnx on ONNX Runtime; exports and checks need Keras.
     from conftest import make_model_folder
-    from fer.hub import load_model
+    from fer.model.sources import load_model
 
     folder = make_model_folder(tmp_path / "tiny", onnx=True)
     served = load_model(folder)

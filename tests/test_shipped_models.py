@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from fer.explain import Explainer
-from fer.hub import bundled_models, load_model
-from fer.models import build_model
-from fer.recognizer import Recognizer
+from fer.model.sources import bundled_models, load_model
+from fer.model.architectures import build_model
+from fer.pipeline import Recognizer
 
 
 @pytest.mark.parametrize("name", bundled_models())

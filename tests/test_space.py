@@ -116,7 +116,7 @@ def test_the_spaces_requirements_leave_out_what_its_code_never_imports(tmp_path)
 
 
 def test_the_space_holds_the_app_the_library_the_models_and_the_page(space_dir):
-    from fer.hub import bundled_models
+    from fer.model.sources import bundled_models
     from serve.private_mode import is_prepared
 
     names = set(space.folder_files(space_dir))

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import make_model_folder
 from fer.errors import FerError
-from fer.hub import load_model
+from fer.model.sources import load_model
 from fer.labels import FER2013_LABELS, FERPLUS_LABELS
 from test_training import train_args
 from training.teachers import (TARGETS_FILE, TARGETS_RECORD, cached_teacher_targets, label_columns, mix_targets,

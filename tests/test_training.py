@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from fer.hub import load_model
+from fer.model.sources import load_model
 from fer.labels import FER2013_LABELS
 from training import pipeline
 from training.metrics import classification_metrics, expected_calibration_error, fit_temperature
@@ -180,7 +180,7 @@ def test_temperature_scaling_reduces_calibration_error():
     overconfident = logits * 4.0
     temperature = fit_temperature(overconfident, true)
     assert 3.0 < temperature < 5.0
-    from fer.classifier import softmax
+    from fer.runtime.keras import softmax
 
     before = expected_calibration_error(softmax(overconfident), true)
     after = expected_calibration_error(softmax(overconfident / temperature), true)

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from fer.hub import load_model
+from fer.model.sources import load_model
 from test_training import train_args
 from training.finalize import choose_tta
 

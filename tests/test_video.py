@@ -7,7 +7,7 @@ import pytest
 
 from app_server import example_rgb, letterbox, write_video
 from fer.errors import VideoError
-from fer.recognizer import Recognizer
+from fer.pipeline import Recognizer
 from fer.video import VideoReader, VideoSummary, VideoWriter, analyze_video, annotate_video, temporary_output_path
 
 

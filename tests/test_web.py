@@ -203,8 +203,8 @@ def iou(first: list[int], box: dict) -> float:
 
 
 def python_model(site: Path, model: str, precision: str = "float32"):
-    """The Python side of a page model: fer.hub.load_model on the page's copy of the folder (an OnnxModel)."""
-    from fer.hub import load_model
+    """The Python side of a page model: fer.model.sources.load_model on the page's copy of the folder (an OnnxModel)."""
+    from fer.model.sources import load_model
     from fer.runtime.onnx import OnnxModel
 
     model = load_model(site / "models" / model, precision=precision)
@@ -215,7 +215,7 @@ def python_model(site: Path, model: str, precision: str = "float32"):
 def python_recognizer(site: Path, model: str):
     """The Python side: the page's model as the live paths run it (int8 where within its limit, as the page's
     default does) with the app's webcam settings."""
-    from fer.recognizer import Recognizer
+    from fer.pipeline import Recognizer
     from serve.engine import MAX_STREAM_FACES, STREAM_DETECTION_SIDE, stream_tta
 
     live = python_model(site, model, "auto")
@@ -231,7 +231,7 @@ def classify_in_page(page, frames: np.ndarray, tta: str | None = None) -> dict:
 
 def comparison_frames(model) -> np.ndarray:
     """Model inputs to compare on: four real faces (the Python Recognizer's frames) and four random frames."""
-    from fer.recognizer import Recognizer
+    from fer.pipeline import Recognizer
 
     faces = Recognizer(model).analyze(grid()).inputs
     noise = np.random.default_rng(0).integers(0, 256, (4, *model.frame_shape), dtype=np.uint8)
@@ -241,7 +241,7 @@ def comparison_frames(model) -> np.ndarray:
 def test_page_settings_are_read_from_the_python_code(site, settings):
     """pipeline.json from the Python objects; the webcam's model first; each model the folder's own checked files."""
     from serve.engine import EngineCache
-    from fer.hub import resolve_source
+    from fer.model.sources import resolve_source
     from web.prepare import PAGE_FILES, model_name, pipeline_settings
 
     expected = pipeline_settings(settings["models"][0]["source"])
@@ -259,10 +259,10 @@ def test_page_settings_are_read_from_the_python_code(site, settings):
 
 
 def test_the_page_views_and_precision_choice_are_python_s(page, site, settings):
-    """pipeline.js's frameShape / viewOffsets against fer.config / fer.inference for every model and TTA mode (and
+    """pipeline.js's frameShape / viewOffsets against fer.model.config / fer.runtime.base for every model and TTA mode (and
     a crop_pct 1 model), and which ONNX file it picks for each precision asked."""
-    from fer.config import ModelConfig
-    from fer.inference import view_offsets
+    from fer.model.config import ModelConfig
+    from fer.runtime.base import view_offsets
 
     configs = [json.loads((site / "models" / e["folder"] / "config.json").read_text()) for e in settings["models"]]
     configs.append({**configs[0], "crop_pct": 1.0, "tta": "flip"})
@@ -295,7 +295,7 @@ def test_the_page_views_and_precision_choice_are_python_s(page, site, settings):
 
 
 def test_the_page_model_is_python_s_onnx_model(model_pages, site, settings):
-    """Each model on the same frames, page vs fer.hub.load_model(folder) (OnnxModel): mean logits and probabilities
+    """Each model on the same frames, page vs fer.model.sources.load_model(folder) (OnnxModel): mean logits and probabilities
     within FLOAT32_TOLERANCE, in every TTA mode the model has (so the views are made alike)."""
     worst = 0.0
     for entry in settings["models"]:
@@ -345,7 +345,7 @@ def test_the_page_runs_the_int8_file_when_asked(model_pages, site, settings):
 
 def test_page_agrees_with_the_python_recognizer(page, site, settings):
     """Boxes IoU >= 0.9 against Recognizer(model, tta="flip", max_side=320); given the same face (box and
-    landmarks), the page's model input is identical to fer.preprocessing's, pixel for pixel, and its
+    landmarks), the page's model input is identical to fer.model.preprocessing's, pixel for pixel, and its
     probabilities are within FLOAT32_TOLERANCE of Python's."""
     recognizer = python_recognizer(site, settings["default_model"])
     worst = {"probability": 0.0, "detected": 0.0, "iou": 1.0}

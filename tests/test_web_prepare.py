@@ -73,7 +73,7 @@ def test_a_folder_without_its_checked_onnx_file_is_refused_with_the_fix(tmp_path
 
 def test_the_page_default_is_the_webcam_model(monkeypatch):
     from serve.engine import EngineCache
-    from fer.hub import bundled_models
+    from fer.model.sources import bundled_models
 
     monkeypatch.delenv("FER_STREAM_MODEL", raising=False)
     monkeypatch.delenv("FER_MODEL", raising=False)
@@ -86,7 +86,7 @@ def test_the_page_default_is_the_webcam_model(monkeypatch):
 
 def test_the_shipped_models_can_be_prepared():
     """Every bundled model records its ONNX files and they match (else `make web` fails: finalize --onnx-only)."""
-    from fer.hub import bundled_models, resolve_source
+    from fer.model.sources import bundled_models, resolve_source
 
     for name in bundled_models():
         assert "model.onnx" in model_files(resolve_source(name)), name

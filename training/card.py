@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fer.config import ModelConfig
-from fer.config import CONFIG_FILE
+from fer.model.config import ModelConfig
+from fer.model.config import CONFIG_FILE
 
 CARD_FILE = "README.md"
 
@@ -172,7 +172,7 @@ def model_card(config: ModelConfig, repo_id: str | None = None, folder: str | Pa
         "",
         f"Classifies a face crop into {config.num_classes} expressions: {', '.join(config.labels)}.",
         f"Input: {_input_text(config)}, raw 0-255 pixels "
-        "(preprocess with `fer.preprocessing.preprocess_face`). Output: logits; probabilities are "
+        "(preprocess with `fer.model.preprocessing.preprocess_face`). Output: logits; probabilities are "
         f"softmax(logits / {config.temperature:.3f}).",
         "",
         "## Evaluation",

@@ -10,11 +10,11 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from fer.classifier import EmotionModel  # noqa: E402
-from fer.config import TTA_MODES  # noqa: E402
+from fer.runtime.keras import EmotionModel  # noqa: E402
+from fer.model.config import TTA_MODES  # noqa: E402
 from fer.data import SPLITS, FaceDataset, load_dataset  # noqa: E402
 from fer.errors import FerError  # noqa: E402
-from fer.hub import load_model  # noqa: E402
+from fer.model.sources import load_model  # noqa: E402
 from training.metrics import classification_metrics, format_table  # noqa: E402
 
 

@@ -2,7 +2,7 @@
 
 Each file is the model's Keras serving graph (EmotionModel.serving_model): raw 0..255 face frames in,
 calibrated probabilities (TTA views, temperature, softmax inside) and the mean logits out. One file per
-test-time augmentation mode, named in export.json, beside the model's config.json; fer.exported runs them.
+test-time augmentation mode, named in export.json, beside the model's config.json; fer.runtime.export runs them.
 The export is checked against EmotionModel.predict_proba on a set of faces before it is kept.
 """
 
@@ -22,13 +22,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from fer.classifier import EmotionModel  # noqa: E402
-from fer.config import TTA_MODES  # noqa: E402
+from fer.runtime.keras import EmotionModel  # noqa: E402
+from fer.model.config import TTA_MODES  # noqa: E402
 from fer.errors import FerError  # noqa: E402
-from fer.exported import (CONFIG_FILE, EXPORT_FILE, EXPORT_FORMAT_VERSION, FORMATS, INPUT_NAME,  # noqa: E402
+from fer.runtime.export import (CONFIG_FILE, EXPORT_FILE, EXPORT_FORMAT_VERSION, FORMATS, INPUT_NAME,  # noqa: E402
                           ExportedModel, is_export_folder)
-from fer.hub import load_model  # noqa: E402
-from fer.runtime.onnx_writer import quantize  # noqa: E402
+from fer.model.sources import load_model  # noqa: E402
+from fer.runtime.export_writer import export_graph  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 TOLERANCE = 1e-4  # largest probability difference a float32 export may show against Keras
@@ -39,47 +39,6 @@ CALIBRATION_FACES = 512
 def supported_modes(model: EmotionModel) -> list[str]:
     """Every TTA mode the model can serve (ten_crop only for models of crops of a larger frame)."""
     return [mode for mode in TTA_MODES if mode != "ten_crop" or model.config.crop_pct < 1.0]
-
-
-def export_graph(model: EmotionModel, tta: str) -> keras.Model:
-    """serving_model(tta) with the mean logits beside the probabilities (predict_proba(temperature=...))."""
-    graph = model.serving_model(tta)
-    # "tta_mean" is the AverageViews layer of fer.classifier.build_serving_model: the logits before temperature.
-    outputs = {"probabilities": graph.output, "logits": graph.get_layer("tta_mean").output}
-    both = keras.Model(graph.input, outputs, name=f"export_{tta}")
-    both(np.zeros((1, *model.frame_shape), np.float32))  # Keras exports only models that have been called
-    return both
-
-
-def write_onnx(graph: keras.Model, path: Path, calibration: np.ndarray | None) -> dict:
-    """Keras's own ONNX export (tf2onnx); int8: static QDQ quantization by ONNX Runtime on `calibration`
-    (fer.runtime.onnx_writer.quantize, the same as a model folder's model.int8.onnx)."""
-    import onnx
-
-    if calibration is None:
-        graph.export(str(path), format="onnx", verbose=False)
-    else:
-        with tempfile.TemporaryDirectory() as folder:
-            float_path = Path(folder) / "float.onnx"
-            graph.export(str(float_path), format="onnx", verbose=False)
-            quantize(float_path, path, calibration)
-    opset = max(entry.version for entry in onnx.load(str(path)).opset_import if entry.domain in ("", "ai.onnx"))
-    return {"onnx_opset": opset}
-
-
-def write_litert(graph: keras.Model, path: Path, calibration: np.ndarray | None) -> dict:
-    """Keras's own LiteRT export (tf.lite converter); int8: full-integer weights and activations, float I/O."""
-    options = {}
-    if calibration is not None:
-        import tensorflow as tf
-
-        options = {"optimizations": [tf.lite.Optimize.DEFAULT],
-                   "representative_dataset": lambda: ([calibration[i:i + 1]] for i in range(len(calibration)))}
-    graph.export(str(path), format="litert", verbose=False, **options)
-    return {}
-
-
-WRITERS = {"onnx": write_onnx, "litert": write_litert}
 
 
 def runtime_versions(export_format: str) -> dict[str, str]:
@@ -116,9 +75,9 @@ def export_model(model: EmotionModel, out: str | Path, export_format: str, int8:
     calibration = None if not int8 else np.asarray(calibration, np.float32)
     files, details = {}, {}
     for mode in modes:
-        name = f"model-{mode}{'-int8' if int8 else ''}{FORMATS[export_format]}"
+        name = f"model-{mode}{'-int8' if int8 else ''}{FORMATS[export_format].suffix}"
         print(f"exporting tta {mode!r} -> {out / name}", flush=True)
-        details = WRITERS[export_format](export_graph(model, mode), out / name, calibration)
+        details = FORMATS[export_format].write(export_graph(model, mode), out / name, calibration)
         files[mode] = name
     model.config.save(out / CONFIG_FILE)
     manifest = {
@@ -128,7 +87,7 @@ def export_model(model: EmotionModel, out: str | Path, export_format: str, int8:
         "files": files,
         "default_tta": model.config.tta,
         "input": {"name": INPUT_NAME, "shape": [None, *model.frame_shape], "dtype": "float32",
-                  "pixels": "raw 0-255 face frames from fer.preprocessing.preprocess_faces (config.frame_shape)"},
+                  "pixels": "raw 0-255 face frames from fer.model.preprocessing.preprocess_faces (config.frame_shape)"},
         "outputs": {"probabilities": "softmax(mean logits over the TTA views / temperature)",
                     "logits": "mean logits over the TTA views"},
         "source": model.source,
@@ -165,7 +124,7 @@ def example_faces(model: EmotionModel) -> np.ndarray:
     """Frames of the faces in examples/ at several margins, aligned or not, and mirrored: a check set for
     machines without FER-2013."""
     from fer.faces import face_crop
-    from fer.recognizer import Recognizer
+    from fer.pipeline import Recognizer
 
     recognizer, crops = Recognizer(model), []
     for path in sorted(EXAMPLES.glob("*.jpg")):

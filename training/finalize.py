@@ -17,15 +17,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from fer.classifier import EmotionModel  # noqa: E402
-from fer.config import TTA_MODES, ModelConfig  # noqa: E402
+from fer.runtime.keras import EmotionModel  # noqa: E402
+from fer.model.config import TTA_MODES, ModelConfig  # noqa: E402
 from fer.data import FaceDataset, load_dataset  # noqa: E402
 from fer.errors import FerError  # noqa: E402
-from fer.inference import softmax, view_offsets  # noqa: E402
-from fer.model_folder import load_model_folder, save_model_folder  # noqa: E402
-from fer.hub import resolve_source  # noqa: E402
-from fer.models import LOGITS_NAME, multiply_adds  # noqa: E402
-from fer.preprocessing import preprocess_faces  # noqa: E402
+from fer.runtime.base import softmax, view_offsets  # noqa: E402
+from fer.runtime.keras import load_model_folder, save_model_folder  # noqa: E402
+from fer.model.sources import resolve_source  # noqa: E402
+from fer.model.architectures import LOGITS_NAME, multiply_adds  # noqa: E402
+from fer.model.preprocessing import preprocess_faces  # noqa: E402
 from training import plots  # noqa: E402
 from training.card import write_model_card  # noqa: E402
 from training.metrics import classification_metrics, fit_temperature, format_table  # noqa: E402

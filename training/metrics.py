@@ -6,7 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
-from fer.inference import softmax
+from fer.runtime.base import softmax
 
 
 def confusion_matrix(true: np.ndarray, predicted: np.ndarray, num_classes: int) -> np.ndarray:

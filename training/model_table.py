@@ -8,9 +8,9 @@ import re
 import sys
 from pathlib import Path
 
-from fer.config import ModelConfig
-from fer.hub import BUNDLED_MODELS_DIR
-from fer.config import CONFIG_FILE, MODEL_FILE
+from fer.model.config import ModelConfig
+from fer.model.sources import BUNDLED_MODELS_DIR
+from fer.model.config import CONFIG_FILE, MODEL_FILE
 
 START, END = "<!-- MODEL TABLE -->", "<!-- /MODEL TABLE -->"
 

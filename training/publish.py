@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 from fer.errors import FerError
-from fer.hub import parse_hf_source
-from fer.config import CONFIG_FILE, MODEL_FILE
-from fer.model_folder import load_model_folder
+from fer.model.sources import parse_hf_source
+from fer.model.config import CONFIG_FILE, MODEL_FILE
+from fer.runtime.keras import load_model_folder
 from fer.runtime.onnx import INT8_FILE, NETWORK_FILE, OnnxModel, has_onnx
 from training.card import write_model_card
 

@@ -12,7 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from fer.errors import FerError
-from fer.hub import load_model
+from fer.model.sources import load_model
 from fer.labels import fer2013_spelling
 
 TARGETS_FILE = "teacher_targets.npy"

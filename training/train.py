@@ -18,13 +18,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from fer.config import ModelConfig  # noqa: E402
+from fer.model.config import ModelConfig  # noqa: E402
 from fer.data import FaceDataset, load_dataset  # noqa: E402
 from fer.errors import FerError  # noqa: E402
-from fer.hub import resolve_source  # noqa: E402
-from fer.model_folder import load_model_folder, save_model_folder  # noqa: E402
-from fer.models import LOGITS_NAME, backbone_layer_names, build_model, list_models  # noqa: E402
-from fer.preprocessing import preprocess_faces  # noqa: E402
+from fer.model.sources import resolve_source  # noqa: E402
+from fer.runtime.keras import load_model_folder, save_model_folder  # noqa: E402
+from fer.model.architectures import LOGITS_NAME, backbone_layer_names, build_model, list_models  # noqa: E402
+from fer.model.preprocessing import preprocess_faces  # noqa: E402
 from training import pipeline  # noqa: E402
 from training.finalize import class_prior, dataset_name, describe_machine, finalize_run  # noqa: E402
 from training.distribute import (MULTI_PROCESS_BACKENDS, SUPPORTED_BACKENDS, data_parallel,  # noqa: E402

@@ -19,7 +19,7 @@ function emptyStats() {
   return {frames: 0, times: [], faces: 0, timings: null, fps: 0, camMs: null, cams: 0};
 }
 
-// Grad-CAM cadence, counted in analysed (dispatched) frames as fer.stream.LiveSession counts them: due when none has
+// Grad-CAM cadence, counted in analysed (dispatched) frames as fer.live.LiveSession counts them: due when none has
 // been made yet or `every` frames have passed since the last one that had faces.
 function emptyCam() {
   return {index: 0, last: -Infinity};
@@ -104,7 +104,7 @@ async function loadModel(name) {
 
 // ---------------------------------------------------------------- Grad-CAM
 
-// pipeline.json's grad_cam.every (fer.stream.LiveSession.cam_every, the app's webcam cadence); ?cam_every=N overrides.
+// pipeline.json's grad_cam.every (fer.live.LiveSession.cam_every, the app's webcam cadence); ?cam_every=N overrides.
 function camEvery() {
   const asked = Number(params.get('cam_every'));
   return Math.max(1, Number.isInteger(asked) && asked > 0 ? asked : state.settings.grad_cam.every);

@@ -1,6 +1,6 @@
 // Pixel operations of the Python pipeline, written to give OpenCV's exact uint8 results.
 //
-// fer.faces and fer.preprocessing call cv2.resize (INTER_AREA / INTER_LINEAR), cv2.copyMakeBorder,
+// fer.faces and fer.model.preprocessing call cv2.resize (INTER_AREA / INTER_LINEAR), cv2.copyMakeBorder,
 // cv2.warpAffine (INTER_LINEAR, BORDER_REPLICATE) and cv2.cvtColor (RGB2GRAY). The browser has no OpenCV,
 // and a canvas resize or rotation rounds differently, so each is re-implemented here after OpenCV 4.x's
 // own arithmetic (fixed-point where OpenCV uses fixed point, float32 where it uses floats): the page then

@@ -1,9 +1,9 @@
-// The Recognizer of fer.recognizer, in the page: find faces (fer.faces.find_faces with YuNet), crop and
+// The Recognizer of fer.pipeline, in the page: find faces (fer.faces.find_faces with YuNet), crop and
 // level each one (face_crop), preprocess it (preprocess_face) and classify all faces in one model call.
 // Every knob comes from models/pipeline.json (written by `python -m web.prepare` from the Python defaults)
 // and from the model folder's config.json; none is written here. The expression model is the folder's own
 // model.onnx (the bare network, as fer.runtime.onnx.OnnxModel runs it): the test-time views, their mean logits,
-// the temperature and the softmax are made here, as fer.inference makes them. A network ending in global average
+// the temperature and the softmax are made here, as fer.runtime.base makes them. A network ending in global average
 // pooling also gives its class maps, from which Grad-CAM is made here as OnnxModel.class_activation_maps makes it.
 
 import * as imaging from './imaging.js';
@@ -32,13 +32,13 @@ export const PRECISIONS = ['float32', 'int8', 'auto'];
 export const CLASS_MAPS = 'class_maps';  // the output of networks ending in global average pooling (fer.runtime.onnx)
 export const GRAD_CAM_NEEDS = 'Grad-CAM needs a global-pooling model';
 
-/** config.frame_shape: the face frame whose central crop_pct the network sees (fer.config.frame_shape). */
+/** config.frame_shape: the face frame whose central crop_pct the network sees (fer.model.config.frame_shape). */
 export function frameShape(config) {
   const [height, width, channels] = config.input_shape, cropPct = config.crop_pct ?? 1;
   return [pyRound(height / cropPct), pyRound(width / cropPct), channels];
 }
 
-/** fer.inference.view_offsets(): [top, left, mirrored] of each view of the frame that the network sees. */
+/** fer.runtime.base.view_offsets(): [top, left, mirrored] of each view of the frame that the network sees. */
 export function viewOffsets(config, tta) {
   const [frameHeight, frameWidth] = frameShape(config), [height, width] = config.input_shape;
   const centre = [Math.floor((frameHeight - height) / 2), Math.floor((frameWidth - width) / 2)];
@@ -50,7 +50,7 @@ export function viewOffsets(config, tta) {
   return corners.flatMap(([top, left]) => [[top, left, false], [top, left, true]]);
 }
 
-/** fer.inference.test_time_views(): N frames -> the network's (V * N, h, w, c) float32 input, view by view
+/** fer.runtime.base.test_time_views(): N frames -> the network's (V * N, h, w, c) float32 input, view by view
  * (all faces' view 0, then all faces' view 1, ...), so every face and view goes through one session call. */
 export function testTimeViews(frames, config, tta) {
   const [frameHeight, frameWidth, channels] = frameShape(config), [height, width] = config.input_shape;
@@ -130,7 +130,7 @@ export function resizeLinearFloat(src, srcWidth, srcHeight, width, height) {
   return out;
 }
 
-/** Softmax of logits / temperature, shifted by the row maximum (fer.inference.softmax). */
+/** Softmax of logits / temperature, shifted by the row maximum (fer.runtime.base.softmax). */
 export function softmax(logits, temperature = 1) {
   const scaled = Array.from(logits, (value) => value / temperature), top = Math.max(...scaled);
   const exp = scaled.map((value) => Math.exp(value - top)), sum = exp.reduce((a, b) => a + b, 0);
@@ -138,7 +138,7 @@ export function softmax(logits, temperature = 1) {
 }
 
 /** config.json's record of the ONNX file to run: `asked` ("float32", "int8", or "auto": int8 when it is within its
- * accuracy limit, as the live paths run it, like fer.hub.load_model(precision="auto")), or float32 when the folder
+ * accuracy limit, as the live paths run it, like fer.model.sources.load_model(precision="auto")), or float32 when the folder
  * has no int8 file within its limit (fer.runtime.onnx.onnx_record; `within_limit` is training.finalize's verdict). */
 export function onnxFile(config, asked = 'float32') {
   if (!PRECISIONS.includes(asked)) throw new Error(`precision must be ${PRECISIONS.join(', ')}, got ${asked}`);

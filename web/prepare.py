@@ -5,7 +5,7 @@ runtime/  ONNX Runtime Web's WASM build (three files) from the npm registry: `np
 models/   each model folder's own `config.json` and `model.onnx` (and `model.int8.onnx` when config.json records
           one), copied after checking each file's sha256 against config.json: the page runs the very file the app,
           the CLI and the Hub run (nothing is exported here). YuNet, and pipeline.json: the app's webcam settings
-          read from the Python code (serve.engine's webcam model and Recognizer, its detector, fer.stream's tracker
+          read from the Python code (serve.engine's webcam model and Recognizer, its detector, fer.live's tracker
           and Grad-CAM defaults, fer.annotate's palette, fer.explain's overlay), so the page copies no constant by
           hand. pipeline.json is written
           last: the app offers private mode once it exists.
@@ -103,7 +103,7 @@ def model_name(source: str) -> str:
 def model_files(folder: Path) -> list[str]:
     """The files of a model folder that the page loads: config.json and the ONNX files it records, each checked
     against the sha256 config.json gives it (PrepareError naming the fix when one is missing or differs)."""
-    from fer.config import CONFIG_FILE, ModelConfig
+    from fer.model.config import CONFIG_FILE, ModelConfig
     from fer.runtime.onnx import file_sha256, onnx_record
 
     fix = f"write it with python -m training.finalize {folder} --onnx-only"
@@ -126,7 +126,7 @@ def model_files(folder: Path) -> list[str]:
 
 def copy_model(source: str, out: Path) -> Path:
     """The page's copy of a model folder in `out`: its checked files (model_files), and nothing else."""
-    from fer.hub import resolve_source
+    from fer.model.sources import resolve_source
 
     folder = resolve_source(source)
     files = model_files(folder)
@@ -142,14 +142,14 @@ def copy_model(source: str, out: Path) -> Path:
 def default_sources() -> list[str]:
     """The webcam's model first (the page's default, as in the app), then the other bundled models."""
     from serve.engine import EngineCache
-    from fer.hub import bundled_models
+    from fer.model.sources import bundled_models
 
     first = EngineCache().stream_source()
     return [first, *(name for name in bundled_models() if name != first)]
 
 
 def grad_cam_settings(live) -> dict:
-    """How the app's webcam shows Grad-CAM (fer.stream.LiveSession's cadence and tile size, fer.explain.overlay's
+    """How the app's webcam shows Grad-CAM (fer.live.LiveSession's cadence and tile size, fer.explain.overlay's
     blend weight and colour map as 256 RGB rows), for the page's strip."""
     import inspect
 
@@ -170,7 +170,7 @@ def pipeline_settings(source: str) -> dict:
     from fer.annotate import PALETTE
     from serve.engine import MAX_STREAM_SIDE, EngineCache
     from fer.faces import YuNetFaceDetector
-    from fer.stream import LiveSession
+    from fer.live import LiveSession
 
     recognizer = EngineCache().get(source).stream_recognizer  # the app's settings (FER_DETECTOR included)
     live = LiveSession()

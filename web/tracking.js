@@ -1,4 +1,4 @@
-// fer.tracking.FaceTracker in the page: greedy box-overlap matching of each frame's faces to tracks, and an
+// fer.live.FaceTracker in the page: greedy box-overlap matching of each frame's faces to tracks, and an
 // exponential moving average of their probabilities (weight: the newest frame's share).
 
 export function boxIoU(a, b) {

@@ -68,7 +68,7 @@ def area(fractions: np.ndarray, values: np.ndarray) -> float:
 
 def network_probabilities(model, inputs: np.ndarray) -> np.ndarray:
     """Calibrated probabilities of the network alone (no test-time views) on (N, *input_shape) inputs."""
-    from fer.inference import softmax
+    from fer.runtime.base import softmax
 
     if hasattr(model, "network_logits"):
         logits = model.network_logits(inputs)

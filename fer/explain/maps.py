@@ -17,13 +17,13 @@ from tf_keras_vis.scorecam import Scorecam
 from tf_keras_vis.utils import normalize, zoom_factor
 from scipy.ndimage import zoom
 
-from fer.classifier import EmotionModel
+from fer.runtime.keras import EmotionModel
 from fer.errors import ModelSourceError
 from fer.explain import DEFAULT_METHOD, METHODS, FaceExplanation, check_method, overlay
 from fer.faces import to_rgb
 
 if TYPE_CHECKING:  # for type hints only
-    from fer.recognizer import FrameAnalysis
+    from fer.pipeline import FrameAnalysis
 
 # tf-keras-vis hands a single-input functional model a list of one tensor; Keras 3 warns about the
 # structure and then handles it correctly, so this one message is noise.

@@ -70,7 +70,7 @@ def spearman(first: np.ndarray, second: np.ndarray) -> float:
 
 def cascade_layers(network, grad_cam_layer: str) -> dict[str, list[str]]:
     """Layer names re-initialised at each cascade point (layers with weights only)."""
-    from fer.models import LOGITS_NAME
+    from fer.model.architectures import LOGITS_NAME
 
     names = [layer.name for layer in network.layers]
     if grad_cam_layer not in names:
@@ -105,7 +105,7 @@ def sanity_check(model, faces: np.ndarray, classes: Sequence[int], methods: Sequ
     model: an EmotionModel (or an OnnxModel, whose Keras network is used); faces: network inputs
     (config.input_shape); classes: the class explained for each face; faces_per_method: fewer faces for the slow
     methods (default: all)."""
-    from fer.classifier import EmotionModel
+    from fer.runtime.keras import EmotionModel
     from fer.explain.maps import Explainer
 
     if hasattr(model, "keras_model"):

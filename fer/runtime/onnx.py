@@ -2,7 +2,7 @@
 
 training.finalize writes `model.onnx` beside `model.keras`: the bare network (raw 0..255 face inputs of
 config.input_shape in, logits out), checked against Keras and recorded in config.json (`runtimes.onnx`) with
-its sha256. The test-time views (fer.inference.test_time_views), their mean, the temperature and the softmax
+its sha256. The test-time views (fer.runtime.base.test_time_views), their mean, the temperature and the softmax
 are computed around it, so all faces and all views of an image go through one session call, and one file
 serves every TTA mode. An `int8` variant (quantized, judged by its PublicTest accuracy) may sit beside it.
 """
@@ -16,9 +16,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from fer.config import CONFIG_FILE, ModelConfig
+from fer.model.config import CONFIG_FILE, ModelConfig
 from fer.errors import ModelSourceError
-from fer.inference import FrameModel, average_views, softmax, test_time_views, view_offsets
+from fer.runtime.base import FrameModel, average_views, softmax, test_time_views, view_offsets
 
 RUNTIME_KEY = "onnx"
 NETWORK_FILE = "model.onnx"
@@ -177,8 +177,8 @@ class OnnxModel(FrameModel):
         if self._keras is None:
             with self._keras_lock:
                 if self._keras is None:
-                    from fer.classifier import EmotionModel
-                    from fer.model_folder import load_model_folder
+                    from fer.runtime.keras import EmotionModel
+                    from fer.runtime.keras import load_model_folder
 
                     model, config = load_model_folder(self.folder)
                     self._keras = EmotionModel(model, config, source=self.source)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from fer.errors import ModelSourceError
-from fer.config import CONFIG_FILE
+from fer.model.config import CONFIG_FILE
 from fer.runtime.onnx import (INT8_FILE, NETWORK_FILE, RUNTIME_KEY, OnnxModel, file_sha256,
                               open_session)
 
@@ -22,8 +22,18 @@ TOLERANCE = 1e-4  # the largest probability difference a float32 export may show
 CALIBRATION_BATCH = 32
 
 
+def require_onnx():
+    """The onnx package (model files are written with it and tf2onnx), or a RuntimeError saying how to install it."""
+    try:
+        import onnx
+    except ImportError:
+        raise RuntimeError("writing ONNX needs the onnx and tf2onnx packages: pip install -r "
+                           "requirements-export.txt") from None
+    return onnx
+
+
 def supported_modes(config) -> list[str]:
-    from fer.config import TTA_MODES
+    from fer.model.config import TTA_MODES
 
     return [mode for mode in TTA_MODES if mode != "ten_crop" or config.crop_pct < 1.0]
 
@@ -36,7 +46,7 @@ def serving_network(network, config):
     runtimes without gradients (ONNX Runtime, the private page) explain it with one forward pass."""
     import keras
 
-    from fer.models import GLOBAL_POOL_NAME, LOGITS_NAME
+    from fer.model.architectures import GLOBAL_POOL_NAME, LOGITS_NAME
 
     outputs = {"logits": network.outputs[0]}
     names = {layer.name for layer in network.layers}
@@ -113,8 +123,7 @@ def write_onnx(model, folder: str | Path, check_frames: np.ndarray, check_source
     with tempfile.TemporaryDirectory(dir=folder) as staging:
         staged = Path(staging) / NETWORK_FILE
         export_network(model.model, staged, config)
-        import onnx
-
+        onnx = require_onnx()
         opset = max(entry.version for entry in onnx.load(str(staged)).opset_import if entry.domain in ("", "ai.onnx"))
         record: dict[str, Any] = {"file": NETWORK_FILE, "sha256": file_sha256(staged), "opset": opset,
                                   "input": "raw 0-255 pixels, (N, *input_shape); test-time views are made outside",

@@ -1,0 +1,108 @@
+"""What every model runtime shares (Keras in fer.runtime.keras, ONNX Runtime in fer.runtime.onnx, exports in
+fer.runtime.export): the test-time views and the batching; no TensorFlow."""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from fer.model.config import TTA_MODES, ModelConfig
+from fer.model.preprocessing import center_crop, preprocess_faces
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax, shifted by the row maximum so large logits do not overflow."""
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
+def view_offsets(config: ModelConfig, tta: str) -> list[tuple[int, int, bool]]:
+    """(top, left, mirrored) of each view of the frame that the network sees under `tta`."""
+    if tta not in TTA_MODES:
+        raise ValueError(f"tta must be one of {', '.join(TTA_MODES)}, got {tta!r}")
+    frame_h, frame_w, _ = config.frame_shape
+    height, width, _ = config.input_shape
+    centre = ((frame_h - height) // 2, (frame_w - width) // 2)
+    if tta == "none":
+        return [(*centre, False)]
+    if tta == "flip":
+        return [(*centre, False), (*centre, True)]
+    if config.crop_pct == 1.0:
+        raise ValueError("ten_crop needs a model trained on crops of a larger frame (crop_pct < 1)")
+    corners = [(0, 0), (0, frame_w - width), (frame_h - height, 0), (frame_h - height, frame_w - width), centre]
+    return [(top, left, mirrored) for top, left in corners for mirrored in (False, True)]
+
+
+def test_time_views(frames: np.ndarray, config: ModelConfig, tta: str) -> np.ndarray:
+    """(N, frame) -> (V * N, input): the views of view_offsets() stacked view by view, as the Keras serving
+    graph's TestTimeViews layer stacks them, so every face and view of a frame goes through one network call."""
+    height, width, _ = config.input_shape
+    views = []
+    for top, left, mirrored in view_offsets(config, tta):
+        view = frames[:, top:top + height, left:left + width, :]
+        views.append(view[:, :, ::-1, :] if mirrored else view)
+    return np.ascontiguousarray(np.concatenate(views, axis=0) if len(views) > 1 else views[0])
+
+
+def average_views(logits: np.ndarray, views: int) -> np.ndarray:
+    """(V * N, C) logits of stacked views -> (N, C) mean logits."""
+    return logits.reshape(views, -1, logits.shape[-1]).mean(axis=0) if views > 1 else logits
+
+
+class FrameModel:
+    """A model of face frames described by `self.config`: labels, shapes, the one preprocessing, batching.
+
+    Subclasses provide predict_proba(frames, tta=None, temperature=None) and logits(frames, tta=None).
+    """
+
+    config: ModelConfig
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(self.config.labels)
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """What the network takes (the centre of the frame when crop_pct < 1)."""
+        return tuple(self.config.input_shape)
+
+    @property
+    def frame_shape(self) -> tuple[int, int, int]:
+        """What preprocess() returns and logits() / predict_proba() take."""
+        return tuple(self.config.frame_shape)
+
+    def preprocess(self, faces: Iterable[np.ndarray], color_order: str = "rgb") -> np.ndarray:
+        """Face crops -> (N, *frame_shape) uint8 frames with the shared preprocess_faces()."""
+        return preprocess_faces(faces, self.config.frame_shape, color_order)
+
+    def network_inputs(self, frames: np.ndarray) -> np.ndarray:
+        """The centre view of each frame: what the network itself sees without TTA (for explanations)."""
+        return center_crop(np.asarray(frames), self.config.input_shape)
+
+    def predict_proba(self, frames: np.ndarray, tta: str | None = None,
+                      temperature: float | None = None) -> np.ndarray:
+        raise NotImplementedError
+
+    def predict_in_batches(self, frames: np.ndarray, batch_size: int = 256, **kwargs) -> np.ndarray:
+        """predict_proba over a large array (e.g. a test split), a batch at a time."""
+        parts = [self.predict_proba(frames[i:i + batch_size], **kwargs) for i in range(0, len(frames), batch_size)]
+        return np.concatenate(parts) if parts else np.zeros((0, self.config.num_classes), np.float32)
+
+    def warm_up(self, batch_sizes: Sequence[int] = (1, 4), modes: Sequence[str] | None = None) -> None:
+        """Run each mode (default: the config's and the webcam's flip) once per batch size, so the first real
+        request does not pay for building or tracing."""
+        for tta in modes or {self.config.tta, "flip"}:
+            if tta == "ten_crop" and self.config.crop_pct == 1.0:
+                continue
+            for size in batch_sizes:
+                self.predict_proba(np.zeros((size, *self.config.frame_shape), np.uint8), tta=tta)
+
+    def check_frames(self, frames: np.ndarray) -> np.ndarray:
+        """A batch of frames as float32, or ValueError naming the expected shape."""
+        frames = np.ascontiguousarray(frames, dtype=np.float32)
+        if frames.ndim != 4 or list(frames.shape[1:]) != self.config.frame_shape:
+            raise ValueError(f"expected a batch of frames of shape (N, {', '.join(map(str, self.config.frame_shape))}), "
+                             f"got {frames.shape}")
+        return frames
