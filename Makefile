@@ -58,10 +58,10 @@ SPACE_ARGS ?=
 space: install
 	$(PY) -m deploy.space $(SPACE_DIR) $(SPACE_ARGS)
 
-# The Space as a new user gets it: tests/test_space.py plus a fresh virtual environment installed from the built
+# The Space as a new user gets it: tests/e2e/test_space.py plus a fresh virtual environment installed from the built
 # folder's own requirements.txt, `python app.py` from the folder with a Space's environment, the browser checks.
 space-check: install-test
-	FER_SPACE_CHECK=1 $(PY) -m pytest -q tests/test_space.py
+	FER_SPACE_CHECK=1 $(PY) -m pytest -q tests/e2e/test_space.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts

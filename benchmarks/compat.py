@@ -72,7 +72,7 @@ def photos(all_sides: list[Side]) -> list[dict]:
 
 
 def framed_faces(all_sides: list[Side], faces: list[frames.Face]) -> dict:
-    """Each labelled face alone in a frame: found (a box mostly inside the pasted square), right (its top
+    """Each labeled face alone in a frame: found (a box mostly inside the pasted square), right (its top
     emotion is the FER-2013 label; a missed face counts as wrong; FER+'s contempt is never right), and the
     share of the faces both found on which a side's top emotion agrees with fer's."""
     base = frames.background()

@@ -56,7 +56,7 @@ def extra_boxes(faces: list[Face], placed: tuple[Box, ...]) -> int:
 
 def tight_crops(faces: list[frames.Face], seed: int = SEED) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Each face upscaled (bicubic) to fill a square image of a random side in TIGHT_SIDES:
-    (grey (s, s, 1), the same converted to colour (s, s, 3) RGB)."""
+    (grey (s, s, 1), the same converted to color (s, s, 3) RGB)."""
     rng = np.random.default_rng(seed)
     for face in faces:
         side = int(rng.integers(TIGHT_SIDES[0], TIGHT_SIDES[1] + 1))
@@ -66,10 +66,10 @@ def tight_crops(faces: list[frames.Face], seed: int = SEED) -> Iterator[tuple[np
 
 
 def rotated(frame: frames.Frame, angle: float) -> frames.Frame:
-    """The whole frame rotated by `angle` degrees (counter-clockwise) about the first face's centre;
+    """The whole frame rotated by `angle` degrees (counter-clockwise) about the first face's center;
     the face stays where it was placed, the corners repeat the background by reflection."""
-    centre = frame.boxes[0].center
-    matrix = cv2.getRotationMatrix2D(centre, angle, 1.0)
+    center = frame.boxes[0].center
+    matrix = cv2.getRotationMatrix2D(center, angle, 1.0)
     height, width = frame.image.shape[:2]
     image = cv2.warpAffine(frame.image, matrix, (width, height), flags=cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_REFLECT_101)
@@ -78,7 +78,7 @@ def rotated(frame: frames.Frame, angle: float) -> frames.Frame:
 
 def face_free_frames(count: int, seed: int = SEED) -> list[tuple[str, np.ndarray]]:
     """(kind, 640x480 RGB frame) without a face: the background photo, its mirror and zoomed parts of it,
-    then white and blurred noise (grey and colour) and smooth gradients."""
+    then white and blurred noise (grey and color) and smooth gradients."""
     width, height = frames.FRAME_SIZE
     rng = np.random.default_rng(seed)
     base = frames.background()
@@ -89,14 +89,14 @@ def face_free_frames(count: int, seed: int = SEED) -> list[tuple[str, np.ndarray
     sigmas = (0, 2, 4, 8, 16)
     index = 0
     while len(chosen) < count:
-        sigma, colour = sigmas[index % len(sigmas)], (index // len(sigmas)) % 2 == 1
-        noise = rng.uniform(0, 255, (height, width, 3 if colour else 1)).astype(np.float32)
+        sigma, color = sigmas[index % len(sigmas)], (index // len(sigmas)) % 2 == 1
+        noise = rng.uniform(0, 255, (height, width, 3 if color else 1)).astype(np.float32)
         if sigma:
             noise = cv2.GaussianBlur(noise, (0, 0), sigma).reshape(noise.shape)
             noise = (noise - noise.mean()) / max(float(noise.std()), 1e-6) * 50 + 128  # blurring flattens it
         image = np.clip(noise, 0, 255).astype(np.uint8)
-        image = image if colour else np.repeat(image, 3, axis=2)
-        chosen.append((f"{'colour' if colour else 'grey'} noise, blur sigma {sigma}", image))
+        image = image if color else np.repeat(image, 3, axis=2)
+        chosen.append((f"{'color' if color else 'grey'} noise, blur sigma {sigma}", image))
         if index % len(sigmas) == len(sigmas) - 1 and len(chosen) < count:
             ramp = np.linspace(0, 255, width, dtype=np.float32)[None, :, None] * rng.uniform(0.3, 1, 3)
             chosen.append(("gradient", np.broadcast_to(ramp, (height, width, 3)).astype(np.uint8).copy()))
@@ -122,29 +122,29 @@ def framed_faces(context: Context, faces: list[frames.Face], crops: dict) -> dic
 
 
 def tight_crop_rates(context: Context, faces: list[frames.Face]) -> dict:
-    """Detection rate on tight crops (grey and colour) and on framed faces, per detector and pad."""
+    """Detection rate on tight crops (grey and color) and on framed faces, per detector and pad."""
     base = frames.background()
     rows = []
     for name in DETECTORS:
         for pad in PADS:
             recognizer = Recognizer(context.model, context.shared_detector(name), pad=pad)
-            hits = {"grey": 0, "colour": 0, "framed": 0}
+            hits = {"grey": 0, "color": 0, "framed": 0}
             missed_sides = []
-            for face, (grey, colour) in zip(faces, tight_crops(faces)):
+            for face, (grey, color) in zip(faces, tight_crops(faces)):
                 whole = Box(0, 0, grey.shape[1], grey.shape[0])
                 hits["grey"] += found(recognizer.detect(grey)[0], whole)
-                hit = found(recognizer.detect(colour)[0], whole)
-                hits["colour"] += hit
+                hit = found(recognizer.detect(color)[0], whole)
+                hits["color"] += hit
                 if not hit:
                     missed_sides.append(grey.shape[0])
                 frame = accuracy.framed(face, base)
                 hits["framed"] += found(recognizer.detect(frame.image)[0], frame.boxes[0])
             rows.append({"detector": name, "pad": pad, **{key: round(value / len(faces), 4) for key, value in
                                                           hits.items()},
-                         "colour_missed_sides": missed_sides})
+                         "color_missed_sides": missed_sides})
     return {"faces": len(faces), "sides": list(TIGHT_SIDES),
             "images": f"each PublicTest face upscaled (bicubic) to fill a square of a random side in "
-                      f"{TIGHT_SIDES[0]}-{TIGHT_SIDES[1]} px; grey = (s, s, 1), colour = converted to RGB "
+                      f"{TIGHT_SIDES[0]}-{TIGHT_SIDES[1]} px; grey = (s, s, 1), color = converted to RGB "
                       "(the same pixels once find_faces() turns grey into RGB: the two must agree); found = a "
                       "box mostly inside the image; framed = (a)'s frames",
             "rows": rows}
@@ -154,7 +154,7 @@ def tight_crop_rates(context: Context, faces: list[frames.Face]) -> dict:
 
 
 def alignment(context: Context, faces: list[frames.Face], crops: dict) -> dict:
-    """Pipeline accuracy (YuNet) per rotation angle, eyes levelled or not, for every shipped model."""
+    """Pipeline accuracy (YuNet) per rotation angle, eyes leveled or not, for every shipped model."""
     base = frames.background()
     rows = []
     for angle in ANGLES:
@@ -172,7 +172,7 @@ def alignment(context: Context, faces: list[frames.Face], crops: dict) -> dict:
     mean_gain = {model: round(float(np.mean([row["align_on"][model] - row["align_off"][model] for row in rows])), 4)
                  for model in models}
     return {"faces": len(faces), "angles": list(ANGLES),
-            "frames": "each face framed as in (a), then the whole frame rotated about the face centre "
+            "frames": "each face framed as in (a), then the whole frame rotated about the face center "
                       "(positive: counter-clockwise); a missed face counts as wrong",
             "rows": rows, "mean_gain_from_alignment": mean_gain}
 
@@ -220,11 +220,11 @@ def settings_sweep(context: Context, faces: list[frames.Face], face_free: list[t
         recognizer = yunet_recognizer(context, max_side, SCORE_FLOOR)
         per_threshold = {t: {"framed": 0, "tight": 0, "extra": 0, "false_positives": 0, "face_free_hit": 0}
                          for t in THRESHOLDS}
-        for face, (_, colour) in zip(faces, tight_crops(faces)):
+        for face, (_, color) in zip(faces, tight_crops(faces)):
             frame = framed(face)
             framed_faces_found = recognizer.detect(frame.image)[0]
-            tight_found = recognizer.detect(colour)[0]
-            whole = Box(0, 0, colour.shape[1], colour.shape[0])
+            tight_found = recognizer.detect(color)[0]
+            whole = Box(0, 0, color.shape[1], color.shape[0])
             for threshold, tally in per_threshold.items():
                 on_frame = kept(framed_faces_found, threshold)
                 tally["framed"] += found(on_frame, frame.boxes[0])
@@ -366,8 +366,8 @@ def table(results: dict) -> list[str]:
                          f"{row['pipeline_accuracy']:.3f} | {100 * row['loss']:.1f}")
     tight = results["tight"]
     lines.append(f"(b) tight crops ({tight['faces']}, {tight['sides'][0]}-{tight['sides'][1]} px): "
-                 "detector | pad | grey | colour | framed faces")
-    lines += [f"{row['detector']} | {row['pad']:.2f} | {row['grey']:.1%} | {row['colour']:.1%} | {row['framed']:.1%}"
+                 "detector | pad | grey | color | framed faces")
+    lines += [f"{row['detector']} | {row['pad']:.2f} | {row['grey']:.1%} | {row['color']:.1%} | {row['framed']:.1%}"
               for row in tight["rows"]]
     aligned = results["alignment"]
     models = list(aligned["rows"][0]["align_on"])

@@ -86,7 +86,7 @@ def describe(recognizer: Recognizer) -> str:
     model = recognizer.model
     return (f"{model.source} on {getattr(model, 'runtime', 'keras')}, TTA {recognizer.tta or model.config.tta}, "
             f"{recognizer.detector_name} (max side {recognizer.settings.max_side}, pad {recognizer.settings.pad}, "
-            f"{f'at most {recognizer.max_faces} faces' if recognizer.max_faces else 'every face'}), eyes {'levelled' if recognizer.align else 'as found'}")
+            f"{f'at most {recognizer.max_faces} faces' if recognizer.max_faces else 'every face'}), eyes {'leveled' if recognizer.align else 'as found'}")
 
 
 def pipelines(context: Context, ours: Recognizer, notes: list[str]) -> list[Pipeline]:

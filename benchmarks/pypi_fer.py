@@ -128,7 +128,7 @@ class PypiFer:
                                     value=[mean, mean, mean])
         crops = []
         for x, y, width, height in boxes:
-            if height > width:  # its tosquare(): grow the shorter side about the centre
+            if height > width:  # its tosquare(): grow the shorter side about the center
                 x, width = x - (height - width) // 2, height
             elif width > height:
                 y, height = y - (width - height) // 2, width

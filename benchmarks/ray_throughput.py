@@ -2,7 +2,7 @@
 
 The collection: 640x480 frames of real faces (0, 1 and 4 in turn, as the latency section's CLI files) written as
 JPEG photos and as one MJPG video. Both sides write the CSV of `python -m fer predict --csv` (checked identical);
-frames/s is analysed frames over the time from the command's start to the last row (the Ray instance's own start is
+frames/s is analyzed frames over the time from the command's start to the last row (the Ray instance's own start is
 timed apart: a cluster is started once for many jobs). Also one actor's start-up time and peak memory, and the terms
 of the paper estimate of docs/at-scale.md: a job's fixed cost (a one-photo job) + per-frame cost x frames / actors
 + overhead per unit of work x units / actors.
@@ -57,8 +57,8 @@ def make_collection(context: Context, folder: Path, video_frames: int, photos: i
     return [folder / "photos", video]
 
 
-def one_thread_cost(source: str, detector: str, files: list[Path], analysed: int) -> float:
-    """Seconds per analysed frame of one actor's Recognizer (ONNX Runtime and OpenCV on one thread), in-process."""
+def one_thread_cost(source: str, detector: str, files: list[Path], analyzed: int) -> float:
+    """Seconds per analyzed frame of one actor's Recognizer (ONNX Runtime and OpenCV on one thread), in-process."""
     from fer.__main__ import expand_paths
     from fer.distributed import Task, load_onnx_model, task_rows
     from fer.pipeline import Recognizer
@@ -72,21 +72,21 @@ def one_thread_cost(source: str, detector: str, files: list[Path], analysed: int
         start = time.perf_counter()
         for path in paths:
             task_rows(recognizer, Task(str(path)), 1, labels)
-        return (time.perf_counter() - start) / analysed
+        return (time.perf_counter() - start) / analyzed
     finally:
         cv2.setNumThreads(threads)
 
 
 def actor_probe(source: str, detector: str, video: Path) -> dict:
     """One actor on its own: seconds from asking for it to its model loaded (process, imports, model), then its peak
-    and current resident memory after it analysed the whole video."""
+    and current resident memory after it analyzed the whole video."""
     import ray
 
     from benchmarks.processes import memory_status
-    from fer.distributed import Analyser
+    from fer.distributed import Analyzer
 
-    class Probe(Analyser):
-        def analyse(self, batch: dict) -> dict:
+    class Probe(Analyzer):
+        def analyze(self, batch: dict) -> dict:
             return self(batch)
 
         def memory(self) -> dict:
@@ -96,7 +96,7 @@ def actor_probe(source: str, detector: str, video: Path) -> dict:
     probe = ray.remote(num_cpus=1)(Probe).remote(source, detector, True, None, 1, 1, os.getcwd())
     ray.get(probe.memory.remote())
     started = time.perf_counter() - start
-    ray.get(probe.analyse.remote({"path": [[str(video)]], "start": [[0]], "stop": [[-1]]}))
+    ray.get(probe.analyze.remote({"path": [[str(video)]], "start": [[0]], "stop": [[-1]]}))
     status = ray.get(probe.memory.remote())
     ray.kill(probe)
     return {"start_seconds": round(started, 2), "peak_gib": round(status.get("VmHWM", 0) / GIB, 3),
@@ -116,7 +116,7 @@ def run(context: Context) -> dict:
     video_frames, photos = SIZES[context.settings.quick]
     folder = context.workdir / "ray-collection"
     inputs = make_collection(context, folder, video_frames, photos)
-    analysed = video_frames + photos
+    analyzed = video_frames + photos
     cpus = os.cpu_count() or 1
 
     single_csv, ray_csv = folder / "single.csv", folder / "ray.csv"
@@ -124,7 +124,7 @@ def run(context: Context) -> dict:
     main(["predict", *map(str, inputs), "--model", source, "--detector", context.detector, "--csv", str(single_csv),
           "--quiet"])
     single_seconds = time.perf_counter() - start
-    per_frame = one_thread_cost(source, context.detector, inputs, analysed)
+    per_frame = one_thread_cost(source, context.detector, inputs, analyzed)
 
     start = time.perf_counter()
     started = connect(quiet=True)
@@ -151,7 +151,7 @@ def run(context: Context) -> dict:
     finally:
         if started:
             ray.shutdown()
-    ideal = job_seconds + per_frame * analysed / actors
+    ideal = job_seconds + per_frame * analyzed / actors
     overhead = max(0.0, ray_seconds - ideal) * actors / units
     return {
         "note": f"{photos} JPEG photos and a {video_frames}-frame MJPG video of 640x480 frames with 0, 1 and 4 faces "
@@ -160,16 +160,16 @@ def run(context: Context) -> dict:
         "rows": [
             {"engine": "single process (fer predict --csv, in this process)", "workers": 1,
              "threads": f"default ({cpus})", "seconds": round(single_seconds, 2),
-             "frames_per_second": round(analysed / single_seconds, 1)},
+             "frames_per_second": round(analyzed / single_seconds, 1)},
             {"engine": "ray (--engine ray, local instance)", "workers": actors, "threads": "1 per actor",
-             "seconds": round(ray_seconds, 2), "frames_per_second": round(analysed / ray_seconds, 1)},
+             "seconds": round(ray_seconds, 2), "frames_per_second": round(analyzed / ray_seconds, 1)},
         ],
         "ray_start_seconds": round(ray_start, 2),
         "first_job_seconds": round(first_job_seconds, 2),
         "rows_identical": single_csv.read_bytes() == ray_csv.read_bytes(),
         "actor": actor,
         "estimate": {"job_seconds": round(job_seconds, 2), "per_frame_seconds_one_thread": round(per_frame, 4),
-                     "frames": analysed, "actors": actors, "units": units, "ideal_seconds": round(ideal, 2),
+                     "frames": analyzed, "actors": actors, "units": units, "ideal_seconds": round(ideal, 2),
                      "overhead_seconds_per_unit": round(overhead, 3)},
     }
 

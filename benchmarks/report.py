@@ -8,7 +8,7 @@ python -m benchmarks.report --check [FILE ...]           exit 1 when a published
 A published block sits between `<!-- BENCHMARK SECTION models={...} -->` and `<!-- /BENCHMARK SECTION -->`; its
 marker names the sha256 of every model file its figures were measured with (benchmarks.provenance). Figures are
 published only when results.json records that they were measured, in a full run, with the models shipped now;
-otherwise the block says "not measured yet" and why. tests/test_published_figures.py runs the check.
+otherwise the block says "not measured yet" and why. tests/benchmarks/test_published_figures.py runs the check.
 """
 
 from __future__ import annotations
@@ -164,7 +164,7 @@ def document(results: dict, shipped: dict[str, dict]) -> str:
              "`python -m benchmarks.report --write docs/benchmarks.md`. A section's figures appear only when "
              "results.json records that a full run measured them with the model files shipped now (the sha256 of "
              "each model's `model.keras` and `model.onnx`, in the comment above each block); "
-             "`tests/test_published_figures.py` fails when a block here, or in README.md, is not what this "
+             "`tests/benchmarks/test_published_figures.py` fails when a block here, or in README.md, is not what this "
              "command would write. `benchmarks/README.md` explains each section and how the PyPI `fer` package's "
              "pipeline is re-created.", ""]
     for number, (key, (title, _)) in enumerate(sections().items(), start=1):

@@ -4,7 +4,7 @@ The page runs YuNet and the expression model (the model folder's own model.onnx,
 ?precision=int8) with ONNX Runtime Web (WASM with SIMD, one thread per analysis worker) on the same 640x480 frames
 as the webcam-handler section, served cross-origin isolated as the app serves it. Each row is one number of faces,
 precision, CPU throttling rate and number of analysis workers (?workers=N; 0: the whole pipeline on the page's main
-thread). Frames per second are those the page itself shows: camera frames analysed and drawn per second. A model
+thread). Frames per second are those the page itself shows: camera frames analyzed and drawn per second. A model
 with class maps (global average pooling) also makes Grad-CAM every few frames, as the page does by default; its
 median cost is `cam_ms`.
 
@@ -144,7 +144,7 @@ def measure(frames_by_count: dict[int, np.ndarray], seconds: float, workers: tup
                     rows.append({"faces": count, "precision_asked": precision,
                                  **measure_page(clip, page, seconds, warmup_frames, rate)})
     return {"rows": rows, "target_fps": TARGET_FPS, "camera_fps": CAMERA_FPS, "browser": str(CHROMIUM),
-            "note": "fps = camera frames the page analysed and drew per second; stage times are medians of "
+            "note": "fps = camera frames the page analyzed and drew per second; stage times are medians of "
                     "the page's own per-frame timings; the camera delivers 30 fps, so 30 is the ceiling; "
                     "precision = the ONNX file the page ran (int8 only where config.json records one within its "
                     "limit); CPU throttling (Chromium's) slows the page's main thread only (Chromium refuses it "

@@ -1,7 +1,7 @@
 """Section: the app's webcam tab in Chromium against a no-op stream handler, in the same run.
 
 One page streams a 640x480 fake camera (30 fps, one face) into the served app's Webcam tab, and counts the
-analysed frames its output shows per second; then one page does the same on a Gradio app with the same webcam
+analyzed frames its output shows per second; then one page does the same on a Gradio app with the same webcam
 components and stream settings whose handler sends the frame straight back (the ceiling the browser, Gradio's
 queue and the JPEG round trip allow). The two run one after the other, never together, so neither takes the
 other's cores. The target: the app shows at least 90% of the no-op handler's frames/s.

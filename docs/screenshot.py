@@ -1,4 +1,4 @@
-"""Regenerate docs/screenshot-photo.png: the app with a bundled model, one photo analysed, all methods shown.
+"""Regenerate docs/screenshot-photo.png: the app with a bundled model, one photo analyzed, all methods shown.
 
 Usage: python docs/screenshot.py [MODEL_SOURCE]   (needs Debian's chromium and the playwright package)
 """

@@ -35,7 +35,7 @@ def expand_paths(paths: list[str]) -> tuple[list[Path], int]:
 
 def read_ahead(recognizer, files: list[Path]) -> Iterator[tuple[Path, Any]]:
     """(path, its decoded image, or the FerError reading it raised, or None for a video) in order, each image
-    decoded in a background thread while the one before it is analysed (decoding releases the GIL)."""
+    decoded in a background thread while the one before it is analyzed (decoding releases the GIL)."""
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fer-read") as pool:
@@ -47,7 +47,7 @@ def read_ahead(recognizer, files: list[Path]) -> Iterator[tuple[Path, Any]]:
 
 
 def read_file(recognizer, path: Path) -> Any:
-    """An image file's decoded image (or the FerError reading it raised); None for a video, which analyse() reads
+    """An image file's decoded image (or the FerError reading it raised); None for a video, which analyze() reads
     frame by frame."""
     from fer.errors import FerError
     from fer.video import is_video
@@ -60,8 +60,8 @@ def read_file(recognizer, path: Path) -> Any:
         return error
 
 
-def analyse(recognizer, path: Path, image: Any, every: int) -> Iterator[tuple[int, float, list]]:
-    """(frame index, time in seconds, faces) for an image (one frame, `image` from read_file) or each analysed
+def analyze(recognizer, path: Path, image: Any, every: int) -> Iterator[tuple[int, float, list]]:
+    """(frame index, time in seconds, faces) for an image (one frame, `image` from read_file) or each analyzed
     video frame (`image` None)."""
     from fer.errors import FerError, VideoError
     from fer.video import VideoReader, analyze_video
@@ -91,14 +91,14 @@ def main(argv: list[str] | None = None) -> int:
     output = predict.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print JSON (fer-compatible per-face dicts)")
     output.add_argument("--csv", type=Path, help="write one row per face to this CSV file")
-    predict.add_argument("--every", type=int, default=1, help="videos: analyse every k-th frame (default 1)")
+    predict.add_argument("--every", type=int, default=1, help="videos: analyze every k-th frame (default 1)")
     predict.add_argument("--tta", choices=("none", "flip", "ten_crop"), help="test-time augmentation "
                          "(default: the model's config)")
     predict.add_argument("--no-tta", action="store_true", help="same as --tta none")
     predict.add_argument("--no-align", action="store_true", help="do not rotate faces so the eyes are level")
     predict.add_argument("--quiet", action="store_true", help="no progress bar")
     predict.add_argument("--engine", choices=("local", "ray"), default="local",
-                         help="ray: analyse on Ray Data with a pool of actors, one per CPU (needs --csv and "
+                         help="ray: analyze on Ray Data with a pool of actors, one per CPU (needs --csv and "
                               "pip install 'fer-explain[ray]'; docs/at-scale.md)")
     predict.add_argument("--address", help="--engine ray: the cluster to join, 'auto' or ray://host:port (default: "
                                            "start a local Ray instance)")
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         for path, image in progress:
             entries = []
             try:
-                for index, time, faces in analyse(recognizer, path, image, args.every):
+                for index, time, faces in analyze(recognizer, path, image, args.every):
                     frames += 1
                     faces_total += len(faces)
                     entries.append((index, time, faces))
@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def start_predict(args):
     """The predict command's recognizer (built first, so a bad model or option fails before any work) and the
-    files to analyse, or the exit code after saying what is wrong."""
+    files to analyze, or the exit code after saying what is wrong."""
     from fer.errors import FerError
     from fer.model.sources import DEFAULT_MODEL
     from fer.pipeline import Recognizer
@@ -202,7 +202,7 @@ CSV_HEADER = ["file", "frame", "time_s", "face", "x", "y", "width", "height", "t
 
 
 def csv_rows(path, index: int, time: float, faces: list, labels: list[str]) -> list[list]:
-    """One row per face of an analysed frame; a frame without a face gets one row with an empty face and box."""
+    """One row per face of an analyzed frame; a frame without a face gets one row with an empty face and box."""
     if not faces:
         return [[str(path), index, f"{time:.3f}", "", "", "", "", "", *([""] * len(labels)), "", ""]]
     return [[str(path), index, f"{time:.3f}", number + 1, *face.box.to_list(),

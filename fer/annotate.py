@@ -12,7 +12,7 @@ from fer.faces import Box, to_rgb
 if TYPE_CHECKING:  # for type hints only: drawing needs none of the model code
     from fer.pipeline import FacePrediction
 
-# One colour (RGB) per face index, so a face keeps its colour in the boxes, labels and legend.
+# One color (RGB) per face index, so a face keeps its color in the boxes, labels and legend.
 PALETTE: tuple[tuple[int, int, int], ...] = (
     (46, 204, 113), (52, 152, 219), (231, 76, 60), (241, 196, 15), (155, 89, 182),
     (26, 188, 156), (230, 126, 34), (236, 240, 241),
@@ -41,7 +41,7 @@ def draw_face(frame: np.ndarray, box: Box, text: str, color: tuple[int, int, int
     label_bottom = label_top + text_height + baseline + 2 * thickness
     cv2.rectangle(frame, (label_left, label_top), (label_left + text_width + 2 * thickness, label_bottom),
                   color, cv2.FILLED)
-    # Dark text on the light palette colours stays readable on any photo.
+    # Dark text on the light palette colors stays readable on any photo.
     cv2.putText(frame, text, (label_left + thickness, label_bottom - baseline - thickness), FONT, scale,
                 (20, 20, 20), thickness, cv2.LINE_AA)
 
@@ -83,7 +83,7 @@ def face_texts(faces: Sequence[FacePrediction]) -> list[str]:
 
 
 def annotate_faces(frame: np.ndarray, faces: Sequence[FacePrediction], scale: float = 1.0) -> np.ndarray:
-    """annotate() with each face's box, label and landmarks, for a frame shown at `scale` of the analysed one."""
+    """annotate() with each face's box, label and landmarks, for a frame shown at `scale` of the analyzed one."""
     return annotate(frame, [scale_box(face.box, scale) for face in faces], face_texts(faces),
                     [scale_points(face.landmarks, scale) for face in faces])
 

@@ -99,7 +99,7 @@ class FER:
         self.labels = tuple(sorted(names, key=lambda name: rank.get(name, len(rank))))
 
     def find_faces(self, img: Any, bgr: bool = True) -> list[list[int]]:
-        """The [x, y, w, h] of each face, in reading order (`bgr` is fer's; grey and colour arrays both work)."""
+        """The [x, y, w, h] of each face, in reading order (`bgr` is fer's; grey and color arrays both work)."""
         faces, _ = self.recognizer.detect(self._read(img))
         return [face.box.to_list() for face in faces]
 
@@ -219,10 +219,10 @@ class Video:
 
         output: "csv" writes data.csv in the working directory and returns its rows (one dict per frame with
             faces: box0, angry0, ...); "pandas" returns a DataFrame (see to_pandas).
-        frequency / save_fps: analyse every n-th frame / about save_fps frames a second. max_results: stop
-            after this many analysed frames. Frames without a face add no row, as in fer.
-        save_frames: each analysed frame as outdir/<video_id or file name><frame index>.jpg, packed into
-            outdir/images.zip when zip_images. save_video: the analysed frames as outdir/<name>_output.webm
+        frequency / save_fps: analyze every n-th frame / about save_fps frames a second. max_results: stop
+            after this many analyzed frames. Frames without a face add no row, as in fer.
+        save_frames: each analyzed frame as outdir/<video_id or file name><frame index>.jpg, packed into
+            outdir/images.zip when zip_images. save_video: the analyzed frames as outdir/<name>_output.webm
             (WebM, which OpenCV writes without ffmpeg; fer writes .mp4), as long as the original.
             annotate_frames: boxes and the top emotion drawn on both.
         detection_box: {"x_min", "x_max", "y_min", "y_max"}: look for faces only there; boxes stay in
@@ -343,7 +343,7 @@ class _AnnotatedOutput:
 
 
 def _frame_step(frequency: int | None, save_fps: float | None, fps: float) -> int:
-    """Analyse every n-th frame: fer's frequency, or its save_fps (about that many frames a second)."""
+    """Analyze every n-th frame: fer's frequency, or its save_fps (about that many frames a second)."""
     if save_fps is not None:
         if save_fps <= 0:
             raise ValueError(f"save_fps must be positive, got {save_fps}")

@@ -200,7 +200,7 @@ def load_ferplus(
 ) -> FaceDataset:
     """Join fer2013.csv images with fer2013new.csv votes (row i with row i) into a FER+ dataset.
 
-    Labels are the majority emotion; soft targets are the normalised votes over the eight emotions.
+    Labels are the majority emotion; soft targets are the normalized votes over the eight emotions.
     Rows without an image name, or whose majority is 'unknown' or 'NF' (not a face), are dropped as FER+ does.
     """
     fer2013_path, ferplus_path, splits = Path(fer2013_path), Path(ferplus_path), _check_splits(splits)

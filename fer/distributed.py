@@ -1,4 +1,4 @@
-"""Batch analysis on Ray Data: images, folders and videos (long ones split into frame ranges) analysed by a pool of
+"""Batch analysis on Ray Data: images, folders and videos (long ones split into frame ranges) analyzed by a pool of
 actors that each run the library's own Recognizer, written as the rows `python -m fer predict --csv` writes.
 
 pip install "fer-explain[ray]"; docs/at-scale.md has the design, a cluster recipe and the throughput figures.
@@ -23,7 +23,7 @@ from fer.video import VideoReader, analyze_video, is_video
 
 INSTALL_HINT = 'pip install "fer-explain[ray]"'
 UNITS_PER_ACTOR = 8  # enough pieces of work that actors finishing early pick up the rest
-MIN_FRAMES_PER_UNIT = 16  # analysed frames: below this, scheduling and seeking cost more than they balance
+MIN_FRAMES_PER_UNIT = 16  # analyzed frames: below this, scheduling and seeking cost more than they balance
 MAX_FRAMES_PER_UNIT = 1000  # a failed or slow piece of work holds up at most this much
 IN_FLIGHT_PER_ACTOR = 2  # one unit running, the next already queued at the actor
 
@@ -55,12 +55,12 @@ def stated_frames(path: Path) -> int:
 
 
 def plan_units(files: list[Path], every: int, actors: int, frames_per_unit: int | None = None) -> list[list[Task]]:
-    """Group the files into units of work of about `frames_per_unit` analysed frames, in input order: runs of images
+    """Group the files into units of work of about `frames_per_unit` analyzed frames, in input order: runs of images
     and short videos together, long videos split into frame ranges of their own. By default the size gives each
     actor about UNITS_PER_ACTOR units (within MIN_ and MAX_FRAMES_PER_UNIT)."""
     frames = {path: stated_frames(path) for path in files if is_video(path)}
 
-    def cost(path: Path) -> int:  # analysed frames
+    def cost(path: Path) -> int:  # analyzed frames
         return max(1, math.ceil(frames[path] / every)) if path in frames else 1
 
     if frames_per_unit is None:
@@ -107,19 +107,19 @@ class RangeReader(VideoReader):
 def task_rows(recognizer, task: Task, every: int, labels: list[str]) -> list[list]:
     """The rows `python -m fer predict --csv` writes for this image, video or frame range (an unreadable file: its
     rows so far, then one with the reason)."""
-    from fer.__main__ import analyse, csv_rows, error_row, read_file
+    from fer.__main__ import analyze, csv_rows, error_row, read_file
 
     path, rows = Path(task.path), []
     try:
         if task.start == 0 and task.stop is None:  # a whole file: the CLI's own loop
-            for index, time, faces in analyse(recognizer, path, read_file(recognizer, path), every):
+            for index, time, faces in analyze(recognizer, path, read_file(recognizer, path), every):
                 rows += csv_rows(path, index, time, faces, labels)
         else:
             with RangeReader(path, task.start, task.stop) as reader:
                 for item in analyze_video(recognizer, reader, every):
                     rows += csv_rows(path, item.index, item.time, item.analysis.faces, labels)
                 if task.start == 0 and reader.frames_read == 0:
-                    raise VideoError(f"{path.name}: no frames could be decoded")  # as analyse() says it
+                    raise VideoError(f"{path.name}: no frames could be decoded")  # as analyze() says it
     except FerError as error:
         rows.append(error_row(path, str(error), labels))
     return rows
@@ -141,7 +141,7 @@ def load_onnx_model(source: str, threads: int):
     return load_model(source)
 
 
-class Analyser:
+class Analyzer:
     """A Ray Data actor: one Recognizer, loaded once, that turns units of work into CSV rows (string columns).
 
     threads: the CPUs Ray gave the actor; ONNX Runtime and OpenCV (YuNet) use that many, so actors side by side
@@ -175,7 +175,7 @@ class Analyser:
 def connect(address: str | None = None, quiet: bool = False, num_cpus: int | None = None) -> bool:
     """Join the Ray cluster at `address` ("auto", "ray://host:port"), or start a local instance (of `num_cpus`
     CPUs, default all) when None; returns whether this call did (so the caller shuts it down), False when Ray was
-    already initialised."""
+    already initialized."""
     try:
         import ray
     except ImportError:
@@ -218,7 +218,7 @@ def analyse_collection(files: list[Path], model: str = DEFAULT_MODEL, detector: 
     source = str(Path(model).resolve()) if Path(model).is_dir() else model
     dataset = ray.data.from_items(items, override_num_blocks=max(1, len(items)))
     return dataset.map_batches(
-        Analyser, batch_size=1, batch_format="numpy", num_cpus=cpus_per_actor,
+        Analyzer, batch_size=1, batch_format="numpy", num_cpus=cpus_per_actor,
         compute=ray.data.ActorPoolStrategy(size=min(actors, max(1, len(items))),
                                            max_tasks_in_flight_per_actor=IN_FLIGHT_PER_ACTOR),
         fn_constructor_kwargs=dict(model=source, detector=detector, align=align, tta=tta, every=every,
@@ -227,7 +227,7 @@ def analyse_collection(files: list[Path], model: str = DEFAULT_MODEL, detector: 
 
 @dataclasses.dataclass
 class Written:
-    """What a written table holds: analysed frames, face rows, and (path, reason) of each unreadable input."""
+    """What a written table holds: analyzed frames, face rows, and (path, reason) of each unreadable input."""
 
     frames: int = 0
     faces: int = 0
@@ -236,7 +236,7 @@ class Written:
     def count(self, batch: dict[str, np.ndarray]) -> None:
         errors = batch["error"] != ""
         self.faces += int(np.sum(batch["face"] != ""))
-        # each analysed frame has one row numbered face 1, or one row without a face
+        # each analyzed frame has one row numbered face 1, or one row without a face
         self.frames += int(np.sum(~errors & np.isin(batch["face"], ("", "1"))))
         self.failures += list(zip(batch["file"][errors].tolist(), batch["error"][errors].tolist()))
 

@@ -66,7 +66,7 @@ def load_image(source: Any) -> np.ndarray:
             image.load()
             return _from_pil(image)
     except UnidentifiedImageError:
-        raise ImageError(f"{name}: not a recognised image format") from None
+        raise ImageError(f"{name}: not a recognized image format") from None
     except Image.DecompressionBombError:
         raise ImageError(f"{name}: image is too large (over {MAX_IMAGE_PIXELS:,} pixels)") from None
     except (OSError, SyntaxError, ValueError) as error:

@@ -121,7 +121,7 @@ class LiveSession:
         self.tracker = FaceTracker(weight=self.weight, min_iou=self.min_iou, max_missed=self.max_missed)
 
     def step(self, recognizer: Recognizer, frame: np.ndarray, explainer: Explainer | None = None) -> LiveFrame:
-        """Analyse one standardized frame (one batched model call) and update the tracks."""
+        """Analyze one standardized frame (one batched model call) and update the tracks."""
         analysis = recognizer.analyze_frame(frame)
         tracks = self.tracker.update(analysis.boxes, analysis.probabilities)
         labels = recognizer.labels

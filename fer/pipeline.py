@@ -132,7 +132,7 @@ class Recognizer:
         return FrameAnalysis(predictions, probabilities, crops, inputs, found, self.labels)
 
     def analyze(self, image: Any, color_order: str = "rgb", tta: str | None = None) -> FrameAnalysis:
-        """Read any image and analyse it (see FrameAnalysis)."""
+        """Read any image and analyze it (see FrameAnalysis)."""
         return self.analyze_frame(self.read(image, color_order), tta)
 
     def predict_frame(self, frame: np.ndarray, tta: str | None = None) -> list[FacePrediction]:

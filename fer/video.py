@@ -29,7 +29,7 @@ class VideoInfo:
 
 @dataclasses.dataclass
 class VideoFrame:
-    """One decoded frame (RGB uint8, downscaled to max_side) and, if it was analysed, the analysis."""
+    """One decoded frame (RGB uint8, downscaled to max_side) and, if it was analyzed, the analysis."""
 
     index: int
     time: float  # seconds from the start
@@ -101,7 +101,7 @@ class VideoReader:
 
 def analyze_video(recognizer: Recognizer, reader: VideoReader, every: int = 1,
                   all_frames: bool = False, tta: str | None = None) -> Iterator[VideoFrame]:
-    """Analyse every `every`-th frame of an open reader; with all_frames, also yield the skipped frames
+    """Analyze every `every`-th frame of an open reader; with all_frames, also yield the skipped frames
     (analysis None), e.g. to write an annotated copy of the whole video."""
     if every < 1:
         raise ValueError(f"every must be at least 1, got {every}")
@@ -165,33 +165,33 @@ class VideoWriter:
 
 @dataclasses.dataclass
 class VideoSummary:
-    """A video's analysis in numbers: per analysed frame its time and the largest face's probabilities."""
+    """A video's analysis in numbers: per analyzed frame its time and the largest face's probabilities."""
 
     labels: tuple[str, ...]
-    every: int = 1  # 1 in `every` frames was analysed
+    every: int = 1  # 1 in `every` frames was analyzed
     fps: float = DEFAULT_FPS
     times: list[float] = dataclasses.field(default_factory=list)
     rows: list[np.ndarray] = dataclasses.field(default_factory=list)  # NaN rows: no face in that frame
     frames_read: int = 0
-    faces_seen: int = 0  # analysed frames with at least one face
+    faces_seen: int = 0  # analyzed frames with at least one face
 
     @property
-    def analysed(self) -> int:
+    def analyzed(self) -> int:
         return len(self.times)
 
     def describe(self) -> str:
-        """One sentence: how much of the video was analysed and in how many frames a face was found."""
+        """One sentence: how much of the video was analyzed and in how many frames a face was found."""
         read, fps = self.frames_read, self.fps
-        return (f"Analysed {self.analysed} of {read} frames (1 in {self.every}, {read / fps:.1f} s at {fps:.0f} fps); "
+        return (f"Analyzed {self.analyzed} of {read} frames (1 in {self.every}, {read / fps:.1f} s at {fps:.0f} fps); "
                 f"a face was found in {self.faces_seen} of them.")
 
 
 def annotate_video(recognizer: Recognizer, reader: VideoReader, writer: VideoWriter | None, every: int = 1,
                    progress=None) -> VideoSummary:
-    """Analyse every `every`-th frame, write every frame with the latest boxes and labels drawn (labels
-    persist on the frames between analysed ones), and summarise the largest face over time.
+    """Analyze every `every`-th frame, write every frame with the latest boxes and labels drawn (labels
+    persist on the frames between analyzed ones), and summarize the largest face over time.
 
-    progress(done, total) is called after each analysed frame (total 0 when the file does not say)."""
+    progress(done, total) is called after each analyzed frame (total 0 when the file does not say)."""
     from fer.annotate import annotate, face_texts
 
     summary = VideoSummary(recognizer.labels, every, reader.info.fps)

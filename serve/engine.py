@@ -19,7 +19,7 @@ from serve.settings import (LIVE_MODEL, MAX_FACES, MAX_STREAM_FACES, MAX_STREAM_
 if TYPE_CHECKING:  # its module imports TensorFlow, which loads only when an explanation is asked for
     from fer.explain import Explainer
 
-MAX_CACHED_MODELS = 3  # each holds a model, its compiled graphs and its visualisers
+MAX_CACHED_MODELS = 3  # each holds a model, its compiled graphs and its visualizers
 
 
 def stream_tta(config) -> str:

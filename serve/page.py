@@ -11,7 +11,7 @@ NOTE = """\
 *expression* into the model's labels; the explanation maps show which pixels drove that score. **What it cannot
 do.** It does not read feelings, intentions or honesty: a posed or culturally different expression, a profile
 view, poor light or a small face all mislead it, and its accuracy (shown with the model) is measured on one
-dataset. **Privacy.** Photos, webcam frames and videos are analysed in memory and not stored: the only copies
+dataset. **Privacy.** Photos, webcam frames and videos are analyzed in memory and not stored: the only copies
 are in Gradio's temporary cache (and the annotated video), deleted within the hour. **Do not use it for
 decisions about people** (hiring, policing, health, education, security).
 """

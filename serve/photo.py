@@ -25,7 +25,7 @@ from serve.settings import (EXAMPLE_SUFFIXES, EXAMPLES_DIR, LARGE_PHOTO_BYTES, M
 
 @dataclasses.dataclass
 class PhotoAnalysis:
-    """What the explanation panel needs after a photo is analysed (kept in session memory only)."""
+    """What the explanation panel needs after a photo is analyzed (kept in session memory only)."""
 
     source: str
     analysis: FrameAnalysis
@@ -77,7 +77,7 @@ def _analyze_frame(engine: Engine, frame: np.ndarray, method: str) -> dict[str, 
     height, width = frame.shape[:2]
     if scale < 1.0:
         shown = f"{display.shape[1]}×{display.shape[0]}"
-        common.info(f"Large photo ({width}×{height}): analysed at full size, shown at {shown}.")
+        common.info(f"Large photo ({width}×{height}): analyzed at full size, shown at {shown}.")
     if not analysis.faces:
         common.info("No face found. The detector needs a face of at least about 12 pixels; "
               + ("this image is tiny." if min(height, width) < 48 else "try a closer or better-lit photo."))
@@ -111,7 +111,7 @@ def _explain_target(photo: PhotoAnalysis | None, face_index: Any,
                     class_choice: str | None) -> tuple[Engine, int, str | None] | None:
     """(engine, face index, label to explain; None: the predicted one), or None after saying what is wrong."""
     if photo is None or not photo.predictions:
-        common.info("Analyse a photo with at least one face first.")
+        common.info("Analyze a photo with at least one face first.")
         return None
     try:
         index = int(face_index) if face_index not in (None, "") else 0

@@ -1,4 +1,4 @@
-"""The Webcam tab: the browser camera's frames analysed on the server, smoothed per tracked face, with a Grad-CAM
+"""The Webcam tab: the browser camera's frames analyzed on the server, smoothed per tracked face, with a Grad-CAM
 strip every N frames."""
 
 from __future__ import annotations

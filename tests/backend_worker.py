@@ -1,4 +1,4 @@
-"""Run by tests/test_backends.py in a subprocess under another KERAS_BACKEND: train, predict, augment, report.
+"""Run by tests/training/test_backends.py in a subprocess under another KERAS_BACKEND: train, predict, augment, report.
 
 usage: python tests/backend_worker.py CSV WORKDIR [training flags...]
 Writes WORKDIR/result.npz (predictions of the saved folder on fixed inputs, an augmented fixed batch) and

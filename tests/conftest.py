@@ -27,7 +27,7 @@ def make_model_folder(folder: Path, labels=None, seed: int = 0, input_size: int 
     """Build an untrained tiny cnn and write it as a model folder (model.keras + config.json; with onnx=True
     also its checked model.onnx, as training.finalize writes it).
 
-    input_size < 48 makes a model of centre crops of 48x48 face frames (crop_pct = input_size / 48)."""
+    input_size < 48 makes a model of center crops of 48x48 face frames (crop_pct = input_size / 48)."""
     import keras
 
     from fer.model.config import ModelConfig
@@ -56,7 +56,7 @@ def make_model_folder(folder: Path, labels=None, seed: int = 0, input_size: int 
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
-    """A FER-2013-labelled tiny model folder, shared by the session (do not modify it)."""
+    """A FER-2013-labeled tiny model folder, shared by the session (do not modify it)."""
     return make_model_folder(tmp_path_factory.mktemp("models") / "tiny-fer2013")
 
 
@@ -65,6 +65,14 @@ def tiny_model(tiny_model_dir):
     from fer.model.sources import load_model
 
     return load_model(tiny_model_dir)
+
+
+@pytest.fixture(scope="module")
+def recognizer(tiny_model):
+    """Recognizer() on the tiny model (YuNet, the library's defaults)."""
+    from fer.pipeline import Recognizer
+
+    return Recognizer(tiny_model)
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ class Augmentation:
     flip: bool = True
     rotation_degrees: float = 10.0
     zoom: float = 0.1  # scale in [1 - zoom, 1 + zoom]
-    shift: float = 0.1  # centre shift as a fraction of the side
+    shift: float = 0.1  # center shift as a fraction of the side
     crop_min: float = 40 / 48  # random square crop of crop_min..1 of the window, resized back
     erasing: float = 0.0  # probability of blanking a random rectangle with noise (random erasing)
     # Side of the output as a fraction of the input frame: 40/48 trains on 40x40 windows of 48x48 faces.
@@ -61,10 +61,10 @@ def augment_batch(images, augmentation: Augmentation, uniforms, noise=None,
     scale = augmentation.window * between(_SCALE, augmentation.crop_min, 1.0)
     if augmentation.zoom:
         scale = scale * between(_ZOOM, 1 - augmentation.zoom, 1 + augmentation.zoom)
-    centre_y = 0.5 + between(_CENTRE_Y, -augmentation.shift, augmentation.shift)
-    centre_x = 0.5 + between(_CENTRE_X, -augmentation.shift, augmentation.shift)
+    center_y = 0.5 + between(_CENTRE_Y, -augmentation.shift, augmentation.shift)
+    center_x = 0.5 + between(_CENTRE_X, -augmentation.shift, augmentation.shift)
     flip = (uniforms[:, _FLIP] < 0.5) if augmentation.flip else None
-    images = _crop(images, centre_y, centre_x, scale, flip, (height, width))
+    images = _crop(images, center_y, center_x, scale, flip, (height, width))
     if augmentation.rotation_degrees:
         angles = between(_ANGLE, -1.0, 1.0) * (augmentation.rotation_degrees * math.pi / 180)
         images = _rotate(images, angles)
@@ -75,13 +75,13 @@ def augment_batch(images, augmentation: Augmentation, uniforms, noise=None,
     return images
 
 
-def _crop(images, centre_y, centre_x, scale, flip, size: tuple[int, int]):
-    """Resample the box (centre, side scale, in fractions of the frame) to `size`; outside the frame is black.
+def _crop(images, center_y, center_x, scale, flip, size: tuple[int, int]):
+    """Resample the box (center, side scale, in fractions of the frame) to `size`; outside the frame is black.
 
     The same sampling grid as tf.image.crop_and_resize: corner pixels map to corner pixels of the box."""
     frame_h, frame_w = images.shape[1], images.shape[2]
     height, width = size
-    top, left = centre_y - scale / 2, centre_x - scale / 2
+    top, left = center_y - scale / 2, center_x - scale / 2
     step_y = scale * (frame_h - 1) / max(height - 1, 1)
     step_x = scale * (frame_w - 1) / max(width - 1, 1)
     origin_x = left * (frame_w - 1)
@@ -110,7 +110,7 @@ def _column(values):
 
 
 def _rotate(images, angles):
-    """Rotate each image about its centre; the corners fill by reflection."""
+    """Rotate each image about its center; the corners fill by reflection."""
     height, width = images.shape[1], images.shape[2]
     cos, sin = ops.cos(angles), ops.sin(angles)
     x_offset = ((width - 1) - (cos * (width - 1) - sin * (height - 1))) / 2.0

@@ -10,7 +10,7 @@ from fer.model.config import CONFIG_FILE
 CARD_FILE = "README.md"
 
 
-TTA_NAMES = {"none": "single view (centre crop)", "flip": "flip (view + mirror)", "ten_crop": "ten-crop (5 crops x mirror)"}
+TTA_NAMES = {"none": "single view (center crop)", "flip": "flip (view + mirror)", "ten_crop": "ten-crop (5 crops x mirror)"}
 
 
 def _metric_lines(config: ModelConfig) -> list[str]:
@@ -92,7 +92,7 @@ def _explanation_lines(config: ModelConfig) -> list[str]:
     lines = ["", f"Explanations, on {table['faces']} {table['split']} faces (each for its predicted class; deletion: "
                  "lower is better, insertion: higher is better, each against random pixel orders; sanity: mean "
                  "Spearman correlation with the maps of the network with every layer above the Grad-CAM layer "
-                 "re-initialised, passing at 0.5 or less):", "",
+                 "re-initialized, passing at 0.5 or less):", "",
              "| method | deletion AUC (random) | insertion AUC (random) | sanity | ms per face | faces |",
              "| --- | --- | --- | --- | --- | --- |"]
     for method, row in table["methods"].items():

@@ -1,5 +1,5 @@
 """The explanation table of a model card: for each method, how faithful its maps are (mean deletion and insertion
-areas against random orders, fer.explain.faithfulness), whether it passes the model-randomisation sanity check
+areas against random orders, fer.explain.faithfulness), whether it passes the model-randomization sanity check
 (fer.explain.sanity) and its time per face, over a fixed sample of selection-split faces; and the model's default
 method chosen from it. `python -m training.finalize FOLDER --explanations-only` refreshes it."""
 

@@ -63,7 +63,7 @@ def negative_log_likelihood(logits: np.ndarray, true: np.ndarray, temperature: f
 
 
 def fit_temperature(logits: np.ndarray, true: np.ndarray) -> float:
-    """Temperature minimising NLL on held-out logits (golden-section search on log T in [0.05, 20])."""
+    """Temperature minimizing NLL on held-out logits (golden-section search on log T in [0.05, 20])."""
     low, high = np.log(0.05), np.log(20.0)
     ratio = (np.sqrt(5) - 1) / 2
     a, b = high - ratio * (high - low), low + ratio * (high - low)

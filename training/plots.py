@@ -38,20 +38,20 @@ def plot_learning_curve(history: dict[str, list[float]], path: str | Path) -> Pa
 
 def plot_confusion_matrix(matrix: Sequence[Sequence[int]], labels: Sequence[str], path: str | Path,
                           title: str = "") -> Path:
-    """Row-normalised confusion matrix with counts, true classes on rows."""
+    """Row-normalized confusion matrix with counts, true classes on rows."""
     matrix = np.asarray(matrix, dtype=np.float64)
-    normalised = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    normalized = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
     figure, axis = plt.subplots(figsize=(1.0 * len(labels) + 2, 1.0 * len(labels) + 1.5))
-    image = axis.imshow(normalised, cmap="Blues", vmin=0, vmax=1)
+    image = axis.imshow(normalized, cmap="Blues", vmin=0, vmax=1)
     axis.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
     axis.set_yticks(range(len(labels)), labels)
     axis.set_xlabel("predicted")
     axis.set_ylabel("true")
     for i in range(len(labels)):
         for j in range(len(labels)):
-            colour = "white" if normalised[i, j] > 0.5 else "black"
-            axis.text(j, i, f"{normalised[i, j]:.2f}\n({int(matrix[i, j])})", ha="center", va="center",
-                      fontsize=7, color=colour)
+            color = "white" if normalized[i, j] > 0.5 else "black"
+            axis.text(j, i, f"{normalized[i, j]:.2f}\n({int(matrix[i, j])})", ha="center", va="center",
+                      fontsize=7, color=color)
     axis.set_title(title)
     figure.colorbar(image, ax=axis, fraction=0.046)
     return _save(figure, path)
@@ -59,13 +59,13 @@ def plot_confusion_matrix(matrix: Sequence[Sequence[int]], labels: Sequence[str]
 
 def plot_run_comparison(runs: dict[str, tuple[Sequence[float], Sequence[float]]], path: str | Path,
                         target: float | None = None, title: str = "") -> Path:
-    """Validation accuracy per epoch of several runs (solid), their training accuracy (dotted, same colour)."""
+    """Validation accuracy per epoch of several runs (solid), their training accuracy (dotted, same color)."""
     figure, axis = plt.subplots(figsize=(8, 5))
     for index, (name, (train, validation)) in enumerate(runs.items()):
-        colour = f"C{index % 10}"
-        axis.plot(np.arange(1, len(validation) + 1), validation, "-", color=colour, label=f"{name} validation")
+        color = f"C{index % 10}"
+        axis.plot(np.arange(1, len(validation) + 1), validation, "-", color=color, label=f"{name} validation")
         if len(train):
-            axis.plot(np.arange(1, len(train) + 1), train, ":", color=colour, label=f"{name} train (augmented)")
+            axis.plot(np.arange(1, len(train) + 1), train, ":", color=color, label=f"{name} train (augmented)")
     if target is not None:
         axis.axhline(target, color="black", linestyle="--", linewidth=1, label=f"target {target:.0%}")
     axis.set_xlabel("epoch")

@@ -70,7 +70,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     model.add_argument("--model-options", default="{}", help='JSON, e.g. \'{"filters": [32, 64, 128, 256]}\'')
     model.add_argument("--input-size", type=int, default=48, help="side of the face frame")
     model.add_argument("--crop-size", type=int, default=0,
-                       help="train on random crops of this side from the frame and serve the centre crop "
+                       help="train on random crops of this side from the frame and serve the center crop "
                             "(e.g. 40 of 48: about 30%% fewer multiply-adds; 0: off)")
     model.add_argument("--weights", choices=("none", "imagenet"), default="none", help="transfer backbones only")
     model.add_argument("--init-from", help="start from this model source's weights (head replaced if labels differ)")
@@ -81,7 +81,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                        help="share of the teachers' probabilities in the training targets (the rest: the labels)")
     model.add_argument("--frozen-epochs", type=int, default=2, help="transfer models: epochs with a frozen backbone")
     model.add_argument("--finetune-lr-factor", type=float, default=0.1)
-    optim = parser.add_argument_group("optimisation")
+    optim = parser.add_argument_group("optimization")
     optim.add_argument("--epochs", type=int, default=20)
     optim.add_argument("--batch-size", type=int, default=64)
     optim.add_argument("--optimizer", choices=("sgd", "adamw"), default="sgd")
@@ -360,7 +360,7 @@ def _train(args: argparse.Namespace, devices: int, state_path: Path, resume_path
     state["epoch_seconds"] = []
 
     input_shape = config.input_shape
-    # Training sees random windows of the whole frame; validation the centre crop that serving uses
+    # Training sees random windows of the whole frame; validation the center crop that serving uses
     # (finalize_run scores every test-time augmentation of the whole frames).
     train_images = preprocess_faces(train_set.images, config.frame_shape)
     val_images = preprocess_faces(val.images, input_shape, crop_pct=config.crop_pct)

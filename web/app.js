@@ -2,7 +2,7 @@
 // After the models are loaded (the only requests the page makes), it keeps working with the network off.
 //
 // The main thread grabs camera frames and draws; analysis workers (worker.js) run the pipeline. With two
-// workers, consecutive frames are analysed at the same time and their results drawn in order. With ?workers=0 the
+// workers, consecutive frames are analyzed at the same time and their results drawn in order. With ?workers=0 the
 // pipeline runs on the main thread itself (worker.js's handlers, imported), so that a main-thread-only slowdown such
 // as Chromium's CPU throttling applies to all of it (benchmarks/web.py's throttled rows).
 
@@ -19,7 +19,7 @@ function emptyStats() {
   return {frames: 0, times: [], faces: 0, timings: null, fps: 0, camMs: null, cams: 0};
 }
 
-// Grad-CAM cadence, counted in analysed (dispatched) frames as fer.live.LiveSession counts them: due when none has
+// Grad-CAM cadence, counted in analyzed (dispatched) frames as fer.live.LiveSession counts them: due when none has
 // been made yet or `every` frames have passed since the last one that had faces.
 function emptyCam() {
   return {index: 0, last: -Infinity};
@@ -118,7 +118,7 @@ function showGradCamControls() {
   const supported = Boolean(state.model.classMaps), toggle = $('gradcam');
   toggle.disabled = !supported;
   $('cam-note').textContent = supported
-    ? `Grad-CAM of each face's predicted class, every ${camEvery()} analysed frames (from the same model call)`
+    ? `Grad-CAM of each face's predicted class, every ${camEvery()} analyzed frames (from the same model call)`
     : 'Grad-CAM needs a global-pooling model: this one has no class maps.';
   $('cam-strip').hidden = !supported || !toggle.checked;
   Object.assign($('cam-strip'), {width: 0, height: 0});  // no tiles of the previous model
@@ -132,7 +132,7 @@ function camDue() {
   return {index, due: true};
 }
 
-/** The tiles (one per face: its crop under its map, coloured) side by side, each captioned with its class. */
+/** The tiles (one per face: its crop under its map, colored) side by side, each captioned with its class. */
 function drawStrip(cams, labels) {
   const strip = $('cam-strip'), side = cams[0].side;
   if (strip.width !== side * cams.length || strip.height !== side) Object.assign(strip, {width: side * cams.length, height: side});
@@ -354,9 +354,9 @@ function draw(source, width, height, result, tracks) {
   context.font = `${fontSize}px sans-serif`;
   context.textBaseline = 'top';
   result.faces.forEach((face, i) => {
-    const colour = `rgb(${palette[i % palette.length].join(',')})`, {box} = face;
+    const color = `rgb(${palette[i % palette.length].join(',')})`, {box} = face;
     const x = mirror ? width - box.x - box.width : box.x;
-    context.strokeStyle = context.fillStyle = colour;
+    context.strokeStyle = context.fillStyle = color;
     context.lineWidth = thickness;
     context.strokeRect(x, box.y, box.width, box.height);
     for (const [lx, ly] of face.landmarks) {
@@ -397,7 +397,7 @@ function drawBars(track, index = null) {
 
 // ---------------------------------------------------------------- hooks for tests and benchmarks
 
-// tests/test_web.py and benchmarks/web.py call these; like the camera loop they work offline.
+// tests/e2e/test_web.py and benchmarks/web.py call these; like the camera loop they work offline.
 function base64ToBuffer(text) {
   const binary = atob(text), bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
@@ -405,7 +405,7 @@ function base64ToBuffer(text) {
 }
 
 window.ferPrivate = {
-  /** Analyse one packed RGB image (base64) exactly as a camera frame (no smoothing), with the model inputs; with
+  /** Analyze one packed RGB image (base64) exactly as a camera frame (no smoothing), with the model inputs; with
    * {cam: true} also each face's Grad-CAM as on a frame where it is due (cams: [{target, map}], map frameShape). */
   async analyzeRGB(base64, width, height, {cam = false} = {}) {
     const result = await state.pool[0].call('analyze', {data: base64ToBuffer(base64), width, height, inputs: true, cam});
@@ -465,7 +465,7 @@ async function main() {
     $('camera').addEventListener('click', () => (state.running ? stopCamera() : startCamera().catch((error) => {
       setStatus(`Cannot open the camera: ${error.message}`, 'error');
     })));
-    setStatus('Ready. Start the camera: frames are analysed in this tab and never sent anywhere.', 'ok');
+    setStatus('Ready. Start the camera: frames are analyzed in this tab and never sent anywhere.', 'ok');
     document.body.dataset.ready = 'true';
   } catch (error) {
     setStatus(error.message, 'error');

@@ -4,7 +4,7 @@
 // cv2.warpAffine (INTER_LINEAR, BORDER_REPLICATE) and cv2.cvtColor (RGB2GRAY). The browser has no OpenCV,
 // and a canvas resize or rotation rounds differently, so each is re-implemented here after OpenCV 4.x's
 // own arithmetic (fixed-point where OpenCV uses fixed point, float32 where it uses floats): the page then
-// feeds the networks the same pixels the Python Recognizer does (checked by tests/test_web.py).
+// feeds the networks the same pixels the Python Recognizer does (checked by tests/e2e/test_web.py).
 //
 // An image is {data: Uint8Array, width, height, channels}, rows packed without padding.
 

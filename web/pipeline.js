@@ -41,12 +41,12 @@ export function frameShape(config) {
 /** fer.runtime.base.view_offsets(): [top, left, mirrored] of each view of the frame that the network sees. */
 export function viewOffsets(config, tta) {
   const [frameHeight, frameWidth] = frameShape(config), [height, width] = config.input_shape;
-  const centre = [Math.floor((frameHeight - height) / 2), Math.floor((frameWidth - width) / 2)];
-  if (tta === 'none') return [[...centre, false]];
-  if (tta === 'flip') return [[...centre, false], [...centre, true]];
+  const center = [Math.floor((frameHeight - height) / 2), Math.floor((frameWidth - width) / 2)];
+  if (tta === 'none') return [[...center, false]];
+  if (tta === 'flip') return [[...center, false], [...center, true]];
   if (tta !== 'ten_crop') throw new Error(`tta must be one of none, flip, ten_crop, got ${tta}`);
   if ((config.crop_pct ?? 1) === 1) throw new Error('ten_crop needs a model trained on crops of a larger frame (crop_pct < 1)');
-  const corners = [[0, 0], [0, frameWidth - width], [frameHeight - height, 0], [frameHeight - height, frameWidth - width], centre];
+  const corners = [[0, 0], [0, frameWidth - width], [frameHeight - height, 0], [frameHeight - height, frameWidth - width], center];
   return corners.flatMap(([top, left]) => [[top, left, false], [top, left, true]]);
 }
 
@@ -85,7 +85,7 @@ export function argmax(values) {
 
 const f32 = Math.fround;
 
-// One axis of cv2.resize(INTER_LINEAR) on float32 data: half-pixel centres, OpenCV's float weights; columns past
+// One axis of cv2.resize(INTER_LINEAR) on float32 data: half-pixel centers, OpenCV's float weights; columns past
 // an edge take the edge value whole (clampEdges), rows keep their weights and read the clamped row (as OpenCV).
 function linearAxis(sourceSize, targetSize, clampEdges) {
   const scale = 1 / (targetSize / sourceSize);  // OpenCV: inv_scale = dsize / ssize, scale = 1 / inv_scale
@@ -180,7 +180,7 @@ export class ExpressionModel {
     return (await this.run(frames, tta)).rows;
   }
 
-  /** logits(), and with classMaps (a network that has them) the class maps of each face's centre view from the
+  /** logits(), and with classMaps (a network that has them) the class maps of each face's center view from the
    * same session call: {rows, maps: {data, height, width, first} or null}, face i's maps at batch row first + i. */
   async run(frames, tta = this.tta, {classMaps = false} = {}) {
     if (!frames.length) return {rows: [], maps: null};
@@ -202,21 +202,21 @@ export class ExpressionModel {
       rows.push(row);
     }
     if (!classMaps) return {rows, maps: null};
-    // OnnxModel.class_activation_maps runs the centre view alone ("none"); it is one of every mode's views.
+    // OnnxModel.class_activation_maps runs the center view alone ("none"); it is one of every mode's views.
     const [frameHeight, frameWidth] = this.frameShape, [height, width] = this.config.input_shape;
-    const centre = viewOffsets(this.config, tta).findIndex(([top, left, mirrored]) => !mirrored &&
+    const center = viewOffsets(this.config, tta).findIndex(([top, left, mirrored]) => !mirrored &&
       top === Math.floor((frameHeight - height) / 2) && left === Math.floor((frameWidth - width) / 2));
     const tensor = outputs[CLASS_MAPS];
     const [, mapHeight, mapWidth, mapClasses] = tensor.dims;
     if (tensor.dims.length !== 4 || mapClasses !== classes || tensor.dims[0] !== views * count) {
       throw new Error(`class_maps of shape [${tensor.dims}] do not fit ${views * count} inputs and ${classes} labels`);
     }
-    return {rows, maps: {data: tensor.data, height: mapHeight, width: mapWidth, first: centre * count}};
+    return {rows, maps: {data: tensor.data, height: mapHeight, width: mapWidth, first: center * count}};
   }
 
   /** Grad-CAM of class classes[i] for face i from run()'s maps, as OnnxModel.class_activation_maps: the ReLU of
-   * the class's map, upsampled to the network input (cv2.resize INTER_LINEAR), normalised to 0..1 per face (min-max;
-   * all zero when constant) and placed in the frame (frameShape; zero outside the centre the network sees). */
+   * the class's map, upsampled to the network input (cv2.resize INTER_LINEAR), normalized to 0..1 per face (min-max;
+   * all zero when constant) and placed in the frame (frameShape; zero outside the center the network sees). */
   gradCam(maps, classes) {
     const [frameHeight, frameWidth] = this.frameShape, [height, width] = this.config.input_shape;
     const top = Math.floor((frameHeight - height) / 2), left = Math.floor((frameWidth - width) / 2);
@@ -318,11 +318,11 @@ export function eyeAngle(face) {
   return Math.atan2(leftY - rightY, leftX - rightX) * (180 / Math.PI);
 }
 
-/** face_crop(): the square around the box centre, margin added, rotated so the eyes are level. */
+/** face_crop(): the square around the box center, margin added, rotated so the eyes are level. */
 export function faceCrop(frame, face, margin, align) {
   const {box} = face;
   const side = Math.max(2, Math.trunc(pyRound(Math.max(box.width, box.height) * (1 + 2 * margin))));
-  // cv2.getRotationMatrix2D takes the centre as a float32 point.
+  // cv2.getRotationMatrix2D takes the center as a float32 point.
   const centerX = Math.fround(box.x + box.width / 2), centerY = Math.fround(box.y + box.height / 2);
   const matrix = imaging.rotationMatrix(centerX, centerY, align ? eyeAngle(face) : 0, 1);
   matrix[2] += side / 2 - centerX;
@@ -341,7 +341,7 @@ export function preprocessFace(crop, [height, width, channels]) {
 }
 
 /** One Grad-CAM tile as the app's webcam strip shows it (fer.explain.overlay on the face crop, tile_strip's size):
- * the crop resized to side x side, the frame's 0..1 heatmap upsampled over it, coloured with `colormap` (256 RGB
+ * the crop resized to side x side, the frame's 0..1 heatmap upsampled over it, colored with `colormap` (256 RGB
  * rows: OpenCV's JET, from pipeline.json) and blended with weight `alpha`. Returns RGBA bytes for an ImageData. */
 export function overlayTile(crop, heatmap, [frameHeight, frameWidth], side, {alpha, colormap}) {
   if (crop.channels !== 3) throw new Error('Grad-CAM tiles are drawn on RGB face crops');
@@ -352,8 +352,8 @@ export function overlayTile(crop, heatmap, [frameHeight, frameWidth], side, {alp
   const heat = resizeLinearFloat(heatmap, frameWidth, frameHeight, side, side);
   const out = new Uint8ClampedArray(side * side * 4);
   for (let i = 0, j = 0, o = 0; i < heat.length; i++, j += 3, o += 4) {
-    const level = Math.round(Math.min(1, Math.max(0, heat[i] || 0)) * 255), colour = colormap[level];
-    for (let c = 0; c < 3; c++) out[o + c] = alpha * colour[c] + (1 - alpha) * face.data[j + c];  // rounds, clamps
+    const level = Math.round(Math.min(1, Math.max(0, heat[i] || 0)) * 255), color = colormap[level];
+    for (let c = 0; c < 3; c++) out[o + c] = alpha * color[c] + (1 - alpha) * face.data[j + c];  // rounds, clamps
     out[o + 3] = 255;
   }
   return out;

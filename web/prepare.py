@@ -89,7 +89,7 @@ def fetch_runtime(site: Path, version: str = ORT_WEB_VERSION) -> Path:
             for name in RUNTIME_FILES:
                 (runtime / name).write_bytes(archive.extractfile(f"package/dist/{name}").read())
     (runtime / "NOTICE").write_text(f"{ORT_WEB} {package['version']} (dist/ files {', '.join(RUNTIME_FILES)}), "
-                                    f"licence {package.get('license', 'see the package')}, {package.get('homepage', '')}\n")
+                                    f"license {package.get('license', 'see the package')}, {package.get('homepage', '')}\n")
     stamp.write_text(version + "\n")
     return runtime
 
@@ -150,7 +150,7 @@ def default_sources() -> list[str]:
 
 def grad_cam_settings(live) -> dict:
     """How the app's webcam shows Grad-CAM (fer.live.LiveSession's cadence and tile size, fer.explain.overlay's
-    blend weight and colour map as 256 RGB rows), for the page's strip."""
+    blend weight and color map as 256 RGB rows), for the page's strip."""
     import inspect
 
     import cv2
@@ -160,9 +160,9 @@ def grad_cam_settings(live) -> dict:
 
     defaults = inspect.signature(overlay).parameters
     levels = np.arange(256, dtype=np.uint8).reshape(256, 1)
-    colours = cv2.cvtColor(cv2.applyColorMap(levels, defaults["colormap"].default), cv2.COLOR_BGR2RGB)
+    colors = cv2.cvtColor(cv2.applyColorMap(levels, defaults["colormap"].default), cv2.COLOR_BGR2RGB)
     return {"every": live.cam_every, "tile": live.cam_tile, "alpha": defaults["alpha"].default,
-            "colormap": colours.reshape(256, 3).tolist()}
+            "colormap": colors.reshape(256, 3).tolist()}
 
 
 def pipeline_settings(source: str) -> dict:
@@ -187,7 +187,7 @@ def pipeline_settings(source: str) -> dict:
         "align": recognizer.align,
         "stream": {"tta": recognizer.tta, "max_side": MAX_STREAM_SIDE, "ema_weight": live.weight,
                    "min_iou": live.min_iou, "max_missed": live.max_missed},
-        "palette": [list(colour) for colour in PALETTE],
+        "palette": [list(color) for color in PALETTE],
         "grad_cam": grad_cam_settings(live),
     }
 

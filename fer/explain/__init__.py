@@ -59,7 +59,7 @@ def overlay(face_rgb: np.ndarray, heatmap: np.ndarray, alpha: float = 0.45,
         raise ValueError(f"heatmap must be 2-D, got shape {heatmap.shape}")
     height, width = face.shape[:2]
     heat = cv2.resize(np.clip(np.nan_to_num(heatmap), 0.0, 1.0), (width, height), interpolation=cv2.INTER_LINEAR)
-    colored = cv2.applyColorMap(np.uint8(np.rint(heat * 255)), colormap)  # OpenCV colour maps are BGR
+    colored = cv2.applyColorMap(np.uint8(np.rint(heat * 255)), colormap)  # OpenCV color maps are BGR
     colored = cv2.cvtColor(colored, cv2.COLOR_BGR2RGB)
     return cv2.addWeighted(colored, alpha, face, 1.0 - alpha, 0.0)
 

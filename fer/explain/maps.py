@@ -30,11 +30,11 @@ if TYPE_CHECKING:  # for type hints only
 warnings.filterwarnings("ignore", message="The structure of `inputs` doesn't match", category=UserWarning)
 
 class Explainer:
-    """The tf-keras-vis visualisers of one EmotionModel, built once and reused for every request.
+    """The tf-keras-vis visualizers of one EmotionModel, built once and reused for every request.
 
     All methods target the chosen class's logit (the model's output layer), except Score-CAM, which by
-    its definition weighs masked inputs by the softmax probability of that class. Calls are serialised
-    with a lock: the visualisers build Keras graphs per call and the model is shared by every session.
+    its definition weighs masked inputs by the softmax probability of that class. Calls are serialized
+    with a lock: the visualizers build Keras graphs per call and the model is shared by every session.
     """
 
     def __init__(self, model: EmotionModel, smooth_samples: int = 20, smooth_noise: float = 0.2,
@@ -72,7 +72,7 @@ class Explainer:
 
         tf-keras-vis's Gradcam rebuilds a two-output model on every call (~100 ms on CPU); building it
         once and tracing the tape once makes Grad-CAM a few milliseconds per face. The maps are the
-        same as Gradcam's (tests/test_explain.py checks this).
+        same as Gradcam's (tests/fer/test_explain.py checks this).
         """
         cam_model = keras.Model(network.inputs, [network.get_layer(self.layer).output, network.outputs[0]])
         shape = (None, *self.model.input_shape)
@@ -89,7 +89,7 @@ class Explainer:
 
     def _gradcam(self, faces: np.ndarray, targets: tf.Tensor) -> np.ndarray:
         """Grad-CAM exactly as tf-keras-vis computes it: ReLU(sum of activations weighted by mean
-        gradients), zoomed (linear) to the input size, normalised per map."""
+        gradients), zoomed (linear) to the input size, normalized per map."""
         activations, gradients = (t.numpy() for t in self._gradcam_step(tf.constant(faces), targets))
         weights = gradients.mean(axis=(1, 2), keepdims=True)
         cam = np.maximum((activations * weights).sum(axis=-1), 0.0)
@@ -121,7 +121,7 @@ class Explainer:
         """Heatmap (H, W) float32 in 0..1 for one preprocessed face and a class (index or label name).
 
         `face` is one frame from model.preprocess() (the map then covers the whole frame, zero outside the
-        centre the network sees) or one network input, as (H, W, C) or a batch of one (1, H, W, C).
+        center the network sees) or one network input, as (H, W, C) or a batch of one (1, H, W, C).
         """
         face = np.asarray(face)
         if face.ndim == 4 and face.shape[0] == 1:
@@ -161,7 +161,7 @@ class Explainer:
         return self._to_frame(heatmaps) if frames else heatmaps
 
     def _to_frame(self, heatmaps: np.ndarray) -> np.ndarray:
-        """Place centre-crop maps in frame-sized maps (zero where the network does not look)."""
+        """Place center-crop maps in frame-sized maps (zero where the network does not look)."""
         frame_h, frame_w = self.model.frame_shape[:2]
         height, width = heatmaps.shape[1:3]
         top, left = (frame_h - height) // 2, (frame_w - width) // 2
@@ -213,13 +213,13 @@ class Explainer:
 
     def _smoothgrad(self, faces: np.ndarray, targets: tf.Tensor) -> np.ndarray:
         """SmoothGrad as tf-keras-vis computes it (mean |gradient| over noisy copies, max over channels,
-        normalised), but with all noisy copies in ONE gradient call instead of one call per sample:
+        normalized), but with all noisy copies in ONE gradient call instead of one call per sample:
         about 10x faster on CPU. A fixed seed makes the same face give the same map every time."""
         samples, count = self.smooth_samples, faces.shape[0]
         axes = tuple(range(1, faces.ndim))
         sigma = self.smooth_noise * (faces.max(axis=axes, keepdims=True) - faces.min(axis=axes, keepdims=True))
         # Legacy RandomState draws the same numbers tf-keras-vis draws after np.random.seed(0), so the
-        # two implementations can be checked against each other (tests/test_explain.py).
+        # two implementations can be checked against each other (tests/fer/test_explain.py).
         noise = np.random.RandomState(0).standard_normal((samples, *faces.shape)).astype(np.float32)
         noisy = (faces[None] + noise * sigma[None]).reshape(samples * count, *faces.shape[1:])
         tiled_targets = tf.tile(targets, [samples, 1])

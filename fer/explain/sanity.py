@@ -1,11 +1,11 @@
-"""Sanity check by model randomisation (Adebayo et al. 2018): a map that still looks the same once the network's
-top layers are re-initialised does not explain what the network learned.
+"""Sanity check by model randomization (Adebayo et al. 2018): a map that still looks the same once the network's
+top layers are re-initialized does not explain what the network learned.
 
-The cascade re-initialises the layers from the logits down, at up to three points: the logits layer; every layer
+The cascade re-initializes the layers from the logits down, at up to three points: the logits layer; every layer
 above the Grad-CAM layer; and those plus the convolution block that ends in the Grad-CAM layer. At each point the
-maps of the randomised network are compared with the trained network's on the same faces and classes (Spearman
+maps of the randomized network are compared with the trained network's on the same faces and classes (Spearman
 rank correlation and SSIM, averaged over faces). A method fails when its mean Spearman correlation stays above
-PASS_SPEARMAN once every layer above the Grad-CAM layer is randomised. Needs Keras (fer.explain.maps).
+PASS_SPEARMAN once every layer above the Grad-CAM layer is randomized. Needs Keras (fer.explain.maps).
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def spearman(first: np.ndarray, second: np.ndarray) -> float:
 
 
 def cascade_layers(network, grad_cam_layer: str) -> dict[str, list[str]]:
-    """Layer names re-initialised at each cascade point (layers with weights only)."""
+    """Layer names re-initialized at each cascade point (layers with weights only)."""
     from fer.model.architectures import LOGITS_NAME
 
     names = [layer.name for layer in network.layers]
@@ -85,8 +85,8 @@ def cascade_layers(network, grad_cam_layer: str) -> dict[str, list[str]]:
     return {CASCADE[0]: [LOGITS_NAME], CASCADE[1]: above, CASCADE[2]: above + own_block}
 
 
-def randomised(network, layers: Sequence[str], seed: int):
-    """A copy of `network` with `layers` re-initialised by their own initialisers and the rest kept."""
+def randomized(network, layers: Sequence[str], seed: int):
+    """A copy of `network` with `layers` re-initialized by their own initializers and the rest kept."""
     import keras
 
     keras.utils.set_random_seed(seed)
@@ -100,7 +100,7 @@ def randomised(network, layers: Sequence[str], seed: int):
 def sanity_check(model, faces: np.ndarray, classes: Sequence[int], methods: Sequence[str],
                  faces_per_method: dict[str, int] | None = None, seed: int = 0,
                  progress=None) -> list[SanityResult]:
-    """Compare each method's maps of the trained network with those of the cascade of randomised networks.
+    """Compare each method's maps of the trained network with those of the cascade of randomized networks.
 
     model: an EmotionModel (or an OnnxModel, whose Keras network is used); faces: network inputs
     (config.input_shape); classes: the class explained for each face; faces_per_method: fewer faces for the slow
@@ -113,7 +113,7 @@ def sanity_check(model, faces: np.ndarray, classes: Sequence[int], methods: Sequ
     faces, classes = np.asarray(faces), [int(c) for c in classes]
     trained = Explainer(model)
     points = cascade_layers(model.model, model.config.last_conv_layer)
-    explainers = {point: Explainer(EmotionModel(randomised(model.model, layers, seed + i), model.config))
+    explainers = {point: Explainer(EmotionModel(randomized(model.model, layers, seed + i), model.config))
                   for i, (point, layers) in enumerate(points.items())}
     results = []
     for method in methods:

@@ -141,7 +141,7 @@ class DetectionSettings:
 
 
 def to_rgb(frame: np.ndarray) -> np.ndarray:
-    """Standardised (H, W, 1|3) uint8 -> (H, W, 3) RGB."""
+    """Standardized (H, W, 1|3) uint8 -> (H, W, 3) RGB."""
     if frame.ndim == 3 and frame.shape[2] == 3:
         return frame
     return cv2.cvtColor(np.ascontiguousarray(frame.reshape(frame.shape[:2])), cv2.COLOR_GRAY2RGB)
@@ -149,7 +149,7 @@ def to_rgb(frame: np.ndarray) -> np.ndarray:
 
 def find_faces(frame: np.ndarray, detector: FaceDetector,
                settings: DetectionSettings | None = None) -> tuple[list[Face], int]:
-    """Faces in a standardised frame (largest `max_faces`, in reading order) and how many were found.
+    """Faces in a standardized frame (largest `max_faces`, in reading order) and how many were found.
 
     settings: None for the detector's own (DetectionSettings.for_detector).
     """

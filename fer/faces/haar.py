@@ -21,7 +21,7 @@ def _cascade_path(name: str) -> Path:
 
 @register_detector("haar")
 class HaarFaceDetector:
-    """OpenCV's frontal-face Haar cascade on the equalised grey image (no landmarks, so no alignment).
+    """OpenCV's frontal-face Haar cascade on the equalized grey image (no landmarks, so no alignment).
 
     Faces smaller than min_face_fraction of the image's short side are not searched for: halving it
     finds smaller faces in group photos at about twice the cost.

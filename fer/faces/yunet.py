@@ -1,4 +1,4 @@
-"""YuNet (OpenCV Zoo, MIT licence, fer/assets): the default face detector, with boxes, scores and five landmarks."""
+"""YuNet (OpenCV Zoo, MIT license, fer/assets): the default face detector, with boxes, scores and five landmarks."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ YUNET_MODEL = ASSETS_DIR / "face_detection_yunet.onnx"
 
 @register_detector("yunet")
 class YuNetFaceDetector:
-    """The YuNet CNN face detector (OpenCV Zoo, MIT licence, fer/assets): boxes, scores, 5 landmarks. Runs on ONNX
+    """The YuNet CNN face detector (OpenCV Zoo, MIT license, fer/assets): boxes, scores, 5 landmarks. Runs on ONNX
     Runtime with OpenCV's own decoding (yunet_rows), or on OpenCV's cv2.FaceDetectorYN (runtime="opencv"): the same
-    faces (tests/test_faces.py).
+    faces (tests/fer/test_faces.py).
 
     The score threshold is the lowest that keeps a margin over every box found on face-free frames; NMS 0.3 is
     OpenCV's default. benchmarks/detection.py measures both, and the detection sizes below.

@@ -13,7 +13,7 @@ CONFIG_FORMAT_VERSION = 1
 # A model folder's files (fer.runtime.keras writes them; fer.runtime reads the serving files beside them).
 MODEL_FILE = "model.keras"
 CONFIG_FILE = "config.json"
-# none: one centre view; flip: it and its mirror; ten_crop: the four corners and the centre of the frame,
+# none: one center view; flip: it and its mirror; ten_crop: the four corners and the center of the frame,
 # each with its mirror (models trained on random crops, crop_pct < 1).
 TTA_MODES = ("none", "flip", "ten_crop")
 

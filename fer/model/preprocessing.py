@@ -77,7 +77,7 @@ def preprocess_face(
 
     Accepts grey, RGB/BGR or RGBA/BGRA crops in uint8, uint16 or float. Pixels stay in 0..255:
     scaling to the network's range is a layer inside the model, so saved models take raw pixels.
-    With crop_pct < 1 the face is resized to the larger frame input_size / crop_pct and its centre kept,
+    With crop_pct < 1 the face is resized to the larger frame input_size / crop_pct and its center kept,
     as models trained on random crops of the 48x48 FER-2013 faces expect.
     """
     if crop_pct != 1.0:

@@ -24,14 +24,14 @@ def view_offsets(config: ModelConfig, tta: str) -> list[tuple[int, int, bool]]:
         raise ValueError(f"tta must be one of {', '.join(TTA_MODES)}, got {tta!r}")
     frame_h, frame_w, _ = config.frame_shape
     height, width, _ = config.input_shape
-    centre = ((frame_h - height) // 2, (frame_w - width) // 2)
+    center = ((frame_h - height) // 2, (frame_w - width) // 2)
     if tta == "none":
-        return [(*centre, False)]
+        return [(*center, False)]
     if tta == "flip":
-        return [(*centre, False), (*centre, True)]
+        return [(*center, False), (*center, True)]
     if config.crop_pct == 1.0:
         raise ValueError("ten_crop needs a model trained on crops of a larger frame (crop_pct < 1)")
-    corners = [(0, 0), (0, frame_w - width), (frame_h - height, 0), (frame_h - height, frame_w - width), centre]
+    corners = [(0, 0), (0, frame_w - width), (frame_h - height, 0), (frame_h - height, frame_w - width), center]
     return [(top, left, mirrored) for top, left in corners for mirrored in (False, True)]
 
 
@@ -65,7 +65,7 @@ class FrameModel:
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
-        """What the network takes (the centre of the frame when crop_pct < 1)."""
+        """What the network takes (the center of the frame when crop_pct < 1)."""
         return tuple(self.config.input_shape)
 
     @property
@@ -78,7 +78,7 @@ class FrameModel:
         return preprocess_faces(faces, self.config.frame_shape, color_order)
 
     def network_inputs(self, frames: np.ndarray) -> np.ndarray:
-        """The centre view of each frame: what the network itself sees without TTA (for explanations)."""
+        """The center view of each frame: what the network itself sees without TTA (for explanations)."""
         return center_crop(np.asarray(frames), self.config.input_shape)
 
     def predict_proba(self, frames: np.ndarray, tta: str | None = None,

@@ -72,7 +72,7 @@ class OnnxRunner:
 class LiteRTRunner:
     """The LiteRT interpreter for one .tflite file (ai-edge-litert, else TensorFlow's tf.lite).
 
-    An interpreter is not thread-safe, so calls are serialised; its signature runner resizes the batch.
+    An interpreter is not thread-safe, so calls are serialized; its signature runner resizes the batch.
     """
 
     def __init__(self, path: Path, threads: int | None = None) -> None:

@@ -2,7 +2,7 @@
 shares) and the model folder (model.keras + config.json), the only way models are written and read.
 
 Callers hand it face *frames* (preprocess() output: the face at config.frame_shape, raw 0..255 pixels).
-The views the network sees (centre crop, mirror, ten crops) and their averaging are one Keras graph per
+The views the network sees (center crop, mirror, ten crops) and their averaging are one Keras graph per
 test-time augmentation mode, built by serving_model(): the same graph the exports write out.
 It runs on any Keras backend; TensorFlow is imported only when it is the backend (training on JAX or torch
 evaluates with this class on hosts without TensorFlow).

@@ -147,8 +147,8 @@ class OnnxModel(FrameModel):
     def class_activation_maps(self, frames: np.ndarray, classes: Sequence[int]) -> np.ndarray:
         """Grad-CAM of one class per face, (N, *frame_shape[:2]) in 0..1, from one forward pass: for a network
         ending in global average pooling and its logits layer it is the ReLU of the class's weighted feature
-        maps (the "class_maps" output), upsampled to the network's input, normalised per face and placed in
-        the frame (zero outside the centre the network sees), as fer.explain's Grad-CAM places its maps."""
+        maps (the "class_maps" output), upsampled to the network's input, normalized per face and placed in
+        the frame (zero outside the center the network sees), as fer.explain's Grad-CAM places its maps."""
         import cv2
 
         if not self.has_class_maps:

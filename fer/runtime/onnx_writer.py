@@ -42,7 +42,7 @@ def serving_network(network, config):
     """The network with named outputs: "logits", and for a network that ends in global average pooling and its
     logits layer, "class_maps" (N, h, w, classes): the last convolution's maps weighted by each class's logit
     weights (a 1x1 convolution with the logits kernel). For such a network Grad-CAM of a class is its
-    normalised ReLU map (the gradient of a logit w.r.t. the pooled maps is the class weight over h x w), so
+    normalized ReLU map (the gradient of a logit w.r.t. the pooled maps is the class weight over h x w), so
     runtimes without gradients (ONNX Runtime, the private page) explain it with one forward pass."""
     import keras
 

@@ -15,7 +15,7 @@ import pytest
 
 from conftest import TINY_CNN
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]  # tests/: the shared helpers
 # training.train in a process where backend_worker hides TensorFlow (HIDE_TENSORFLOW=1), as on a JAX-only machine,
 # which also saves its import time. On JAX, finalize leaves model.onnx for later (Keras exports ONNX through
 # tf2onnx); what is checked here is the weights the processes trained together.
@@ -39,7 +39,7 @@ def test_two_processes_train_one_model_and_end_with_identical_weights(tiny_csv, 
     import training.schedules  # noqa: F401  (registers the learning-rate schedule that last.keras holds)
 
     coordinator = f"127.0.0.1:{free_port()}"
-    # XLA without LLVM optimisation: these tiny programs run a few times each, compiling is most of the work.
+    # XLA without LLVM optimization: these tiny programs run a few times each, compiling is most of the work.
     environment = {**os.environ, "KERAS_BACKEND": "jax", "HIDE_TENSORFLOW": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
                    "XLA_FLAGS": "--xla_backend_optimization_level=0", "JAX_PLATFORMS": "cpu",
                    "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}

@@ -27,7 +27,7 @@ def test_json_and_errors(model, face_photo_path, tmp_path, capsys):
     broken = tmp_path / "broken.jpg"
     broken.write_text("not an image")
     assert main(["predict", str(broken), "--model", model]) == 1
-    assert "not a recognised image format" in capsys.readouterr().err
+    assert "not a recognized image format" in capsys.readouterr().err
     assert main(["predict", str(face_photo_path), "--model", "hf://bad"]) == 2
     assert "malformed Hugging Face source" in capsys.readouterr().err
 
@@ -48,7 +48,7 @@ def test_batch_csv_over_a_folder_of_images_and_a_video(model, tmp_path, capsys):
         by_file.setdefault(row["file"].rsplit("/", 1)[-1], []).append(row)
     assert len(by_file["hopper.jpg"]) == 1 and len(by_file["collins.png"]) == 1
     video_rows = by_file["clip.avi"]
-    # Every analysed frame has a row: every 2nd of 10, the last two without a face (an empty face and box).
+    # Every analyzed frame has a row: every 2nd of 10, the last two without a face (an empty face and box).
     assert [int(r["frame"]) for r in video_rows] == [0, 2, 4, 6, 8]
     assert [float(r["time_s"]) for r in video_rows] == pytest.approx([0.0, 0.2, 0.4, 0.6, 0.8])
     assert [r["face"] for r in video_rows] == ["1", "1", "1", "", ""] and video_rows[-1]["x"] == ""
@@ -113,7 +113,7 @@ def test_images_are_read_ahead_in_order_with_their_errors(tmp_path):
         def read(self, path):
             readers.add(threading.current_thread().name)
             if path.name == "bad.jpg":
-                raise ImageError("bad.jpg: not a recognised image format")
+                raise ImageError("bad.jpg: not a recognized image format")
             return path.name
 
     files = [tmp_path / name for name in ("a.jpg", "bad.jpg", "clip.mp4", "b.png")]

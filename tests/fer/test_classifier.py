@@ -1,4 +1,4 @@
-"""EmotionModel inference: face frames, centre crops, test-time augmentation views and the serving graph."""
+"""EmotionModel inference: face frames, center crops, test-time augmentation views and the serving graph."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from fer.model.preprocessing import preprocess_faces
 
 @pytest.fixture(scope="module")
 def crop_model(tmp_path_factory):
-    """A tiny model of 40x40 centre crops of 48x48 frames, ten-crop TTA by config."""
+    """A tiny model of 40x40 center crops of 48x48 frames, ten-crop TTA by config."""
     return load_model(make_model_folder(tmp_path_factory.mktemp("crop") / "crop40", input_size=40))
 
 
@@ -31,17 +31,17 @@ def network(model, images: np.ndarray) -> np.ndarray:
 def test_frames_are_the_shared_preprocessing_and_their_centre_is_the_training_validation_input(crop_model, frames):
     assert frames.shape == (5, 48, 48, 1) and crop_model.frame_shape == (48, 48, 1)
     faces = list(np.random.default_rng(1).integers(0, 256, (5, 120, 100, 3), dtype=np.uint8))
-    # training/train.py scores validation faces with preprocess_faces(..., crop_pct): the same centre.
+    # training/train.py scores validation faces with preprocess_faces(..., crop_pct): the same center.
     validation = preprocess_faces(faces, crop_model.input_shape, crop_pct=crop_model.config.crop_pct)
     np.testing.assert_array_equal(crop_model.network_inputs(frames), validation)
     np.testing.assert_array_equal(validation, frames[:, 4:44, 4:44])
 
 
 def test_each_tta_mode_averages_the_logits_of_its_views(crop_model, frames):
-    centre = network(crop_model, frames[:, 4:44, 4:44])
+    center = network(crop_model, frames[:, 4:44, 4:44])
     mirrored = network(crop_model, frames[:, 4:44, 4:44][:, :, ::-1])
-    np.testing.assert_allclose(crop_model.logits(frames, "none"), centre, atol=1e-5)
-    np.testing.assert_allclose(crop_model.logits(frames, "flip"), (centre + mirrored) / 2, atol=1e-5)
+    np.testing.assert_allclose(crop_model.logits(frames, "none"), center, atol=1e-5)
+    np.testing.assert_allclose(crop_model.logits(frames, "flip"), (center + mirrored) / 2, atol=1e-5)
     views = []
     for top, left in ((0, 0), (0, 8), (8, 0), (8, 8), (4, 4)):
         crop = frames[:, top:top + 40, left:left + 40]
@@ -49,7 +49,7 @@ def test_each_tta_mode_averages_the_logits_of_its_views(crop_model, frames):
     np.testing.assert_allclose(crop_model.logits(frames, "ten_crop"), np.mean(views, axis=0), atol=1e-5)
     np.testing.assert_allclose(crop_model.logits(frames), crop_model.logits(frames, "ten_crop"))  # config's mode
     probabilities = crop_model.predict_proba(frames, "flip", temperature=2.0)
-    np.testing.assert_allclose(probabilities, softmax((centre + mirrored) / 4), atol=1e-5)
+    np.testing.assert_allclose(probabilities, softmax((center + mirrored) / 4), atol=1e-5)
 
 
 def test_serving_model_is_the_same_computation(crop_model, frames):

@@ -13,7 +13,7 @@ from app_server import write_video
 ray = pytest.importorskip("ray")
 
 EVERY = 2
-VIDEO_FRAMES = 13  # with 2 analysed frames per unit: ranges [0, 4), [4, 8), [8, 12), [12, end)
+VIDEO_FRAMES = 13  # with 2 analyzed frames per unit: ranges [0, 4), [4, 8), [8, 12), [12, end)
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def test_long_videos_split_into_frame_ranges_and_images_group(collection):
     assert all(len(unit) == 1 for unit in units if unit[0].path == video)  # each range is a unit of its own
     assert [task.path for unit in units for task in unit] == [str(path) for path in files if str(path) != video] + [
         video] * 4  # input order
-    # By default units hold at least MIN_FRAMES_PER_UNIT analysed frames: these 11 make one unit of whole files.
+    # By default units hold at least MIN_FRAMES_PER_UNIT analyzed frames: these 11 make one unit of whole files.
     assert plan_units(files, EVERY, actors=2) == [[Task(str(path)) for path in files]]
 
 
@@ -109,7 +109,7 @@ def test_cli_engine_ray_writes_the_same_csv(collection, single_process_csv, loca
     assert main(["predict", *collection, "--csv", str(out), "--every", str(EVERY), "--engine", "ray", "--quiet"]) == 1
     assert out.read_bytes() == single_process_csv.read_bytes()
     printed = capsys.readouterr()
-    # 5 files; 2 photos and 7 analysed video frames, 4 of them with the face
+    # 5 files; 2 photos and 7 analyzed video frames, 4 of them with the face
     assert printed.out.strip().endswith(f"5 file(s), 9 frame(s), 6 face(s), 2 failed; CSV written to {out}")
     assert printed.err.count("  failed: ") == 2 and "broken.mp4" in printed.err
 

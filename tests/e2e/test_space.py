@@ -15,7 +15,6 @@ import subprocess
 import sys
 from importlib.metadata import PackageNotFoundError, distribution, packages_distributions, version
 from pathlib import Path
-from unittest import mock
 
 import numpy as np
 import pytest
@@ -394,7 +393,7 @@ def test_the_spaces_webcam_streams(page):
             break
         page.wait_for_timeout(200)
     assert len(frames - {""}) >= 3, "the processed frames did not keep coming"
-    assert green_pixels(fetch_image(page, "#live-output")) > 300  # the face is boxed and labelled
+    assert green_pixels(fetch_image(page, "#live-output")) > 300  # the face is boxed and labeled
     record.click()
 
 

@@ -234,7 +234,7 @@ def test_a_file_that_is_not_an_image_raises_invalid_image(detector, tmp_path):
 
     text = tmp_path / "notes.jpg"
     text.write_text("not a picture")
-    with pytest.raises(InvalidImage, match="not a recognised image format"):
+    with pytest.raises(InvalidImage, match="not a recognized image format"):
         detector.detect_emotions(str(text))
 
 

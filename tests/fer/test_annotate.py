@@ -24,7 +24,7 @@ def test_annotate_faces_draws_boxes_and_landmarks_at_the_display_scale():
     drawn = annotate_faces(frame, faces(), 0.5)
     assert drawn.shape == frame.shape and drawn.any()
     assert frame.max() == 0  # a copy: the frame itself is untouched
-    # Face #1's box, halved: its left edge at x = 20 in the box's colour; its first landmark at (35, 45).
+    # Face #1's box, halved: its left edge at x = 20 in the box's color; its first landmark at (35, 45).
     assert np.abs(drawn[40, 20].astype(int) - face_color(0)).max() < 30
     assert np.abs(drawn[45, 35].astype(int) - face_color(0)).max() < 30
     assert np.abs(drawn[45, 100].astype(int) - face_color(1)).max() < 30  # face #2's left edge

@@ -7,15 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from fer.pipeline import Recognizer
 
 THREADS = 4
 ROUNDS = 1
-
-
-@pytest.fixture(scope="module")
-def recognizer(tiny_model) -> Recognizer:
-    return Recognizer(tiny_model)
 
 
 @pytest.fixture(scope="module")

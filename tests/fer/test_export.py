@@ -20,7 +20,7 @@ TOLERANCE = export.TOLERANCE
 
 @pytest.fixture(scope="module")
 def crop_model(tmp_path_factory):
-    """A tiny model of 40-px centre crops of 48-px frames: it serves none, flip and ten_crop."""
+    """A tiny model of 40-px center crops of 48-px frames: it serves none, flip and ten_crop."""
     return load_model(make_model_folder(tmp_path_factory.mktemp("export") / "crop40", input_size=40, seed=3))
 
 

@@ -1,4 +1,4 @@
-"""fer.video: frames with times, every k-th frame analysed, the summary, and unreadable files."""
+"""fer.video: frames with times, every k-th frame analyzed, the summary, and unreadable files."""
 
 from __future__ import annotations
 
@@ -37,15 +37,15 @@ def test_annotated_copy_and_summary(tiny_model, clip, tmp_path):
     with VideoReader(clip) as reader, VideoWriter(tmp_path / "out.webm", reader.info.fps) as writer:
         summary = annotate_video(Recognizer(tiny_model), reader, writer, 2, lambda done, total: calls.append(done))
     assert writer.frames_written == 10 and (tmp_path / "out.webm").stat().st_size > 0
-    assert summary.analysed == 5 and summary.faces_seen == 3 and summary.frames_read == 10
+    assert summary.analyzed == 5 and summary.faces_seen == 3 and summary.frames_read == 10
     assert np.isnan(summary.rows[-1]).all() and np.nansum(summary.rows[0]) == pytest.approx(1.0, abs=1e-5)
     assert calls == [1, 3, 5, 7, 9]
-    assert summary.describe() == "Analysed 5 of 10 frames (1 in 2, 2.0 s at 5 fps); a face was found in 3 of them."
+    assert summary.describe() == "Analyzed 5 of 10 frames (1 in 2, 2.0 s at 5 fps); a face was found in 3 of them."
 
 
 def test_summary_sentence():
     summary = VideoSummary(("happy", "sad"), every=5, fps=25.0, times=[0.0, 0.2], frames_read=7, faces_seen=0)
-    assert summary.describe() == "Analysed 2 of 7 frames (1 in 5, 0.3 s at 25 fps); a face was found in 0 of them."
+    assert summary.describe() == "Analyzed 2 of 7 frames (1 in 5, 0.3 s at 25 fps); a face was found in 0 of them."
 
 
 def test_temporary_outputs_are_fresh_and_old_ones_removed(tmp_path, monkeypatch):

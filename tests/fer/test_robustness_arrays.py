@@ -94,11 +94,6 @@ class WholeImageDetector:
 
 
 @pytest.fixture(scope="module")
-def recognizer(tiny_model) -> Recognizer:
-    return Recognizer(tiny_model)
-
-
-@pytest.fixture(scope="module")
 def whole_image_recognizer(tiny_model) -> Recognizer:
     return Recognizer(tiny_model, detector=WholeImageDetector(), pad=0.0, min_face_size=1)
 
@@ -139,7 +134,7 @@ def test_recognizer_predict_accepts_or_raises_our_error(recognizer, whole_image_
         (42, "cannot read an image from int"),
         ([[0, 1], [2, 3]], "cannot read an image from list"),
         (b"", "image data is empty"),
-        (b"not an image", "image data: not a recognised image format"),
+        (b"not an image", "image data: not a recognized image format"),
         ("no/such/file.jpg", "no/such/file.jpg: no such image file"),
         (np.array("text"), "expected an image of shape"),
         (np.zeros((3, 3), dtype=object), "unsupported pixel type object"),

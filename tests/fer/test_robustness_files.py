@@ -15,7 +15,6 @@ from PIL import Image
 from fer.errors import ImageError
 from fer.faces import Box
 from fer.images import load_image
-from fer.pipeline import Recognizer
 
 EXIF_ORIENTATION = 0x0112
 # EXIF orientation -> how the camera stored an upright scene (the reader must undo it).
@@ -30,11 +29,6 @@ STORED_AS = {
 def photo(face_photo_path) -> Image.Image:
     with Image.open(face_photo_path) as image:
         return image.convert("RGB")
-
-
-@pytest.fixture(scope="module")
-def recognizer(tiny_model) -> Recognizer:
-    return Recognizer(tiny_model)
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +77,7 @@ def test_zero_byte_file_is_refused(tmp_path, recognizer):
 
 def test_text_renamed_to_jpg_is_refused(tmp_path, recognizer):
     path = write(tmp_path / "notes.jpg", b"name,emotion\nalice,happy\n")
-    with pytest.raises(ImageError, match=r"notes\.jpg: not a recognised image format"):
+    with pytest.raises(ImageError, match=r"notes\.jpg: not a recognized image format"):
         recognizer.predict(path)
 
 
@@ -140,7 +134,7 @@ def test_cmyk_jpeg_is_read_as_rgb_and_its_face_found(tmp_path, photo, recognizer
         assert check.mode == "CMYK"
     frame = recognizer.read(path)
     assert frame.shape == (photo.height, photo.width, 3)
-    # Colours survive the CMYK round trip closely enough for the detector.
+    # Colors survive the CMYK round trip closely enough for the detector.
     assert np.abs(frame.astype(int) - np.asarray(photo, dtype=int)).mean() < 12
     faces = recognizer.predict(path)
     assert len(faces) == 1

@@ -27,7 +27,7 @@ from app_server import ARTIFACTS, example_rgb, free_port, letterbox, private_mod
 # The same Chromium with the same fake camera (Grace Hopper drifting, one face) as the app's browser tests.
 from test_browser import CHROMIUM, browser, fake_camera, green_pixels  # noqa: F401 (pytest fixtures)
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 WEB = REPO_ROOT / "web"
 # page vs OnnxModel on the same frames: the same float32 model.onnx, in ONNX Runtime Web's WASM kernels and in
 # ONNX Runtime's native ones (the views, their mean, the temperature and the softmax made in JS and in numpy).
@@ -37,8 +37,8 @@ FLOAT32_TOLERANCE = 1e-4
 INT8_TOLERANCE = 1e-3
 OWN_DETECTION_TOLERANCE = 5e-3  # page vs Python, each through its own YuNet run (landmarks a fraction of a pixel apart)
 # Grad-CAM, page vs OnnxModel.class_activation_maps on the same frames (maps in 0..1): the class maps come from the two
-# runtimes' float32 kernels and min-max normalisation divides their few-ulp differences by the map's range; the
-# upsampling is OpenCV's own float INTER_LINEAR arithmetic (half-pixel centres, edge handling) re-done in JS.
+# runtimes' float32 kernels and min-max normalization divides their few-ulp differences by the map's range; the
+# upsampling is OpenCV's own float INTER_LINEAR arithmetic (half-pixel centers, edge handling) re-done in JS.
 GRAD_CAM_TOLERANCE = 1e-3
 GAP_MODEL = "tiny-gap"
 
@@ -425,7 +425,7 @@ def compare_maps(got: np.ndarray, expected: np.ndarray, where: str) -> tuple[flo
 def test_the_page_grad_cam_is_python_s_class_activation_maps(gap_page, gap_site, settings):
     """A model with class maps: the page's Grad-CAM of each frame's predicted class equals
     OnnxModel.class_activation_maps(frames, classes) within GRAD_CAM_TOLERANCE, in every TTA mode (the maps are
-    the centre view's, taken from the same session call as the logits, whichever view it is in the batch)."""
+    the center view's, taken from the same session call as the logits, whichever view it is in the batch)."""
     model = python_model(gap_site, GAP_MODEL)
     assert model.has_class_maps and gap_page.evaluate("window.ferPrivate.model")["classMaps"] is True
     frames = comparison_frames(model)
@@ -459,14 +459,14 @@ def test_the_camera_path_makes_grad_cam_from_the_same_model_call(gap_page, gap_s
 
 
 def test_the_page_shows_grad_cam_every_n_frames_with_a_toggle(browser, gap_static_site):
-    """On the camera: a strip of face tiles under their coloured maps every ?cam_every frames, its cost in the timing
+    """On the camera: a strip of face tiles under their colored maps every ?cam_every frames, its cost in the timing
     line; the toggle hides it and stops making it."""
     ARTIFACTS.mkdir(exist_ok=True)
     context = browser.new_context(permissions=["camera"], viewport={"width": 1280, "height": 1000})
     try:
         page = open_page(context, gap_static_site + "index.html?cam_every=2&workers=1")
         assert page.is_enabled("#gradcam") and page.is_checked("#gradcam")
-        assert "every 2 analysed frames" in page.inner_text("#cam-note")
+        assert "every 2 analyzed frames" in page.inner_text("#cam-note")
         page.click("#camera")
         page.wait_for_function("window.ferPrivate.stats().cams >= 3 && window.ferPrivate.stats().faces === 1")
         stats = page.evaluate("window.ferPrivate.stats()")
@@ -504,7 +504,7 @@ def test_a_model_without_class_maps_says_grad_cam_needs_global_pooling(page, sit
 
 
 def test_workers_0_runs_the_whole_pipeline_on_the_main_thread(browser, static_site, site, settings):
-    """?workers=0: no Web Worker at all; the camera's face is analysed, and a face's probabilities are Python's."""
+    """?workers=0: no Web Worker at all; the camera's face is analyzed, and a face's probabilities are Python's."""
     context = browser.new_context(permissions=["camera"])
     try:
         page = open_page(context, static_site + "index.html?workers=0")
@@ -546,7 +546,7 @@ def test_no_image_data_leaves_the_page_and_it_works_offline(browser, static_site
         assert "fps" in page.inner_text("#fps") and "Face #1 (smoothed)" in page.inner_text("#bars-title")
         view = page.locator("#view").screenshot()
         image = cv2.cvtColor(cv2.imdecode(np.frombuffer(view, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-        assert green_pixels(image) > 300  # the face is boxed and labelled
+        assert green_pixels(image) > 300  # the face is boxed and labeled
         page.screenshot(path=str(ARTIFACTS / "web-private-mode.png"), full_page=True)
         page.click("#camera")
     finally:

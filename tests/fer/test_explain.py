@@ -204,8 +204,8 @@ def test_crop_models_map_the_whole_frame_with_zeros_outside_the_centre(tmp_path)
     frame = np.random.default_rng(0).integers(0, 255, (48, 48, 1), dtype=np.uint8)
     heatmap = Explainer(model).explain(frame, "saliency", 0)
     assert heatmap.shape == (48, 48) and heatmap[:4].max() == 0 and heatmap[4:44, 4:44].max() > 0
-    centre = Explainer(model).explain(frame[4:44, 4:44], "saliency", 0)
-    np.testing.assert_allclose(heatmap[4:44, 4:44], centre, atol=1e-6)
+    center = Explainer(model).explain(frame[4:44, 4:44], "saliency", 0)
+    np.testing.assert_allclose(heatmap[4:44, 4:44], center, atol=1e-6)
 
 
 def test_explain_face_overlays_the_map_of_one_face_on_its_crop(explainer, tiny_model, face_photo):

@@ -1,5 +1,5 @@
 """Training on random crops of the face frame, with random erasing and weight averaging: the folder
-records crop_pct, is scored with every TTA mode (the best becomes the default), and serves the centre crop."""
+records crop_pct, is scored with every TTA mode (the best becomes the default), and serves the center crop."""
 
 from __future__ import annotations
 

@@ -117,10 +117,10 @@ def test_windows_sample_like_crop_and_resize_with_flips():
     rng = np.random.default_rng(1)
     images = rng.integers(0, 256, (16, 48, 48, 1)).astype(np.float32)
     scale = rng.uniform(0.7, 1.1, 16).astype(np.float32)  # some boxes reach past the frame
-    centre_y, centre_x = (0.5 + rng.uniform(-0.1, 0.1, (2, 16))).astype(np.float32)
+    center_y, center_x = (0.5 + rng.uniform(-0.1, 0.1, (2, 16))).astype(np.float32)
     flip = rng.random(16) < 0.5
-    ours = np.asarray(_crop(images, centre_y, centre_x, scale, flip, (40, 40)))
-    y1, y2, x1, x2 = centre_y - scale / 2, centre_y + scale / 2, centre_x - scale / 2, centre_x + scale / 2
+    ours = np.asarray(_crop(images, center_y, center_x, scale, flip, (40, 40)))
+    y1, y2, x1, x2 = center_y - scale / 2, center_y + scale / 2, center_x - scale / 2, center_x + scale / 2
     boxes = np.stack([y1, np.where(flip, x2, x1), y2, np.where(flip, x1, x2)], axis=1)
     reference = tf.image.crop_and_resize(images, boxes, tf.range(16), (40, 40), extrapolation_value=0.0).numpy()
     np.testing.assert_allclose(ours, reference, atol=0.01)

@@ -20,7 +20,7 @@ pytestmark = [
 ]
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
 
-BOX_GREEN = np.array([46, 204, 113])  # fer.annotate's colour for face #1
+BOX_GREEN = np.array([46, 204, 113])  # fer.annotate's color for face #1
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +113,7 @@ def test_webcam_stream_returns_labelled_frames(page):
     assert len(seen) >= 4, f"only {len(seen)} distinct processed frames came back"
     frame = fetch_image(page, "#live-output")
     assert frame.shape == (480, 640, 3)
-    assert green_pixels(frame) > 300  # the face is boxed and labelled
+    assert green_pixels(frame) > 300  # the face is boxed and labeled
     sync_api.expect(page.locator("#live-probabilities")).to_contain_text("Face #1 (smoothed)")
     page.locator("#live-cam img").wait_for()  # the periodic Grad-CAM strip arrived too
     cam = fetch_image(page, "#live-cam")

@@ -10,7 +10,7 @@ import pytest
 
 from web.prepare import PrepareError, copy_model, default_sources, model_files
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_CONFIG = REPO_ROOT / "models" / "ferplus-cnn" / "config.json"
 
 

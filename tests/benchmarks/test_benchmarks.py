@@ -41,7 +41,7 @@ def test_ratio_handles_a_zero_denominator():
 def test_background_is_a_real_photo_without_faces(detector):
     image = frames.background()
     assert image.shape == (480, 640, 3) and image.dtype == np.uint8
-    assert image.std() > 20  # texture, not a flat colour
+    assert image.std() > 20  # texture, not a flat color
     assert find_faces(image, make_detector(detector)) == ([], 0)
 
 
@@ -147,19 +147,19 @@ def test_tight_crops_fill_the_image_in_grey_and_colour():
     assert len(crops) == 20
     sides = {grey.shape[0] for grey, _ in crops}
     assert len(sides) > 5 and min(sides) >= detection.TIGHT_SIDES[0] and max(sides) <= detection.TIGHT_SIDES[1]
-    for grey, colour in crops:
-        assert grey.shape == (grey.shape[0], grey.shape[0], 1) and colour.shape == grey.shape[:2] + (3,)
-        assert (colour == grey).all()  # the same pixels in three channels
+    for grey, color in crops:
+        assert grey.shape == (grey.shape[0], grey.shape[0], 1) and color.shape == grey.shape[:2] + (3,)
+        assert (color == grey).all()  # the same pixels in three channels
     assert [g.shape for g, _ in detection.tight_crops(faces)] == [g.shape for g, _ in crops]  # seeded
 
 
 def test_rotated_turns_the_frame_about_the_face_centre():
     frame = frames.compose([frames.Face(np.zeros((48, 48), np.uint8))], base=np.zeros((480, 640, 3), np.uint8))
-    centre_x, centre_y = (int(v) for v in frame.boxes[0].center)
-    frame.image[centre_y, centre_x + 50] = 255
-    turned = detection.rotated(frame, 90)  # counter-clockwise: a point right of the centre goes above it
+    center_x, center_y = (int(v) for v in frame.boxes[0].center)
+    frame.image[center_y, center_x + 50] = 255
+    turned = detection.rotated(frame, 90)  # counter-clockwise: a point right of the center goes above it
     assert turned.boxes == frame.boxes and turned.image.shape == frame.image.shape
-    assert turned.image[centre_y - 50, centre_x].max() > 100 and turned.image[centre_y, centre_x + 50].max() == 0
+    assert turned.image[center_y - 50, center_x].max() > 100 and turned.image[center_y, center_x + 50].max() == 0
     assert (detection.rotated(frame, 0).image == frame.image).all()
 
 
@@ -168,7 +168,7 @@ def test_face_free_frames_mix_the_photo_and_noise():
     assert len(chosen) == 20
     assert all(image.shape == (480, 640, 3) and image.dtype == np.uint8 for _, image in chosen)
     kinds = {kind for kind, _ in chosen}
-    assert {"background", "gradient", "grey noise, blur sigma 4", "colour noise, blur sigma 4"} <= kinds
+    assert {"background", "gradient", "grey noise, blur sigma 4", "color noise, blur sigma 4"} <= kinds
 
 
 def test_keeping_faces_above_a_score_is_a_higher_threshold():
@@ -206,7 +206,7 @@ def test_choice_of_yunet_settings(rows, expected):
 
 @pytest.fixture(scope="module")
 def example_context(tiny_model, tmp_path_factory):
-    """A context whose faces are the example photos' faces (as 48x48 grey, labelled happy), a tiny model."""
+    """A context whose faces are the example photos' faces (as 48x48 grey, labeled happy), a tiny model."""
     import cv2
 
     settings = dataclasses.replace(context_module.Settings.make(True), pipeline_faces=2, alignment_faces=2,
@@ -224,7 +224,7 @@ def test_detection_section_on_the_example_faces(example_context):
     results = detection.run(example_context)
     assert results["framed"]["yunet"]["rows"]["tiny"]["detected"] == 1.0  # both example faces found
     for row in results["tight"]["rows"]:
-        assert row["grey"] == row["colour"]  # grey frames take the same path as colour ones
+        assert row["grey"] == row["color"]  # grey frames take the same path as color ones
     assert [row["angle"] for row in results["alignment"]["rows"]] == list(detection.ANGLES)
     sweep = results["sweep"]
     assert len(sweep["rows"]) == len(detection.MAX_SIDES) * len(detection.THRESHOLDS)

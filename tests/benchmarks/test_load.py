@@ -18,7 +18,7 @@ EXPECTED = {
     "many_faces.jpg": "info: Found 24 faces; classified the 20 largest.",
     "no_face.jpg": "info: No face found. The detector needs a face of at least about 12 pixels; try a closer",
     "tiny.png": "this image is tiny.",
-    "large.jpg": "info: Large photo (6000×4500): analysed at full size, shown at 1600×1200.",
+    "large.jpg": "info: Large photo (6000×4500): analyzed at full size, shown at 1600×1200.",
     "corrupt.jpg": "warning: Cannot read this image: corrupt.jpg: cannot decode image (image file is truncated",
     "not_an_image.png": "not_an_image.png cannot be read as a photo: it is not an image. Try a JPEG or PNG file.",
     "empty.png": "empty.png cannot be read as a photo: it is not an image.",

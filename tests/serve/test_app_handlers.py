@@ -77,7 +77,7 @@ def test_photo_boxes_the_face_with_probabilities_and_an_explanation(app, source,
     assert face["box"] == expected["box"]
     for label, probability in expected["emotions"].items():
         assert face["emotions"][label] == pytest.approx(probability, abs=1e-5)
-    # The box is drawn in face #1's colour on its edge; the middle of the face is untouched.
+    # The box is drawn in face #1's color on its edge; the middle of the face is untouched.
     from fer.annotate import face_color
 
     assert np.abs(out["annotated"][y + height - 1, x + width // 2].astype(int) - face_color(0)).max() < 30
@@ -145,13 +145,24 @@ def test_bad_model_source_is_a_warning_not_a_crash(app, face_photo_path):
         assert app.model_card("hf://bad id").startswith("**Model not loaded:**")
 
 
+def test_an_export_folder_picked_as_the_model_classifies_and_says_why_there_is_no_map(app, tiny_model, tmp_path):
+    """An export folder (ONNX, no Keras network) still boxes and labels the faces; the explanation panel says what is
+    missing instead of failing."""
+    from training import export
+
+    folder = export.export_model(tiny_model, tmp_path / "export", "onnx", modes=["none", "flip"])
+    with pytest.warns(UserWarning, match="no Keras network to explain"):
+        out = photo_outputs(app.analyze_photo(letterbox(example_rgb()), str(folder)))
+    assert out["faces"] and out["explanation"] is None
+
+
 # ---------------------------------------------------------------- bad photos
 
 
 def test_corrupt_and_non_image_files_warn(app, source, tmp_path, face_photo_path):
     not_image = tmp_path / "notes.jpg"
     not_image.write_text("this is not a picture")
-    with pytest.warns(UserWarning, match="Cannot read this image: notes.jpg: not a recognised image format"):
+    with pytest.warns(UserWarning, match="Cannot read this image: notes.jpg: not a recognized image format"):
         out = photo_outputs(app.analyze_photo(str(not_image), source))
     assert out["annotated"] is None and out["faces"] == []
     truncated = tmp_path / "truncated.jpg"
@@ -286,7 +297,7 @@ def test_explain_face_bad_requests_are_messages(app, analysis, capsys):
     with pytest.warns(UserWarning, match="unknown class 'bored'"):
         assert app.explain_face(analysis, 0, "bored") is None
     assert app.explain_face(None, 0) is None
-    assert "Analyse a photo with at least one face first" in capsys.readouterr().out
+    assert "Analyze a photo with at least one face first" in capsys.readouterr().out
 
 
 def test_all_methods_side_by_side_most_faithful_first(app, analysis):
@@ -419,7 +430,7 @@ def test_video_is_annotated_with_a_timeline(app, source, tmp_path, monkeypatch):
     capture.release()
     assert output.endswith(".webm") and count == 20 and first.shape == (240, 320, 3)
     assert np.abs(first[:, :, ::-1].astype(int) - face).mean() > 1  # boxes and labels drawn
-    assert summary.startswith("Analysed 5 of 20 frames (1 in 4, 2.0 s at 10 fps); a face was found in 3 of them")
+    assert summary.startswith("Analyzed 5 of 20 frames (1 in 4, 2.0 s at 10 fps); a face was found in 3 of them")
     lines = figure.axes[0].get_lines()
     assert [line.get_label() for line in lines] == list(app.get_engine(source).labels)
     times = lines[0].get_xdata()

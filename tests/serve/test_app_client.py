@@ -98,4 +98,4 @@ def test_video_endpoint_returns_a_playable_webm_and_a_timeline(client, tiny_mode
     capture.release()
     assert frames == 10
     assert timeline is not None and timeline["type"] == "matplotlib"
-    assert summary.startswith("Analysed 2 of 10 frames (1 in 5")
+    assert summary.startswith("Analyzed 2 of 10 frames (1 in 5")

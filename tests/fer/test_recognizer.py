@@ -12,11 +12,6 @@ from fer.faces import (Box, DetectionSettings, Face, HaarFaceDetector, YuNetFace
 from fer.pipeline import Recognizer
 
 
-@pytest.fixture(scope="module")
-def recognizer(tiny_model):
-    return Recognizer(tiny_model)
-
-
 def rotate(image: np.ndarray, degrees: float) -> np.ndarray:
     height, width = image.shape[:2]
     matrix = cv2.getRotationMatrix2D((width / 2, height / 2), degrees, 1.0)

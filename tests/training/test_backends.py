@@ -14,7 +14,7 @@ import pytest
 
 from conftest import TINY_CNN
 
-WORKER = Path(__file__).resolve().parent / "backend_worker.py"
+WORKER = Path(__file__).resolve().parents[1] / "backend_worker.py"
 # 64 rows in batches of 16: no partial batch, so each step function compiles once.
 TINY_FLAGS = ["--model-options", json.dumps(TINY_CNN), "--batch-size", "16", "--lr", "0.05", "--limit", "64"]
 
@@ -50,7 +50,7 @@ def jax_run(tiny_csv, tmp_path_factory):
         pytest.skip("jax is not installed (pip install -r requirements-test.txt)")
     workdir = tmp_path_factory.mktemp("jax")
     flags = [*TINY_FLAGS, "--epochs", "3", "--crop-size", "40", "--erasing", "0.5", "--ema", "0.9", "--distribute"]
-    # Two virtual CPU devices; XLA compiling without LLVM optimisation halves the run's CPU time (these tiny
+    # Two virtual CPU devices; XLA compiling without LLVM optimization halves the run's CPU time (these tiny
     # programs run a few times each, so compiling them is most of the work).
     xla_flags = "--xla_force_host_platform_device_count=2 --xla_backend_optimization_level=0"
     report, arrays = run_worker(tiny_csv, workdir, flags, KERAS_BACKEND="jax", HIDE_TENSORFLOW="1",
