@@ -30,7 +30,7 @@ from benchmarks.context import Context  # noqa: E402
 from benchmarks.processes import REPO_ROOT, child_environment  # noqa: E402
 from benchmarks.timing import measure_interleaved  # noqa: E402
 from fer.runtime.export import ExportedModel  # noqa: E402
-from fer.runtime.base import FrameModel  # noqa: E402
+from fer.runtime.base import FaceModel  # noqa: E402
 from fer.pipeline import Recognizer  # noqa: E402
 from training import export  # noqa: E402
 
@@ -64,7 +64,7 @@ print(json.dumps({"import_s": imported - start, "load_s": loaded - imported, "fi
 """
 
 
-def keras_model(model: FrameModel) -> FrameModel:
+def keras_model(model: FaceModel) -> FaceModel:
     """The Keras EmotionModel of a loaded model: load_model() serves a model folder on ONNX Runtime when it has
     its checked model.onnx, and this section exports and checks against Keras."""
     return model.keras_model() if hasattr(model, "keras_model") else model
@@ -136,7 +136,7 @@ def load_exports(folder: Path, name: str) -> dict[str, ExportedModel]:
             for export_format, int8 in VARIANTS}
 
 
-def runtimes(context: Context, sides: dict[str, FrameModel], with_fer: bool = True) -> tuple[dict, dict]:
+def runtimes(context: Context, sides: dict[str, FaceModel], with_fer: bool = True) -> tuple[dict, dict]:
     """The model call alone, preprocessed faces in: the given runtimes by name (and fer's TFLite), every runtime
     at every batch size in one round-robin (so a burst of background load falls on all alike). Median faces/s,
     and the (slowest, fastest) run's faces/s."""

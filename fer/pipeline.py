@@ -54,7 +54,7 @@ class FrameAnalysis:
     faces: list[FacePrediction]
     probabilities: np.ndarray  # (kept, num_classes), rows in the order of `faces`
     crops: list[np.ndarray]  # the aligned square face crops the model saw (before resizing)
-    inputs: np.ndarray  # (kept, *frame_shape) uint8: the model's inputs, from the shared preprocess_face()
+    inputs: np.ndarray  # (kept, *face_input_shape) uint8: the model's inputs, from the shared preprocess_face()
     found: int  # faces the detector found; `kept` may be fewer (max_faces)
     labels: tuple[str, ...]
 

@@ -91,7 +91,7 @@ class Engine:
         self.recognizer.analyze_frame(frame)
         self.stream_recognizer.analyze_frame(frame)
         if explanations:
-            self.explainer.explain(np.zeros(self.model.frame_shape, np.uint8), "gradcam", 0)
+            self.explainer.explain(np.zeros(self.model.face_input_shape, np.uint8), "gradcam", 0)
 
     def card(self) -> str:
         """Markdown with the model's labels, input size, detector and card figures (accuracy and split)."""

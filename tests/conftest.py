@@ -49,7 +49,7 @@ def make_model_folder(folder: Path, labels=None, seed: int = 0, input_size: int 
         from fer.runtime.keras import EmotionModel
         from fer.runtime.onnx_writer import write_onnx
 
-        frames = np.random.default_rng(seed).integers(0, 256, (16, *config.frame_shape), dtype=np.uint8)
+        frames = np.random.default_rng(seed).integers(0, 256, (16, *config.face_input_shape), dtype=np.uint8)
         write_onnx(EmotionModel(built.model, config), folder, frames, "random frames")
     return folder
 

@@ -110,7 +110,7 @@ def _input_text(config: ModelConfig) -> str:
     face = f"{'grey' if channels == 1 else 'RGB'} face"
     if config.crop_pct == 1.0:
         return f"{height}x{width} {face} crop"
-    frame_h, frame_w, _ = config.frame_shape
+    frame_h, frame_w, _ = config.face_input_shape
     return f"the central {height}x{width} of a {frame_h}x{frame_w} {face} frame"
 
 

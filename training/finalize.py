@@ -109,7 +109,7 @@ def finalize_run(folder: str | Path, config: ModelConfig, state: dict, val: Face
     config.training.setdefault("logit_adjustment", saved.training.get("logit_adjustment"))
     set_logit_adjustment(model, config, 0.0, None)  # score the network as trained first
     classifier = EmotionModel(model, config)
-    frames = preprocess_faces(val.images, config.frame_shape)
+    frames = preprocess_faces(val.images, config.face_input_shape)
     by_mode = {}
     for mode in TTA_MODES:
         try:
@@ -260,7 +260,7 @@ def write_explanations(folder: str | Path, frames: np.ndarray, split: str) -> di
 def calibration_frames(train: FaceDataset, config: ModelConfig, count: int = CHECK_FACES) -> np.ndarray:
     """A fixed random sample of training faces as frames, to calibrate int8 activations."""
     rows = np.sort(np.random.default_rng(1).choice(len(train), min(count, len(train)), replace=False))
-    return preprocess_faces(train.images[rows], config.frame_shape)
+    return preprocess_faces(train.images[rows], config.face_input_shape)
 
 
 def dataset_name(ferplus: str | None) -> str:
@@ -301,11 +301,11 @@ def main(argv: list[str] | None = None) -> int:
         train = load_dataset(args.data or record["data"], record.get("train_split", "Training"), ferplus)
         calibration = calibration_frames(train, config) if args.int8 else None
         if args.explanations_only:
-            write_explanations(args.folder, preprocess_faces(val.images, config.frame_shape),
+            write_explanations(args.folder, preprocess_faces(val.images, config.face_input_shape),
                                record.get("val_split", "PublicTest"))
             return 0
         if args.onnx_only:
-            write_runtimes(args.folder, preprocess_faces(val.images, config.frame_shape), val.labels,
+            write_runtimes(args.folder, preprocess_faces(val.images, config.face_input_shape), val.labels,
                            record.get("val_split", "PublicTest"), calibration)
             return 0
         run_dir = Path(args.run_dir or record.get("run_dir") or "")

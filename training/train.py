@@ -362,7 +362,7 @@ def _train(args: argparse.Namespace, devices: int, state_path: Path, resume_path
     input_shape = config.input_shape
     # Training sees random windows of the whole frame; validation the center crop that serving uses
     # (finalize_run scores every test-time augmentation of the whole frames).
-    train_images = preprocess_faces(train_set.images, config.frame_shape)
+    train_images = preprocess_faces(train_set.images, config.face_input_shape)
     val_images = preprocess_faces(val.images, input_shape, crop_pct=config.crop_pct)
     if args.no_augment and config.crop_pct != 1.0:
         train_images = preprocess_faces(train_images, input_shape, crop_pct=config.crop_pct)

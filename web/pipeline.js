@@ -32,7 +32,7 @@ export const PRECISIONS = ['float32', 'int8', 'auto'];
 export const CLASS_MAPS = 'class_maps';  // the output of networks ending in global average pooling (fer.runtime.onnx)
 export const GRAD_CAM_NEEDS = 'Grad-CAM needs a global-pooling model';
 
-/** config.frame_shape: the face frame whose central crop_pct the network sees (fer.model.config.frame_shape). */
+/** The face input whose central crop_pct the network sees (fer.model.config.face_input_shape). */
 export function frameShape(config) {
   const [height, width, channels] = config.input_shape, cropPct = config.crop_pct ?? 1;
   return [pyRound(height / cropPct), pyRound(width / cropPct), channels];

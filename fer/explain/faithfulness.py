@@ -127,7 +127,7 @@ def faithfulness(model, face_input: np.ndarray, heatmap: np.ndarray, target: int
 def _input_region(heatmap: np.ndarray, config) -> np.ndarray:
     """A frame-sized map's center, the part the network sees (any other size: resized to the input)."""
     height, width = config.input_shape[:2]
-    frame_h, frame_w = config.frame_shape[:2]
+    frame_h, frame_w = config.face_input_shape[:2]
     if heatmap.shape == (frame_h, frame_w):
         top, left = (frame_h - height) // 2, (frame_w - width) // 2
         return heatmap[top:top + height, left:left + width]

@@ -144,15 +144,15 @@ class Explainer:
         method = check_method(method)
         faces = np.asarray(faces)
         expected = tuple(self.model.input_shape)
-        frames = faces.ndim == 4 and tuple(faces.shape[1:]) == tuple(self.model.frame_shape) != expected
+        frames = faces.ndim == 4 and tuple(faces.shape[1:]) == tuple(self.model.face_input_shape) != expected
         if frames:
             faces = self.model.network_inputs(faces)
         if faces.ndim != 4 or tuple(faces.shape[1:]) != expected:
-            raise ValueError(f"expected a batch of shape (N, {', '.join(map(str, self.model.frame_shape))}), "
+            raise ValueError(f"expected a batch of shape (N, {', '.join(map(str, self.model.face_input_shape))}), "
                              f"got {faces.shape}")
         count = faces.shape[0]
         if count == 0:
-            return np.zeros((0, *(self.model.frame_shape if frames else expected)[:2]), np.float32)
+            return np.zeros((0, *(self.model.face_input_shape if frames else expected)[:2]), np.float32)
         indices = [targets] * count if isinstance(targets, (int, np.integer, str)) else list(targets)
         if len(indices) != count:
             raise ValueError(f"got {len(indices)} classes for {count} faces")
@@ -162,7 +162,7 @@ class Explainer:
 
     def _to_frame(self, heatmaps: np.ndarray) -> np.ndarray:
         """Place center-crop maps in frame-sized maps (zero where the network does not look)."""
-        frame_h, frame_w = self.model.frame_shape[:2]
+        frame_h, frame_w = self.model.face_input_shape[:2]
         height, width = heatmaps.shape[1:3]
         top, left = (frame_h - height) // 2, (frame_w - width) // 2
         framed = np.zeros((heatmaps.shape[0], frame_h, frame_w), np.float32)

@@ -18,7 +18,7 @@ CONFIG_FILE = "config.json"
 TTA_MODES = ("none", "flip", "ten_crop")
 
 
-def frame_shape(input_shape, crop_pct: float) -> list[int]:
+def face_input_shape(input_shape, crop_pct: float) -> list[int]:
     """[height, width, channels] of the face frame whose central crop_pct is input_shape."""
     height, width, channels = (int(v) for v in input_shape)
     return [int(round(height / crop_pct)), int(round(width / crop_pct)), channels]
@@ -91,9 +91,9 @@ class ModelConfig:
             raise ModelSourceError(f"config temperature must be > 0, got {self.temperature!r}")
 
     @property
-    def frame_shape(self) -> list[int]:
+    def face_input_shape(self) -> list[int]:
         """The face frame the model's input is cropped from (input_shape when crop_pct is 1)."""
-        return frame_shape(self.input_shape, self.crop_pct)
+        return face_input_shape(self.input_shape, self.crop_pct)
 
     @property
     def num_classes(self) -> int:

@@ -7,7 +7,7 @@ from typing import Iterable, Sequence
 import cv2
 import numpy as np
 
-from fer.model.config import frame_shape
+from fer.model.config import face_input_shape
 from fer.errors import ImageError
 
 COLOR_ORDERS = ("rgb", "bgr")
@@ -81,7 +81,7 @@ def preprocess_face(
     as models trained on random crops of the 48x48 FER-2013 faces expect.
     """
     if crop_pct != 1.0:
-        frame = preprocess_face(face, frame_shape(input_shape, crop_pct), color_order)
+        frame = preprocess_face(face, face_input_shape(input_shape, crop_pct), color_order)
         return center_crop(frame, input_shape)
     height, width, channels = (int(v) for v in input_shape)
     image = standardize_image(face, color_order)

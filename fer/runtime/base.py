@@ -22,7 +22,7 @@ def view_offsets(config: ModelConfig, tta: str) -> list[tuple[int, int, bool]]:
     """(top, left, mirrored) of each view of the frame that the network sees under `tta`."""
     if tta not in TTA_MODES:
         raise ValueError(f"tta must be one of {', '.join(TTA_MODES)}, got {tta!r}")
-    frame_h, frame_w, _ = config.frame_shape
+    frame_h, frame_w, _ = config.face_input_shape
     height, width, _ = config.input_shape
     center = ((frame_h - height) // 2, (frame_w - width) // 2)
     if tta == "none":
@@ -35,13 +35,13 @@ def view_offsets(config: ModelConfig, tta: str) -> list[tuple[int, int, bool]]:
     return [(top, left, mirrored) for top, left in corners for mirrored in (False, True)]
 
 
-def test_time_views(frames: np.ndarray, config: ModelConfig, tta: str) -> np.ndarray:
+def test_time_views(face_inputs: np.ndarray, config: ModelConfig, tta: str) -> np.ndarray:
     """(N, frame) -> (V * N, input): the views of view_offsets() stacked view by view, as the Keras serving
     graph's TestTimeViews layer stacks them, so every face and view of a frame goes through one network call."""
     height, width, _ = config.input_shape
     views = []
     for top, left, mirrored in view_offsets(config, tta):
-        view = frames[:, top:top + height, left:left + width, :]
+        view = face_inputs[:, top:top + height, left:left + width, :]
         views.append(view[:, :, ::-1, :] if mirrored else view)
     return np.ascontiguousarray(np.concatenate(views, axis=0) if len(views) > 1 else views[0])
 
@@ -51,10 +51,10 @@ def average_views(logits: np.ndarray, views: int) -> np.ndarray:
     return logits.reshape(views, -1, logits.shape[-1]).mean(axis=0) if views > 1 else logits
 
 
-class FrameModel:
-    """A model of face frames described by `self.config`: labels, shapes, the one preprocessing, batching.
+class FaceModel:
+    """A model of face inputs described by `self.config`: labels, shapes, the one preprocessing, batching.
 
-    Subclasses provide predict_proba(frames, tta=None, temperature=None) and logits(frames, tta=None).
+    Subclasses provide predict_proba(face_inputs, tta=None, temperature=None) and logits(face_inputs, tta=None).
     """
 
     config: ModelConfig
@@ -69,25 +69,25 @@ class FrameModel:
         return tuple(self.config.input_shape)
 
     @property
-    def frame_shape(self) -> tuple[int, int, int]:
+    def face_input_shape(self) -> tuple[int, int, int]:
         """What preprocess() returns and logits() / predict_proba() take."""
-        return tuple(self.config.frame_shape)
+        return tuple(self.config.face_input_shape)
 
     def preprocess(self, faces: Iterable[np.ndarray], color_order: str = "rgb") -> np.ndarray:
-        """Face crops -> (N, *frame_shape) uint8 frames with the shared preprocess_faces()."""
-        return preprocess_faces(faces, self.config.frame_shape, color_order)
+        """Face crops -> (N, *face_input_shape) uint8 face inputs with the shared preprocess_faces()."""
+        return preprocess_faces(faces, self.config.face_input_shape, color_order)
 
-    def network_inputs(self, frames: np.ndarray) -> np.ndarray:
+    def network_inputs(self, face_inputs: np.ndarray) -> np.ndarray:
         """The center view of each frame: what the network itself sees without TTA (for explanations)."""
-        return center_crop(np.asarray(frames), self.config.input_shape)
+        return center_crop(np.asarray(face_inputs), self.config.input_shape)
 
-    def predict_proba(self, frames: np.ndarray, tta: str | None = None,
+    def predict_proba(self, face_inputs: np.ndarray, tta: str | None = None,
                       temperature: float | None = None) -> np.ndarray:
         raise NotImplementedError
 
-    def predict_in_batches(self, frames: np.ndarray, batch_size: int = 256, **kwargs) -> np.ndarray:
+    def predict_in_batches(self, face_inputs: np.ndarray, batch_size: int = 256, **kwargs) -> np.ndarray:
         """predict_proba over a large array (e.g. a test split), a batch at a time."""
-        parts = [self.predict_proba(frames[i:i + batch_size], **kwargs) for i in range(0, len(frames), batch_size)]
+        parts = [self.predict_proba(face_inputs[i:i + batch_size], **kwargs) for i in range(0, len(face_inputs), batch_size)]
         return np.concatenate(parts) if parts else np.zeros((0, self.config.num_classes), np.float32)
 
     def warm_up(self, batch_sizes: Sequence[int] = (1, 4), modes: Sequence[str] | None = None) -> None:
@@ -97,12 +97,15 @@ class FrameModel:
             if tta == "ten_crop" and self.config.crop_pct == 1.0:
                 continue
             for size in batch_sizes:
-                self.predict_proba(np.zeros((size, *self.config.frame_shape), np.uint8), tta=tta)
+                self.predict_proba(np.zeros((size, *self.config.face_input_shape), np.uint8), tta=tta)
 
-    def check_frames(self, frames: np.ndarray) -> np.ndarray:
-        """A batch of frames as float32, or ValueError naming the expected shape."""
-        frames = np.ascontiguousarray(frames, dtype=np.float32)
-        if frames.ndim != 4 or list(frames.shape[1:]) != self.config.frame_shape:
-            raise ValueError(f"expected a batch of frames of shape (N, {', '.join(map(str, self.config.frame_shape))}), "
-                             f"got {frames.shape}")
-        return frames
+    def check_face_inputs(self, face_inputs: np.ndarray) -> np.ndarray:
+        """A batch of face inputs as float32, or ValueError naming the expected shape."""
+        face_inputs = np.ascontiguousarray(face_inputs, dtype=np.float32)
+        if face_inputs.ndim != 4 or list(face_inputs.shape[1:]) != self.config.face_input_shape:
+            raise ValueError(f"expected a batch of face inputs of shape (N, {', '.join(map(str, self.config.face_input_shape))}), "
+                             f"got {face_inputs.shape}")
+        return face_inputs
+
+
+FrameModel = FaceModel  # its 0.2 name, kept for one release

@@ -2,7 +2,7 @@
 
 An export folder holds the model's own config.json and export.json, which names the file that serves each
 test-time augmentation mode. Every file is the Keras serving graph (EmotionModel.serving_model): raw 0..255
-face frames in; calibrated probabilities and the mean logits out, with the TTA views, the temperature and
+face inputs in; calibrated probabilities and the mean logits out, with the TTA views, the temperature and
 the softmax inside. ONNX files run under ONNX Runtime, .tflite files under the LiteRT interpreter.
 """
 
@@ -18,11 +18,11 @@ import numpy as np
 
 from fer.model.config import CONFIG_FILE, TTA_MODES, ModelConfig
 from fer.errors import ModelSourceError
-from fer.runtime.base import FrameModel, softmax
+from fer.runtime.base import FaceModel, softmax
 
 EXPORT_FILE = "export.json"
 EXPORT_FORMAT_VERSION = 1
-INPUT_NAME = "frames"
+INPUT_NAME = "frames"  # the exported graphs' input name (export format 1): the face inputs
 OUTPUT_NAMES = ("probabilities", "logits")
 
 
@@ -65,8 +65,8 @@ class OnnxRunner:
         if [i.name for i in self.session.get_inputs()] != [INPUT_NAME] or not names >= set(OUTPUT_NAMES):
             raise ModelSourceError(f"{path}: expected input {INPUT_NAME!r} and outputs {', '.join(OUTPUT_NAMES)}")
 
-    def __call__(self, frames: np.ndarray) -> dict[str, np.ndarray]:
-        return dict(zip(OUTPUT_NAMES, self.session.run(list(OUTPUT_NAMES), {INPUT_NAME: frames})))
+    def __call__(self, face_inputs: np.ndarray) -> dict[str, np.ndarray]:
+        return dict(zip(OUTPUT_NAMES, self.session.run(list(OUTPUT_NAMES), {INPUT_NAME: face_inputs})))
 
 
 class LiteRTRunner:
@@ -90,9 +90,9 @@ class LiteRTRunner:
             raise ModelSourceError(f"{path}: LiteRT cannot load it ({type(error).__name__}: {error})") from None
         self.lock = threading.Lock()
 
-    def __call__(self, frames: np.ndarray) -> dict[str, np.ndarray]:
+    def __call__(self, face_inputs: np.ndarray) -> dict[str, np.ndarray]:
         with self.lock:
-            outputs = self.runner(**{INPUT_NAME: frames})
+            outputs = self.runner(**{INPUT_NAME: face_inputs})
             # Copies: the interpreter reuses its output buffers on the next call.
             return {name: np.array(outputs[name]) for name in OUTPUT_NAMES}
 
@@ -118,9 +118,9 @@ FORMATS = {"onnx": ExportFormat(".onnx", OnnxRunner, "write_onnx"),
            "litert": ExportFormat(".tflite", LiteRTRunner, "write_litert")}
 
 
-class ExportedModel(FrameModel):
-    """An export folder with EmotionModel's inference interface: labels, config, frame_shape, preprocess(),
-    logits(), predict_proba(), predict_in_batches(), warm_up() (the shared parts from fer.runtime.base.FrameModel).
+class ExportedModel(FaceModel):
+    """An export folder with EmotionModel's inference interface: labels, config, face_input_shape, preprocess(),
+    logits(), predict_proba(), predict_in_batches(), warm_up() (the shared parts from fer.runtime.base.FaceModel).
     No TensorFlow; explanations need the Keras model.
 
     threads: intra-op threads of the runtime (None: its default, one per core).
@@ -153,26 +153,26 @@ class ExportedModel(FrameModel):
                 self._runners[tta] = runner
         return runner
 
-    def run(self, frames: np.ndarray, tta: str | None = None) -> dict[str, np.ndarray]:
-        """{"probabilities", "logits"} for a batch of frames from the graph of `tta` (default: config.tta)."""
+    def run(self, face_inputs: np.ndarray, tta: str | None = None) -> dict[str, np.ndarray]:
+        """{"probabilities", "logits"} for a batch of face inputs from the graph of `tta` (default: config.tta)."""
         tta = tta or self.config.tta
         if tta not in self.files:
             raise ValueError(f"this export serves tta {', '.join(self.files)}, not {tta!r}; export the model again "
                              f"with --tta {' '.join(sorted({*self.files, tta}))}")
-        frames = self.check_frames(frames)
-        if frames.shape[0] == 0:
+        face_inputs = self.check_face_inputs(face_inputs)
+        if face_inputs.shape[0] == 0:
             empty = np.zeros((0, self.config.num_classes), np.float32)
             return {name: empty for name in OUTPUT_NAMES}
-        return self._runner(tta)(frames)
+        return self._runner(tta)(face_inputs)
 
-    def logits(self, frames: np.ndarray, tta: str | None = None) -> np.ndarray:
+    def logits(self, face_inputs: np.ndarray, tta: str | None = None) -> np.ndarray:
         """Mean logits over the TTA views, from the exported graph."""
-        return self.run(frames, tta)["logits"]
+        return self.run(face_inputs, tta)["logits"]
 
-    def predict_proba(self, frames: np.ndarray, tta: str | None = None,
+    def predict_proba(self, face_inputs: np.ndarray, tta: str | None = None,
                       temperature: float | None = None) -> np.ndarray:
         """Calibrated probabilities (N, num_classes): the graph's own, or softmax(logits / temperature)."""
-        outputs = self.run(frames, tta)
+        outputs = self.run(face_inputs, tta)
         if temperature is None:
             return outputs["probabilities"]
         return softmax(outputs["logits"] / temperature)
@@ -181,4 +181,4 @@ class ExportedModel(FrameModel):
         """Build each mode's session and run it once, so the first real request does not pay for it."""
         for tta in modes or self.files:
             for size in batch_sizes:
-                self.predict_proba(np.zeros((size, *self.config.frame_shape), np.uint8), tta=tta)
+                self.predict_proba(np.zeros((size, *self.config.face_input_shape), np.uint8), tta=tta)

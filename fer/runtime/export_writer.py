@@ -19,7 +19,7 @@ def export_graph(model: EmotionModel, tta: str) -> keras.Model:
     # "tta_mean" is the AverageViews layer of fer.runtime.keras.build_serving_model: the logits before temperature.
     outputs = {"probabilities": graph.output, "logits": graph.get_layer("tta_mean").output}
     both = keras.Model(graph.input, outputs, name=f"export_{tta}")
-    both(np.zeros((1, *model.frame_shape), np.float32))  # Keras exports only models that have been called
+    both(np.zeros((1, *model.face_input_shape), np.float32))  # Keras exports only models that have been called
     return both
 
 

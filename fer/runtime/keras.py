@@ -1,7 +1,7 @@
 """The Keras runtime: EmotionModel (a loaded network with its config and the batched inference every caller
 shares) and the model folder (model.keras + config.json), the only way models are written and read.
 
-Callers hand it face *frames* (preprocess() output: the face at config.frame_shape, raw 0..255 pixels).
+Callers hand it *face inputs* (preprocess() output: the face at config.face_input_shape, raw 0..255 pixels).
 The views the network sees (center crop, mirror, ten crops) and their averaging are one Keras graph per
 test-time augmentation mode, built by serving_model(): the same graph the exports write out.
 It runs on any Keras backend; TensorFlow is imported only when it is the backend (training on JAX or torch
@@ -22,7 +22,7 @@ from keras import layers, ops
 
 from fer.model.config import CONFIG_FILE, MODEL_FILE, ModelConfig
 from fer.errors import ModelSourceError
-from fer.runtime.base import FrameModel, softmax, view_offsets
+from fer.runtime.base import FaceModel, softmax, view_offsets
 
 
 @keras.saving.register_keras_serializable(package="fer")
@@ -34,11 +34,11 @@ class TestTimeViews(layers.Layer):
         self.offsets = [(int(t), int(left), bool(m)) for t, left, m in offsets]
         self.size = (int(size[0]), int(size[1]))
 
-    def call(self, frames):
+    def call(self, face_inputs):
         height, width = self.size
         views = []
         for top, left, mirrored in self.offsets:
-            view = frames[:, top:top + height, left:left + width, :]
+            view = face_inputs[:, top:top + height, left:left + width, :]
             views.append(ops.flip(view, axis=2) if mirrored else view)
         return views[0] if len(views) == 1 else ops.concatenate(views, axis=0)
 
@@ -70,21 +70,21 @@ class AverageViews(layers.Layer):
 
 
 def build_serving_model(network: keras.Model, config: ModelConfig, tta: str, probabilities: bool = True) -> keras.Model:
-    """Frames (raw 0..255, config.frame_shape) -> calibrated probabilities (or mean logits), TTA inside.
+    """Frames (raw 0..255, config.face_input_shape) -> calibrated probabilities (or mean logits), TTA inside.
 
     This graph is the product's inference: EmotionModel runs it and the exports write it out.
     """
     offsets = view_offsets(config, tta)
-    frames = keras.Input(shape=tuple(config.frame_shape), name="frames")
-    views = TestTimeViews(offsets, config.input_shape[:2], name="tta_views")(frames)
+    face_inputs = keras.Input(shape=tuple(config.face_input_shape), name="frames")  # export.INPUT_NAME
+    views = TestTimeViews(offsets, config.input_shape[:2], name="tta_views")(face_inputs)
     logits = AverageViews(len(offsets), name="tta_mean")(network(views))
     if not probabilities:
-        return keras.Model(frames, logits, name=f"serving_{tta}_logits")
+        return keras.Model(face_inputs, logits, name=f"serving_{tta}_logits")
     scaled = layers.Rescaling(1.0 / config.temperature, name="temperature")(logits)
-    return keras.Model(frames, layers.Softmax(name="probabilities")(scaled), name=f"serving_{tta}")
+    return keras.Model(face_inputs, layers.Softmax(name="probabilities")(scaled), name=f"serving_{tta}")
 
 
-def _compiled(graph: keras.Model, frame_shape: Sequence[int]) -> Callable[[np.ndarray], np.ndarray]:
+def _compiled(graph: keras.Model, face_input_shape: Sequence[int]) -> Callable[[np.ndarray], np.ndarray]:
     """graph as a numpy -> numpy function compiled once. On TensorFlow, a tf.function with a fixed signature (any
     batch size): one trace, not one per number of faces, and ~2x faster than predict_on_batch at batch 1-4.
     Elsewhere predict_on_batch, which the backend compiles (JAX: once per batch size)."""
@@ -92,16 +92,16 @@ def _compiled(graph: keras.Model, frame_shape: Sequence[int]) -> Callable[[np.nd
         return graph.predict_on_batch
     import tensorflow as tf
 
-    signature = [tf.TensorSpec(shape=(None, *frame_shape), dtype=tf.float32)]
+    signature = [tf.TensorSpec(shape=(None, *face_input_shape), dtype=tf.float32)]
     function = tf.function(lambda x: graph(x, training=False), input_signature=signature)
-    return lambda frames: function(tf.constant(frames)).numpy()
+    return lambda face_inputs: function(tf.constant(face_inputs)).numpy()
 
 
-class EmotionModel(FrameModel):
+class EmotionModel(FaceModel):
     """Wraps a keras model whose output is logits; probabilities use the config's temperature and TTA.
 
-    labels, input_shape, frame_shape, preprocess(), network_inputs() and predict_in_batches() come from
-    fer.runtime.base.FrameModel, which the exported (ONNX / LiteRT) models share.
+    labels, input_shape, face_input_shape, preprocess(), network_inputs() and predict_in_batches() come from
+    fer.runtime.base.FaceModel, which the exported (ONNX / LiteRT) models share.
     """
 
     def __init__(self, model: keras.Model, config: ModelConfig, source: str = "") -> None:
@@ -118,25 +118,25 @@ class EmotionModel(FrameModel):
                 function = self._logit_functions.get(tta)
                 if function is None:
                     graph = build_serving_model(self.model, self.config, tta, probabilities=False)
-                    function = _compiled(graph, self.config.frame_shape)
+                    function = _compiled(graph, self.config.face_input_shape)
                     self._logit_functions[tta] = function
         return function
 
-    def logits(self, frames: np.ndarray, tta: str | None = None) -> np.ndarray:
-        """Mean logits over the TTA views (config.tta unless given) for a batch of frames, one model call."""
-        frames = self.check_frames(frames)
-        if frames.shape[0] == 0:
+    def logits(self, face_inputs: np.ndarray, tta: str | None = None) -> np.ndarray:
+        """Mean logits over the TTA views (config.tta unless given) for a batch of face inputs, one model call."""
+        face_inputs = self.check_face_inputs(face_inputs)
+        if face_inputs.shape[0] == 0:
             return np.zeros((0, self.config.num_classes), dtype=np.float32)
-        return self._logit_function(tta or self.config.tta)(frames)
+        return self._logit_function(tta or self.config.tta)(face_inputs)
 
-    def predict_proba(self, frames: np.ndarray, tta: str | None = None,
+    def predict_proba(self, face_inputs: np.ndarray, tta: str | None = None,
                       temperature: float | None = None) -> np.ndarray:
-        """Calibrated probabilities (N, num_classes) for a batch of frames."""
+        """Calibrated probabilities (N, num_classes) for a batch of face inputs."""
         temperature = self.config.temperature if temperature is None else temperature
-        return softmax(self.logits(frames, tta) / temperature)
+        return softmax(self.logits(face_inputs, tta) / temperature)
 
     def serving_model(self, tta: str | None = None) -> keras.Model:
-        """The Keras graph frames -> probabilities (TTA, temperature and softmax inside), e.g. to export."""
+        """The Keras graph face inputs -> probabilities (TTA, temperature and softmax inside), e.g. to export."""
         return build_serving_model(self.model, self.config, tta or self.config.tta)
 
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from fer.model.config import CONFIG_FILE, ModelConfig
 from fer.errors import ModelSourceError
-from fer.runtime.base import FrameModel, average_views, softmax, test_time_views, view_offsets
+from fer.runtime.base import FaceModel, average_views, softmax, test_time_views, view_offsets
 
 RUNTIME_KEY = "onnx"
 NETWORK_FILE = "model.onnx"
@@ -83,7 +83,7 @@ def open_session(path: Path, threads: int | None = None):
         raise ModelSourceError(f"{path}: ONNX Runtime cannot load it ({type(error).__name__}: {error})") from None
 
 
-class OnnxModel(FrameModel):
+class OnnxModel(FaceModel):
     """A model folder served by ONNX Runtime: labels, config, preprocess(), logits(), predict_proba(),
     predict_in_batches(), warm_up() like the Keras EmotionModel; explanations use keras_model().
 
@@ -130,22 +130,22 @@ class OnnxModel(FrameModel):
         """The network alone on (N, *input_shape) inputs: one session call."""
         return self.session.run([self.output_name], {self.input_name: np.asarray(inputs, np.float32)})[0]
 
-    def logits(self, frames: np.ndarray, tta: str | None = None) -> np.ndarray:
+    def logits(self, face_inputs: np.ndarray, tta: str | None = None) -> np.ndarray:
         """Mean logits over the TTA views (config.tta unless given): every face and view in one call."""
         tta = tta or self.config.tta
-        frames = self.check_frames(frames)
-        if frames.shape[0] == 0:
+        face_inputs = self.check_face_inputs(face_inputs)
+        if face_inputs.shape[0] == 0:
             return np.zeros((0, self.config.num_classes), np.float32)
         views = len(view_offsets(self.config, tta))
-        return average_views(self.network_logits(test_time_views(frames, self.config, tta)), views)
+        return average_views(self.network_logits(test_time_views(face_inputs, self.config, tta)), views)
 
-    def predict_proba(self, frames: np.ndarray, tta: str | None = None,
+    def predict_proba(self, face_inputs: np.ndarray, tta: str | None = None,
                       temperature: float | None = None) -> np.ndarray:
         temperature = self.config.temperature if temperature is None else temperature
-        return softmax(self.logits(frames, tta) / temperature).astype(np.float32)
+        return softmax(self.logits(face_inputs, tta) / temperature).astype(np.float32)
 
-    def class_activation_maps(self, frames: np.ndarray, classes: Sequence[int]) -> np.ndarray:
-        """Grad-CAM of one class per face, (N, *frame_shape[:2]) in 0..1, from one forward pass: for a network
+    def class_activation_maps(self, face_inputs: np.ndarray, classes: Sequence[int]) -> np.ndarray:
+        """Grad-CAM of one class per face, (N, *face_input_shape[:2]) in 0..1, from one forward pass: for a network
         ending in global average pooling and its logits layer it is the ReLU of the class's weighted feature
         maps (the "class_maps" output), upsampled to the network's input, normalized per face and placed in
         the frame (zero outside the center the network sees), as fer.explain's Grad-CAM places its maps."""
@@ -154,16 +154,16 @@ class OnnxModel(FrameModel):
         if not self.has_class_maps:
             raise ModelSourceError(f"{self.path.name} has no class maps (only networks ending in global average "
                                    "pooling have them); use fer.explain.Explainer for Grad-CAM")
-        frames = self.check_frames(frames)
+        face_inputs = self.check_face_inputs(face_inputs)
         classes = [int(c) for c in classes]
-        if len(classes) != len(frames):
-            raise ValueError(f"got {len(classes)} classes for {len(frames)} faces")
-        frame_h, frame_w = self.config.frame_shape[:2]
+        if len(classes) != len(face_inputs):
+            raise ValueError(f"got {len(classes)} classes for {len(face_inputs)} faces")
+        frame_h, frame_w = self.config.face_input_shape[:2]
         height, width = self.config.input_shape[:2]
-        result = np.zeros((len(frames), frame_h, frame_w), np.float32)
-        if not len(frames):
+        result = np.zeros((len(face_inputs), frame_h, frame_w), np.float32)
+        if not len(face_inputs):
             return result
-        inputs = test_time_views(frames, self.config, "none")
+        inputs = test_time_views(face_inputs, self.config, "none")
         maps = self.session.run([CLASS_MAPS], {self.input_name: inputs})[0]
         top, left = (frame_h - height) // 2, (frame_w - width) // 2
         for index, (face_maps, target) in enumerate(zip(maps, classes)):

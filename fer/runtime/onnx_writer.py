@@ -110,15 +110,15 @@ def _versions() -> dict[str, str]:
     return versions
 
 
-def write_onnx(model, folder: str | Path, check_frames: np.ndarray, check_source: str,
+def write_onnx(model, folder: str | Path, check_face_inputs: np.ndarray, check_source: str,
                calibration_frames: np.ndarray | None = None) -> dict[str, Any]:
     """Export `model` (an EmotionModel of the folder) to folder/model.onnx, check it against Keras on
-    `check_frames` (preprocess() output) under every TTA mode, and record it in the folder's config.json.
+    `check_face_inputs` (preprocess() output) under every TTA mode, and record it in the folder's config.json.
     With `calibration_frames`, also write model.int8.onnx (its agreement is recorded, not required).
     Raises ModelSourceError when the float export differs from Keras by more than TOLERANCE."""
     folder = Path(folder)
     config = model.config
-    check_frames = np.asarray(check_frames)
+    check_face_inputs = np.asarray(check_face_inputs)
     path = folder / NETWORK_FILE
     with tempfile.TemporaryDirectory(dir=folder) as staging:
         staged = Path(staging) / NETWORK_FILE
@@ -131,9 +131,9 @@ def write_onnx(model, folder: str | Path, check_frames: np.ndarray, check_source
         config.runtimes[RUNTIME_KEY] = record
         staged.replace(path)
     onnx_model = OnnxModel(folder, config)
-    check = agreement(model, onnx_model, check_frames)
+    check = agreement(model, onnx_model, check_face_inputs)
     worst = max(figures["max_abs_difference"] for figures in check.values())
-    record.update(checked_on=f"{len(check_frames)} {check_source}", tolerance=TOLERANCE, max_abs_difference=worst,
+    record.update(checked_on=f"{len(check_face_inputs)} {check_source}", tolerance=TOLERANCE, max_abs_difference=worst,
                   modes=check, written=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                   versions=_versions())
     if worst > TOLERANCE:
@@ -148,7 +148,7 @@ def write_onnx(model, folder: str | Path, check_frames: np.ndarray, check_source
         record["int8"] = {"file": INT8_FILE, "sha256": file_sha256(int8_path),
                           "calibrated_on": f"{len(inputs)} faces"}
         int8_model = OnnxModel(folder, config, precision="int8")
-        record["int8"]["modes"] = agreement(model, int8_model, check_frames)
+        record["int8"]["modes"] = agreement(model, int8_model, check_face_inputs)
     config.save(folder / CONFIG_FILE)
     return record
 

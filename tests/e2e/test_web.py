@@ -223,7 +223,7 @@ def python_recognizer(site: Path, model: str):
 
 
 def classify_in_page(page, frames: np.ndarray, tta: str | None = None) -> dict:
-    """The page's model alone on (N, *frame_shape) uint8 frames: {logits, probabilities} as arrays."""
+    """The page's model alone on (N, *face_input_shape) uint8 frames: {logits, probabilities} as arrays."""
     data = base64.b64encode(np.ascontiguousarray(frames, np.uint8).tobytes()).decode("ascii")
     got = page.evaluate("([args]) => window.ferPrivate.classifyFrames(...args)", [[data, len(frames), tta]])
     return {key: np.array(value, np.float64) for key, value in got.items()}
@@ -234,7 +234,7 @@ def comparison_frames(model) -> np.ndarray:
     from fer.pipeline import Recognizer
 
     faces = Recognizer(model).analyze(grid()).inputs
-    noise = np.random.default_rng(0).integers(0, 256, (4, *model.frame_shape), dtype=np.uint8)
+    noise = np.random.default_rng(0).integers(0, 256, (4, *model.face_input_shape), dtype=np.uint8)
     return np.concatenate([faces, noise])
 
 
@@ -277,7 +277,7 @@ def test_the_page_views_and_precision_choice_are_python_s(page, site, settings):
             except ValueError:
                 assert "crop_pct" in got["error"], got
                 continue
-            assert got == {"shape": config.frame_shape, "views": views}, (data["crop_pct"], tta)
+            assert got == {"shape": config.face_input_shape, "views": views}, (data["crop_pct"], tta)
     record = configs[0]["runtimes"]["onnx"]
     choose = """([config, asked]) => import('./pipeline.js').then((m) => {
         try { return m.onnxFile(config, asked); } catch (error) { return {error: error.message}; } })"""
@@ -302,7 +302,7 @@ def test_the_page_model_is_python_s_onnx_model(model_pages, site, settings):
         page, model = model_pages(entry["name"]), python_model(site, entry["name"])
         info = page.evaluate("window.ferPrivate.model")
         assert info["name"] == entry["name"] and info["precision"] == "float32" and info["file"] == "model.onnx"
-        assert info["tta"] == settings["stream"]["tta"] and info["frameShape"] == list(model.frame_shape)
+        assert info["tta"] == settings["stream"]["tta"] and info["frameShape"] == list(model.face_input_shape)
         frames = comparison_frames(model)
         modes = ["none", "flip"] + (["ten_crop"] if model.config.crop_pct < 1 else [])
         for tta in [None, *modes]:  # None: the webcam's mode, the page's own
@@ -407,7 +407,7 @@ def gap_page(browser, gap_static_site):
 
 
 def gradcam_in_page(page, frames: np.ndarray, tta: str | None = None) -> dict:
-    """The page's Grad-CAM of each frame's predicted class: {classes, maps (N, *frame_shape[:2])}."""
+    """The page's Grad-CAM of each frame's predicted class: {classes, maps (N, *face_input_shape[:2])}."""
     data = base64.b64encode(np.ascontiguousarray(frames, np.uint8).tobytes()).decode("ascii")
     got = page.evaluate("([args]) => window.ferPrivate.gradCamFrames(...args)", [[data, len(frames), tta]])
     maps = np.array(got["maps"], np.float32).reshape(len(frames), *frames.shape[1:3])
@@ -449,8 +449,8 @@ def test_the_camera_path_makes_grad_cam_from_the_same_model_call(gap_page, gap_s
     assert len(got["faces"]) == len(got["cams"]) == 4
     targets = [cam["target"] for cam in got["cams"]]
     assert targets == [int(np.argmax(face["probabilities"])) for face in got["faces"]]
-    inputs = np.array(got["inputs"], np.uint8).reshape(-1, *model.frame_shape)
-    maps = np.array([cam["map"] for cam in got["cams"]], np.float32).reshape(-1, *model.frame_shape[:2])
+    inputs = np.array(got["inputs"], np.uint8).reshape(-1, *model.face_input_shape)
+    maps = np.array([cam["map"] for cam in got["cams"]], np.float32).reshape(-1, *model.face_input_shape[:2])
     difference, _ = compare_maps(maps, model.class_activation_maps(inputs, targets), "camera path")
     assert got["timings"]["cam"] >= 0
     plain = in_page(gap_page, "analyzeRGB", image)
@@ -498,7 +498,7 @@ def test_a_model_without_class_maps_says_grad_cam_needs_global_pooling(page, sit
     assert page.is_disabled("#gradcam") and page.is_hidden("#cam-strip")
     assert "Grad-CAM needs a global-pooling model" in page.inner_text("#cam-note")
     assert page.evaluate("window.ferPrivate.stats().gradCam") == "unsupported"
-    frames = np.zeros((1, *model.frame_shape), np.uint8)
+    frames = np.zeros((1, *model.face_input_shape), np.uint8)
     with pytest.raises(sync_api.Error, match="Grad-CAM needs a global-pooling model"):
         gradcam_in_page(page, frames)
 

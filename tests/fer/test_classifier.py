@@ -29,7 +29,7 @@ def network(model, images: np.ndarray) -> np.ndarray:
 
 
 def test_frames_are_the_shared_preprocessing_and_their_centre_is_the_training_validation_input(crop_model, frames):
-    assert frames.shape == (5, 48, 48, 1) and crop_model.frame_shape == (48, 48, 1)
+    assert frames.shape == (5, 48, 48, 1) and crop_model.face_input_shape == (48, 48, 1)
     faces = list(np.random.default_rng(1).integers(0, 256, (5, 120, 100, 3), dtype=np.uint8))
     # training/train.py scores validation faces with preprocess_faces(..., crop_pct): the same center.
     validation = preprocess_faces(faces, crop_model.input_shape, crop_pct=crop_model.config.crop_pct)
@@ -65,11 +65,11 @@ def test_view_offsets_and_config_checks(crop_model, tiny_model):
         view_offsets(tiny_model.config, "ten_crop")
     with pytest.raises(ValueError, match="tta must be one of"):
         crop_model.logits(np.zeros((1, 48, 48, 1)), "twelve")
-    with pytest.raises(ValueError, match="frames of shape"):
+    with pytest.raises(ValueError, match="face inputs of shape"):
         crop_model.logits(np.zeros((1, 40, 40, 1)))
     legacy = ModelConfig.from_dict({"architecture": "cnn", "labels": ["a", "b"], "input_shape": [48, 48, 1],
                                     "last_conv_layer": "x", "flip_tta": False})
-    assert legacy.tta == "none" and legacy.crop_pct == 1.0 and legacy.frame_shape == [48, 48, 1]
+    assert legacy.tta == "none" and legacy.crop_pct == 1.0 and legacy.face_input_shape == [48, 48, 1]
 
 
 def test_threads_calling_a_new_mode_at_once_build_its_graph_once(tmp_path, monkeypatch):
@@ -88,7 +88,7 @@ def test_threads_calling_a_new_mode_at_once_build_its_graph_once(tmp_path, monke
         return build(*args, **kwargs)
 
     monkeypatch.setattr(classifier, "build_serving_model", slow_build)
-    frames = np.zeros((2, *model.frame_shape), np.uint8)
+    frames = np.zeros((2, *model.face_input_shape), np.uint8)
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(lambda _: model.predict_proba(frames, tta="flip"), range(8)))
     assert len(built) == 1

@@ -199,7 +199,7 @@ def test_crop_models_map_the_whole_frame_with_zeros_outside_the_centre(tmp_path)
 
     folder = make_model_folder(tmp_path / "crop", input_size=40)
     config = ModelConfig.load(folder / "config.json")
-    assert config.frame_shape == [48, 48, 1]
+    assert config.face_input_shape == [48, 48, 1]
     model = load_model(folder)
     frame = np.random.default_rng(0).integers(0, 255, (48, 48, 1), dtype=np.uint8)
     heatmap = Explainer(model).explain(frame, "saliency", 0)

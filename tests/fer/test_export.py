@@ -25,9 +25,9 @@ def crop_model(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def check_frames(crop_model):
+def check_face_inputs(crop_model):
     """Faces from examples/ plus noise frames (raw 0..255 pixels, as the exports take them)."""
-    noise = np.random.default_rng(0).integers(0, 256, (8, *crop_model.frame_shape), dtype=np.uint8)
+    noise = np.random.default_rng(0).integers(0, 256, (8, *crop_model.face_input_shape), dtype=np.uint8)
     return np.concatenate([export.example_faces(crop_model)[:24], noise])
 
 
@@ -42,21 +42,21 @@ def test_exports_default_to_every_tta_mode_the_model_serves(crop_model, tiny_mod
     assert export.supported_modes(tiny_model) == ["none", "flip"]
 
 
-def test_onnx_export_serves_its_tta_modes_within_tolerance(crop_model, onnx_export, check_frames):
+def test_onnx_export_serves_its_tta_modes_within_tolerance(crop_model, onnx_export, check_face_inputs):
     assert onnx_export.tta_modes == ("flip", "ten_crop")
-    assert onnx_export.frame_shape == (48, 48, 1) and onnx_export.labels == crop_model.labels
+    assert onnx_export.face_input_shape == (48, 48, 1) and onnx_export.labels == crop_model.labels
     for mode in onnx_export.tta_modes:
-        expected = crop_model.predict_proba(check_frames, tta=mode)
-        np.testing.assert_allclose(onnx_export.predict_proba(check_frames, tta=mode), expected, atol=TOLERANCE)
-        np.testing.assert_allclose(onnx_export.logits(check_frames, tta=mode), crop_model.logits(check_frames, mode),
+        expected = crop_model.predict_proba(check_face_inputs, tta=mode)
+        np.testing.assert_allclose(onnx_export.predict_proba(check_face_inputs, tta=mode), expected, atol=TOLERANCE)
+        np.testing.assert_allclose(onnx_export.logits(check_face_inputs, tta=mode), crop_model.logits(check_face_inputs, mode),
                                    atol=1e-3)
     # Another temperature comes from the exported logits, as EmotionModel computes it.
-    np.testing.assert_allclose(onnx_export.predict_proba(check_frames, "flip", temperature=2.0),
-                               crop_model.predict_proba(check_frames, "flip", temperature=2.0), atol=TOLERANCE)
+    np.testing.assert_allclose(onnx_export.predict_proba(check_face_inputs, "flip", temperature=2.0),
+                               crop_model.predict_proba(check_face_inputs, "flip", temperature=2.0), atol=TOLERANCE)
     # The default mode is the config's, and any batch size works, including none.
-    np.testing.assert_allclose(onnx_export.predict_proba(check_frames[:3]),
-                               crop_model.predict_proba(check_frames[:3]), atol=TOLERANCE)
-    assert onnx_export.predict_proba(check_frames[:0]).shape == (0, 7)
+    np.testing.assert_allclose(onnx_export.predict_proba(check_face_inputs[:3]),
+                               crop_model.predict_proba(check_face_inputs[:3]), atol=TOLERANCE)
+    assert onnx_export.predict_proba(check_face_inputs[:0]).shape == (0, 7)
 
 
 def test_export_folder_carries_the_config_and_a_manifest(crop_model, onnx_export):
@@ -74,14 +74,14 @@ def test_config_file_name_matches_the_model_folder():
     assert CONFIG_FILE == MODEL_FOLDER_CONFIG
 
 
-def test_litert_export_agrees_with_keras(crop_model, check_frames, tmp_path):
+def test_litert_export_agrees_with_keras(crop_model, check_face_inputs, tmp_path):
     exported = ExportedModel(export.export_model(crop_model, tmp_path / "litert", "litert", modes=["ten_crop"]))
     assert exported.tta_modes == ("ten_crop",) and exported.format == "litert"
-    for batch in (check_frames, check_frames[:1], check_frames[:5]):  # the interpreter resizes per batch
+    for batch in (check_face_inputs, check_face_inputs[:1], check_face_inputs[:5]):  # the interpreter resizes per batch
         np.testing.assert_allclose(exported.predict_proba(batch, "ten_crop"),
                                    crop_model.predict_proba(batch, "ten_crop"), atol=TOLERANCE)
     with pytest.raises(ValueError, match="serves tta ten_crop, not 'flip'; export the model again with --tta"):
-        exported.predict_proba(check_frames, "flip")
+        exported.predict_proba(check_face_inputs, "flip")
 
 
 def test_cli_int8_export_calibrates_checks_and_reports(tiny_model_dir, tmp_path, capsys):
@@ -152,18 +152,18 @@ def test_a_corrupt_graph_file_is_a_model_source_error(onnx_export, tmp_path):
     model = load_model(folder)
     with pytest.raises(ModelSourceError, match="ONNX Runtime cannot load it"):
         model.predict_proba(np.zeros((1, 48, 48, 1), np.uint8), "flip")
-    with pytest.raises(ValueError, match=r"expected a batch of frames of shape \(N, 48, 48, 1\)"):
+    with pytest.raises(ValueError, match=r"expected a batch of face inputs of shape \(N, 48, 48, 1\)"):
         model.predict_proba(np.zeros((1, 40, 40, 1), np.uint8), "ten_crop")
 
 
-def test_the_keras_reference_is_computed_once_and_reused(crop_model, onnx_export, check_frames, tiny_csv):
+def test_the_keras_reference_is_computed_once_and_reused(crop_model, onnx_export, check_face_inputs, tiny_csv):
     from fer.data import load_dataset
 
-    reference = export.keras_reference(crop_model, check_frames, ["flip"])
-    assert export.agreement(crop_model, onnx_export, check_frames, reference)["flip"]["max_abs_difference"] <= TOLERANCE
+    reference = export.keras_reference(crop_model, check_face_inputs, ["flip"])
+    assert export.agreement(crop_model, onnx_export, check_face_inputs, reference)["flip"]["max_abs_difference"] <= TOLERANCE
     # A given reference is what the export is compared with (here a wrong one), and modes it lacks are computed.
     wrong = {"flip": np.zeros_like(reference["flip"])}
-    checked = export.agreement(crop_model, onnx_export, check_frames, wrong)
+    checked = export.agreement(crop_model, onnx_export, check_face_inputs, wrong)
     assert checked["flip"]["max_abs_difference"] > 0.1 and checked["ten_crop"]["max_abs_difference"] <= TOLERANCE
     test = load_dataset(tiny_csv, "PublicTest")
     keras_scores = export.scores(crop_model, test)

@@ -13,7 +13,7 @@ MOVED = {
     "fer.preprocessing": ("fer.model.preprocessing", "preprocess_face"),
     "fer.hub": ("fer.model.sources", "load_model"),
     "fer.models": ("fer.model.architectures", "build_model"),
-    "fer.inference": ("fer.runtime.base", "FrameModel"),
+    "fer.inference": ("fer.runtime.base", "FaceModel"),
     "fer.exported": ("fer.runtime.export", "ExportedModel"),
     "fer.classifier": ("fer.runtime.keras", "EmotionModel"),
     "fer.model_folder": ("fer.runtime.keras", "load_model_folder"),

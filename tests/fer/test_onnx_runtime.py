@@ -25,7 +25,7 @@ def onnx_crop_dir(tmp_path_factory):
 def test_a_folder_with_its_export_loads_on_onnx_runtime_and_agrees_with_keras(onnx_crop_dir):
     served, keras_model = load_model(onnx_crop_dir), load_model(onnx_crop_dir, runtime="keras")
     assert isinstance(served, OnnxModel) and type(keras_model).__name__ == "EmotionModel"
-    frames = np.random.default_rng(1).integers(0, 256, (7, *served.frame_shape), dtype=np.uint8)
+    frames = np.random.default_rng(1).integers(0, 256, (7, *served.face_input_shape), dtype=np.uint8)
     for tta in ("none", "flip", "ten_crop"):
         np.testing.assert_allclose(served.predict_proba(frames, tta=tta), keras_model.predict_proba(frames, tta=tta),
                                    atol=TOLERANCE)
@@ -39,7 +39,7 @@ def test_all_faces_and_views_of_an_image_are_one_network_call(onnx_crop_dir, mon
     calls = []
     original = model.network_logits
     monkeypatch.setattr(model, "network_logits", lambda inputs: calls.append(len(inputs)) or original(inputs))
-    frames = np.zeros((3, *model.frame_shape), np.uint8)
+    frames = np.zeros((3, *model.face_input_shape), np.uint8)
     assert model.predict_proba(frames, tta="ten_crop").shape == (3, len(model.labels))
     assert calls == [30]  # 3 faces x 10 views
 
@@ -70,7 +70,7 @@ def test_explanations_of_an_onnx_served_model_use_its_keras_network(onnx_crop_di
     explainer = Explainer(served)
     assert explainer.model is served.keras_model()
     heatmap = explainer.explain(analysis.inputs[0], "gradcam", 0)
-    assert heatmap.shape == tuple(served.frame_shape[:2])
+    assert heatmap.shape == tuple(served.face_input_shape[:2])
 
 
 def test_an_export_folder_gets_a_clear_message_from_the_explainer(tiny_model, tmp_path):
@@ -89,7 +89,7 @@ def test_every_shipped_model_serves_its_checked_export(name, face_photo_path):
     assert isinstance(served, OnnxModel)
     frames = Recognizer(keras_model).analyze(face_photo_path).inputs
     frames = np.concatenate([frames, frames[:, :, ::-1], np.random.default_rng(0).integers(
-        0, 256, (4, *served.frame_shape), dtype=np.uint8)])
+        0, 256, (4, *served.face_input_shape), dtype=np.uint8)])
     for tta in ("none", "flip") + (("ten_crop",) if served.config.crop_pct < 1 else ()):
         np.testing.assert_allclose(served.predict_proba(frames, tta=tta), keras_model.predict_proba(frames, tta=tta),
                                    atol=TOLERANCE)
@@ -110,11 +110,11 @@ def test_a_global_pooling_network_explains_itself_in_one_forward_pass(tmp_path, 
     assert served.has_class_maps
     analysis = Recognizer(served).analyze(face_photo_path)
     frames = np.concatenate([analysis.inputs, np.random.default_rng(2).integers(
-        0, 256, (3, *served.frame_shape), dtype=np.uint8)])
+        0, 256, (3, *served.face_input_shape), dtype=np.uint8)])
     classes = [0, 3, 5, 6]
     ours = served.class_activation_maps(frames, classes)
     reference = Explainer(served).explain_batch(frames, "gradcam", classes)
-    assert ours.shape == reference.shape == (4, *served.frame_shape[:2])
+    assert ours.shape == reference.shape == (4, *served.face_input_shape[:2])
     compared = 0
     for got, want in zip(ours, reference):
         if not want.any():  # no positive evidence for the class: both say so

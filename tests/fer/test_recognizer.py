@@ -125,7 +125,7 @@ def test_predict_returns_fer_compatible_dicts_with_landmarks(recognizer, face_ph
 def test_analysis_returns_what_every_caller_needs(recognizer, face_photo):
     analysis = recognizer.analyze(face_photo)
     assert analysis.found == analysis.kept == 1 and analysis.labels == recognizer.labels
-    assert analysis.inputs.shape == (1, *recognizer.model.frame_shape) and analysis.inputs.dtype == np.uint8
+    assert analysis.inputs.shape == (1, *recognizer.model.face_input_shape) and analysis.inputs.dtype == np.uint8
     assert analysis.probabilities.shape == (1, len(recognizer.labels))
     crop = analysis.crops[0]
     assert crop.shape[0] == crop.shape[1] > 100

@@ -20,7 +20,7 @@ def test_crop_training_writes_a_ten_crop_model_scored_every_way(tiny_csv, tmp_pa
     assert main(args) == 0
     model = load_model(tmp_path / "model")
     config = model.config
-    assert config.input_shape == [40, 40, 1] and config.frame_shape == [48, 48, 1]
+    assert config.input_shape == [40, 40, 1] and config.face_input_shape == [48, 48, 1]
     assert config.crop_pct == pytest.approx(40 / 48)
     by_tta = config.metrics["accuracy_by_tta"]
     assert set(by_tta) == {"none", "flip", "ten_crop"}
