@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import Callable
 
 import keras
 import numpy as np
 
 from training.augment import Augmentation, augment_batch, random_inputs
+from training.teachers import mix_targets
 
 __all__ = ["Augmentation", "augment_batch", "BALANCE_MODES", "balanced_indices", "class_weights", "FaceBatches",
            "make_dataset", "MIX_MODES", "mix_batch"]
@@ -67,7 +69,8 @@ class FaceBatches(keras.utils.PyDataset):
     def __init__(self, images: np.ndarray, targets: np.ndarray, batch_size: int, training: bool,
                  augmentation: Augmentation | None = None, sample_weights: np.ndarray | None = None,
                  seed: int = 0, output_size: tuple[int, int] | None = None, epoch: int = 0,
-                 drop_remainder: bool = False, workers: int = 1, mix: str = "none", mix_alpha: float = 0.0) -> None:
+                 drop_remainder: bool = False, workers: int = 1, mix: str = "none", mix_alpha: float = 0.0,
+                 teacher: Callable[[np.ndarray], np.ndarray] | None = None, teacher_weight: float = 0.0) -> None:
         super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=8)
         if len(images) != len(targets) or (sample_weights is not None and len(sample_weights) != len(images)):
             raise ValueError(f"images, targets and sample weights differ in length: {len(images)}, {len(targets)}, "
@@ -84,6 +87,9 @@ class FaceBatches(keras.utils.PyDataset):
         if mix != "none" and not mix_alpha > 0:
             raise ValueError(f"{mix} needs a positive alpha, got {mix_alpha}")
         self.mix, self.mix_alpha = (mix, float(mix_alpha)) if training else ("none", 0.0)
+        if teacher is not None and not 0.0 <= teacher_weight <= 1.0:
+            raise ValueError(f"teacher weight must be in [0, 1], got {teacher_weight}")
+        self.teacher, self.teacher_weight = (teacher, float(teacher_weight)) if training else (None, 0.0)
         self._order = self._epoch_order()
         if self.augmentation is not None:
             self._augment = compiled(functools.partial(augment_batch, augmentation=self.augmentation,
@@ -109,6 +115,8 @@ class FaceBatches(keras.utils.PyDataset):
         if self.mix != "none":
             images, targets = mix_batch(images, targets, self.mix, self.mix_alpha,
                                         np.random.default_rng([self.seed, self.epoch, index, 1]))
+        if self.teacher is not None:  # after augmentation and mixing: the teacher scores what the student sees
+            targets = mix_targets(targets, self.teacher(images), self.teacher_weight)
         batch = (images, targets)
         return batch if self.sample_weights is None else (*batch, self.sample_weights[rows])
 
@@ -146,7 +154,12 @@ def make_dataset(
     drop_remainder: bool = False,
     mix: str = "none",
     mix_alpha: float = 0.0,
+    teacher: Callable[[np.ndarray], np.ndarray] | None = None,
+    teacher_weight: float = 0.0,
 ) -> FaceBatches:
-    """Batches of in-memory faces for model.fit(); `epoch` is the first epoch served (so a resumed run draws anew)."""
+    """Batches of in-memory faces for model.fit(); `epoch` is the first epoch served (so a resumed run draws anew).
+    `teacher` (e.g. training.teachers.OnlineTeacher) gives probabilities for each finished training batch, mixed
+    into its targets with `teacher_weight`."""
     return FaceBatches(images, targets, batch_size, training, augmentation, sample_weights, seed, output_size,
-                       epoch, drop_remainder, mix=mix, mix_alpha=mix_alpha)
+                       epoch, drop_remainder, mix=mix, mix_alpha=mix_alpha, teacher=teacher,
+                       teacher_weight=teacher_weight)

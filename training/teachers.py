@@ -1,7 +1,9 @@
-"""Soft training targets from teacher models (distillation): each teacher's calibrated probabilities on the
-training faces, with its own preprocessing and test-time augmentation, put in the student's label order and
-averaged over teachers. A run computes them once and keeps them in its directory, so a resumed run trains on
-the same targets."""
+"""Soft training targets from teacher models (distillation), in the student's label order and averaged over
+teachers. Two ways: "fixed" targets are each teacher's calibrated probabilities on the training faces (its own
+preprocessing and test-time augmentation), computed once and kept in the run directory so a resumed run trains on
+the same targets; an "online" teacher scores every augmented and mixed training batch as the student sees it
+(consistent teaching: Beyer et al. 2022, "Knowledge distillation: a good teacher is patient and consistent"), so
+the targets follow the crops, erasing and CutMix instead of describing the clean face."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+
+from fer.runtime.base import softmax
 
 from fer.errors import FerError
 from fer.model.sources import load_model
@@ -66,3 +70,41 @@ def mix_targets(labels: np.ndarray, teacher: np.ndarray, weight: float) -> np.nd
     if labels.shape != teacher.shape:
         raise ValueError(f"targets {labels.shape} and teacher probabilities {teacher.shape} differ in shape")
     return ((1.0 - weight) * labels + weight * teacher).astype(np.float32)
+
+
+class OnlineTeacher:
+    """Calibrated probabilities of one or more teachers on network inputs (the student's augmented batches), in
+    the student's label order. Teachers run on ONNX Runtime where their folder has a checked export (one thread:
+    the student's training holds the cores), else on Keras."""
+
+    def __init__(self, sources: Sequence[str], student_labels: Sequence[str], input_shape: Sequence[int]) -> None:
+        if not sources:
+            raise ValueError("no teacher given")
+        self.teachers = []
+        for source in sources:
+            teacher = load_model(source)
+            if tuple(teacher.input_shape) != tuple(input_shape):
+                raise FerError(f"an online teacher must take the student's input {tuple(input_shape)}; "
+                               f"{source} takes {tuple(teacher.input_shape)} (use the fixed targets instead)")
+            if getattr(teacher, "runtime", "") == "onnx":
+                from fer.runtime.onnx import OnnxModel
+
+                teacher = OnnxModel(teacher.folder, teacher.config, source=source, threads=1)
+            self.teachers.append((teacher, label_columns(teacher.labels, student_labels, source)))
+
+    def __call__(self, inputs: np.ndarray) -> np.ndarray:
+        total = 0.0
+        for teacher, columns in self.teachers:
+            probabilities = softmax(network_logits(teacher, inputs) / teacher.config.temperature)[:, columns]
+            total = total + probabilities / np.maximum(probabilities.sum(axis=1, keepdims=True), 1e-12)
+        return (total / len(self.teachers)).astype(np.float32)
+
+
+def network_logits(teacher, inputs: np.ndarray) -> np.ndarray:
+    """The teacher network alone (no TTA) on (N, *input_shape) float inputs with raw 0-255 pixels."""
+    if hasattr(teacher, "network_logits"):
+        return np.asarray(teacher.network_logits(inputs), np.float64)
+    import keras
+
+    return np.asarray(keras.ops.convert_to_numpy(teacher.model(np.asarray(inputs, np.float32), training=False)),
+                      np.float64)

@@ -31,7 +31,7 @@ from training.distribute import (MULTI_PROCESS_BACKENDS, SUPPORTED_BACKENDS, dat
                                  join_processes, process_part, process_share)
 from training.run_state import STATE_FILE, read_run_state  # noqa: E402
 from training.schedules import WarmupCosine  # noqa: E402
-from training.teachers import cached_teacher_targets, mix_targets  # noqa: E402
+from training.teachers import OnlineTeacher, cached_teacher_targets, mix_targets  # noqa: E402
 
 RESUME_FILE = "last.keras"
 PAUSE_FILE = "PAUSE"  # while this file is in the run directory, training waits between batches
@@ -79,6 +79,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                             "(repeat for an ensemble; computed once per run)")
     model.add_argument("--teacher-weight", type=float, default=0.5,
                        help="share of the teachers' probabilities in the training targets (the rest: the labels)")
+    model.add_argument("--teacher-mode", choices=("fixed", "online"), default="fixed",
+                       help="fixed: the teachers' probabilities on the clean training faces, computed once; online: "
+                            "the teachers score every augmented (and mixed) batch as the student sees it "
+                            "(consistent teaching; needs teachers with the student's input size)")
     model.add_argument("--frozen-epochs", type=int, default=2, help="transfer models: epochs with a frozen backbone")
     model.add_argument("--finetune-lr-factor", type=float, default=0.1)
     optim = parser.add_argument_group("optimization")
@@ -376,7 +380,12 @@ def _train(args: argparse.Namespace, devices: int, state_path: Path, resume_path
     # Split over several devices every batch must divide evenly: drop the last partial training batch, and
     # leave the last few validation rows (fewer than the device count) out of val_loss and val_accuracy.
     train_targets = targets_of(train_set, args)
-    if args.teacher:
+    online_teacher = None
+    if args.teacher and args.teacher_mode == "online":
+        online_teacher = OnlineTeacher(args.teacher, train_set.label_names, input_shape)
+        print(f"teachers {', '.join(args.teacher)} online: weight {args.teacher_weight:g} on every augmented "
+              "batch", flush=True)
+    elif args.teacher:
         teacher = cached_teacher_targets(args.run_dir, args.teacher, train_set.images, train_set.label_names)
         train_targets = mix_targets(train_targets, teacher, args.teacher_weight)
         agreement = float(np.mean(np.argmax(teacher, axis=1) == train_set.labels))
@@ -391,7 +400,8 @@ def _train(args: argparse.Namespace, devices: int, state_path: Path, resume_path
                                        augmentation, weights, args.seed * count + index,
                                        output_size=tuple(input_shape[:2]), epoch=state["epochs_completed"],
                                        drop_remainder=devices > 1,
-                                       mix=args.mix, mix_alpha=args.mix_alpha)
+                                       mix=args.mix, mix_alpha=args.mix_alpha, teacher=online_teacher,
+                                       teacher_weight=args.teacher_weight)
     val_mine = process_part(len(val_images) - len(val_images) % devices, index, count)
     val_data = pipeline.make_dataset(val_images[val_mine], targets_of(val, args)[val_mine], 256 * devices // count,
                                      False)

@@ -77,3 +77,56 @@ def test_training_with_a_teacher(tiny_csv, tiny_model_dir, tmp_path, capsys):
     assert config.training["teacher"] == [str(tiny_model_dir)] and config.training["teacher_weight"] == 0.7
     with pytest.raises(SystemExit):
         main(train_args(tiny_csv, tmp_path / "bad", "--teacher", str(tiny_model_dir), "--teacher-weight", "2"))
+
+
+def test_an_online_teacher_scores_network_inputs_on_either_runtime(tmp_path):
+    from training.teachers import OnlineTeacher
+
+    folder = make_model_folder(tmp_path / "ferplus", labels=FERPLUS_LABELS, seed=2, input_size=40, onnx=True)
+    inputs = np.random.default_rng(1).uniform(0, 255, (5, 40, 40, 1)).astype(np.float32)
+    online = OnlineTeacher([str(folder)], FER2013_LABELS, (40, 40, 1))
+    assert online.teachers[0][0].runtime == "onnx"
+    keras_model = load_model(folder, runtime="keras")
+    logits = np.asarray(keras_model.model(inputs, training=False), np.float64)
+    expected = np.exp(logits / keras_model.config.temperature)[:, label_columns(FERPLUS_LABELS, FER2013_LABELS, "")]
+    expected /= expected.sum(axis=1, keepdims=True)  # contempt dropped, the rest renormalized
+    np.testing.assert_allclose(online(inputs), expected, atol=1e-4)
+    with pytest.raises(FerError, match="student's input"):
+        OnlineTeacher([str(folder)], FER2013_LABELS, (48, 48, 1))
+    keras_only = make_model_folder(tmp_path / "keras-only", labels=FERPLUS_LABELS, seed=2, input_size=40)
+    on_keras = OnlineTeacher([str(keras_only)], FER2013_LABELS, (40, 40, 1))
+    assert not hasattr(on_keras.teachers[0][0], "network_logits")  # the Keras model itself
+    np.testing.assert_allclose(on_keras(inputs), expected, atol=1e-4)  # the same weights (seed 2), the same answer
+
+
+def test_batches_take_the_online_teachers_view_of_what_the_student_sees():
+    from training.pipeline import Augmentation, make_dataset
+
+    images = np.random.default_rng(0).integers(0, 256, (8, 48, 48, 1), dtype=np.uint8)
+    labels = np.eye(3, dtype=np.float32)[np.arange(8) % 3]
+    seen = []
+
+    def teacher(batch):  # a stand-in that records its inputs and votes by mean brightness
+        seen.append(batch.copy())
+        return np.where(batch.mean(axis=(1, 2, 3))[:, None] > 127, [[0, 0, 1]], [[1, 0, 0]]).astype(np.float32)
+
+    batches = make_dataset(images, labels, 4, True, Augmentation(erasing=1.0), output_size=(40, 40),
+                           mix="cutmix", mix_alpha=1.0, teacher=teacher, teacher_weight=0.6)
+    inputs, targets = batches[0]
+    np.testing.assert_array_equal(seen[-1], inputs)  # the augmented, mixed batch itself
+    assert inputs.shape == (4, 40, 40, 1)
+    np.testing.assert_allclose(targets.sum(axis=1), 1.0, atol=1e-6)
+    assert np.all(targets >= 0.6 * teacher(inputs) - 1e-6)
+    plain = make_dataset(images, labels, 4, False, teacher=teacher, teacher_weight=0.6)
+    np.testing.assert_array_equal(plain[0][1], labels[:4])  # validation batches keep their labels
+
+
+def test_training_with_an_online_teacher(tiny_csv, tmp_path, capsys):
+    from training.train import main
+
+    teacher = make_model_folder(tmp_path / "teacher", labels=FER2013_LABELS, seed=3, onnx=True)
+    args = train_args(tiny_csv, tmp_path, "--epochs", "1", "--teacher", str(teacher), "--teacher-mode", "online")
+    assert main(args) == 0
+    assert "online: weight 0.5" in capsys.readouterr().out
+    assert not (tmp_path / "run" / TARGETS_FILE).exists()
+    assert load_model(tmp_path / "model").config.training["teacher_mode"] == "online"
