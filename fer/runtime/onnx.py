@@ -66,6 +66,9 @@ def has_onnx(folder: Path, config: ModelConfig, precision: str = "float32") -> b
     return record is not None and (Path(folder) / str(record.get("file", ""))).is_file()
 
 
+NO_SPINNING = ("session.intra_op.allow_spinning", "0")
+
+
 def open_session(path: Path, threads: int | None = None):
     """An ONNX Runtime CPU session for `path` (ModelSourceError when the runtime or the file is unusable)."""
     try:
@@ -74,6 +77,10 @@ def open_session(path: Path, threads: int | None = None):
         raise ModelSourceError(f"{path.name} needs ONNX Runtime: {INSTALL_HINT}") from None
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3  # errors only
+    # Idle intra-op threads sleep instead of spinning: our calls are short and come between other work (decoding,
+    # detection, Gradio's threads), which spinning threads starve on a 2-core machine (benchmarks section 1, the
+    # CLI row).
+    options.add_session_config_entry(NO_SPINNING[0], NO_SPINNING[1])
     if threads:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1

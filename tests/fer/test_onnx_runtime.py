@@ -12,7 +12,7 @@ from fer.model.config import ModelConfig
 from fer.errors import ModelSourceError
 from fer.model.sources import bundled_models, load_model
 from fer.pipeline import Recognizer
-from fer.runtime.onnx import NETWORK_FILE, OnnxModel
+from fer.runtime.onnx import NETWORK_FILE, NO_SPINNING, OnnxModel
 from fer.runtime.onnx_writer import TOLERANCE
 
 
@@ -32,6 +32,18 @@ def test_a_folder_with_its_export_loads_on_onnx_runtime_and_agrees_with_keras(on
         np.testing.assert_allclose(served.logits(frames, tta=tta), keras_model.logits(frames, tta=tta), atol=1e-4)
     record = ModelConfig.load(onnx_crop_dir / "config.json").runtimes["onnx"]
     assert record["max_abs_difference"] <= TOLERANCE and set(record["modes"]) == {"none", "flip", "ten_crop"}
+
+
+def test_sessions_let_idle_threads_sleep(onnx_crop_dir):
+    from fer.faces.yunet import YuNetFaceDetector
+
+    sessions = [load_model(onnx_crop_dir).session]
+    detector = YuNetFaceDetector()
+    if detector.runtime == "onnx":
+        sessions.append(detector._session)
+    key, value = NO_SPINNING
+    for session in sessions:
+        assert session.get_session_options().get_session_config_entry(key) == value
 
 
 def test_all_faces_and_views_of_an_image_are_one_network_call(onnx_crop_dir, monkeypatch):
