@@ -1,5 +1,9 @@
 """python -m training.model_table [--update README.md]: the README's model table, from each models/*/config.json
-(the commands that made each model are in its card and runs/README.md)."""
+(the commands that made each model are in its card and runs/README.md).
+
+python -m training.model_table --per-class [--folder PATH ...] [--update docs/models.md]: the architectures side by
+side as the literature reports them (one table per dataset: accuracy, macro-F1, recall of each class, parameters,
+ms per face), from the shipped folders and any other model folder given (e.g. a ResNet50 kept outside git)."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from fer.model.sources import BUNDLED_MODELS_DIR
 from fer.model.config import CONFIG_FILE, MODEL_FILE
 
 START, END = "<!-- MODEL TABLE -->", "<!-- /MODEL TABLE -->"
+PER_CLASS_START, PER_CLASS_END = "<!-- PER-CLASS TABLE -->", "<!-- /PER-CLASS TABLE -->"
 
 
 def model_rows(models_dir: Path = BUNDLED_MODELS_DIR) -> list[str]:
@@ -44,22 +49,71 @@ def model_table(models_dir: Path = BUNDLED_MODELS_DIR) -> str:
     return "\n".join(header + model_rows(models_dir))
 
 
-def update_readme(path: Path, table: str) -> None:
+def model_folders(models_dir: Path = BUNDLED_MODELS_DIR, extra: list[Path] | None = None) -> list[Path]:
+    shipped = sorted(p for p in models_dir.iterdir() if (p / CONFIG_FILE).is_file())
+    missing = [str(folder) for folder in extra or [] if not (folder / CONFIG_FILE).is_file()]
+    if missing:
+        raise ValueError(f"not model folders (no {CONFIG_FILE}): {', '.join(missing)}")
+    return shipped + list(extra or [])
+
+
+def per_class_tables(folders: list[Path]) -> str:
+    """One markdown table per dataset (its labels in order): each model's accuracy with its TTA, macro-F1, recall of
+    every class, parameters and ms per face, on the split its card names."""
+    by_dataset: dict[tuple[str, tuple[str, ...]], list[ModelConfig]] = {}
+    names = {}
+    for folder in folders:
+        config = ModelConfig.load(folder / CONFIG_FILE)
+        if "per_class" not in config.metrics:
+            continue
+        dataset = config.metrics.get("dataset", "?").split(" (")[0]
+        by_dataset.setdefault((dataset, tuple(config.labels)), []).append(config)
+        names[id(config)] = folder.name
+    tables = []
+    for (dataset, labels), configs in by_dataset.items():
+        split = ", ".join(sorted({config.metrics.get("split", "?") for config in configs}))
+        lines = [f"**{dataset}**, {split} (recall per class)", "",
+                 "| model | architecture | accuracy (TTA) | macro-F1 | " + " | ".join(labels) + " | parameters | ms per face |",
+                 "| --- | --- | --- | --- | " + " | ".join("---" for _ in labels) + " | --- | --- |"]
+        for config in configs:
+            metrics = config.metrics
+            recall = [f"{metrics['per_class'][label]['recall']:.2f}" for label in labels]
+            network = metrics.get("network")
+            parameters = f"{network['parameters'] / 1e6:.2f}M" if network else "-"
+            speed = (metrics.get("speed") or {}).get("short", "-").replace("/face", "").replace(" ms", "")
+            lines.append(f"| `{names[id(config)]}` | {config.architecture} | {metrics['accuracy']:.2%} "
+                         f"({metrics.get('tta', config.tta)}) | {metrics.get('macro_f1', float('nan')):.3f} | "
+                         + " | ".join(recall) + f" | {parameters} | {speed} |")
+        tables.append("\n".join(lines))
+    return "\n\n".join(tables)
+
+
+def update_readme(path: Path, table: str, start: str = START, end: str = END) -> None:
     text = path.read_text()
-    block = f"{START}\n{table}\n{END}"
-    pattern = re.compile(re.escape(START) + r"(.*?" + re.escape(END) + r")?", re.DOTALL)
+    block = f"{start}\n{table}\n{end}"
+    pattern = re.compile(re.escape(start) + r"(.*?" + re.escape(end) + r")?", re.DOTALL)
     if not pattern.search(text):
-        raise ValueError(f"{path} has no {START} marker")
+        raise ValueError(f"{path} has no {start} marker")
     path.write_text(pattern.sub(lambda _: block, text, count=1))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.model_table", description=__doc__)
     parser.add_argument("--update", type=Path, help="rewrite the table between the markers in this file")
+    parser.add_argument("--per-class", action="store_true",
+                        help="the architectures side by side per dataset (recall of each class), not the model table")
+    parser.add_argument("--folder", type=Path, action="append", default=[],
+                        help="with --per-class: another model folder to include (repeatable)")
     args = parser.parse_args(argv)
-    table = model_table()
+    if args.folder and not args.per_class:
+        parser.error("--folder goes with --per-class")
+    try:
+        table = per_class_tables(model_folders(extra=args.folder)) if args.per_class else model_table()
+    except ValueError as error:
+        parser.error(str(error))
     if args.update:
-        update_readme(args.update, table)
+        markers = (PER_CLASS_START, PER_CLASS_END) if args.per_class else (START, END)
+        update_readme(args.update, table, *markers)
     print(table)
     return 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -326,3 +327,45 @@ def test_mixing_is_reproducible_and_off_for_validation(tiny_csv):
     np.testing.assert_array_equal(validation[1], targets[:16])
     with pytest.raises(ValueError, match="positive alpha"):
         make_dataset(images, targets, 16, True, mix="mixup", mix_alpha=0.0)
+
+
+def test_the_per_class_tables_group_models_by_dataset_and_refuse_a_folder_without_a_config(tmp_path, tiny_model_dir):
+    import shutil
+
+    from training.model_table import PER_CLASS_END, PER_CLASS_START, main, model_folders, per_class_tables
+
+    def with_recall(folder, recall, **metrics):
+        config = json.loads((folder / "config.json").read_text())
+        config["metrics"].update(per_class={label: {"recall": recall.get(label, 0.5)} for label in config["labels"]},
+                                 **metrics)
+        (folder / "config.json").write_text(json.dumps(config))
+
+    models = tmp_path / "models"
+    shutil.copytree(tiny_model_dir, models / "tiny")
+    shutil.copytree(tiny_model_dir, models / "no-recall")  # a card without per-class figures is left out
+    with_recall(models / "tiny", {})
+    other = tmp_path / "elsewhere" / "resnet"
+    shutil.copytree(tiny_model_dir, other)
+    with_recall(other, {"happy": 0.875}, network={"parameters": 23_600_000, "multiply_adds_per_view": 1, "views": 1})
+    text = per_class_tables(model_folders(models, [other]))
+    header, rows = text.splitlines()[2], [line for line in text.splitlines() if line.startswith("| `")]
+    labels = json.loads((other / "config.json").read_text())["labels"]
+    assert header.startswith("| model | architecture | accuracy (TTA) | macro-F1 | " + " | ".join(labels))
+    assert [row.split(" | ")[0] for row in rows] == ["| `tiny`", "| `resnet`"]  # one table: same data and labels
+    assert "0.88" in rows[1].split(" | ")[4 + labels.index("happy")] and rows[1].endswith("| 23.60M | - |")
+    with pytest.raises(ValueError, match="not model folders"):
+        model_folders(models, [tmp_path])
+    page = tmp_path / "models.md"
+    page.write_text(f"x\n{PER_CLASS_START}\n{PER_CLASS_END}\n")
+    with pytest.raises(SystemExit):
+        main(["--folder", str(other)])  # --folder only with --per-class
+
+
+def test_the_published_model_tables_are_what_the_shipped_folders_say():
+    from training.model_table import END, PER_CLASS_END, PER_CLASS_START, START, model_folders, model_table, per_class_tables
+
+    root = Path(__file__).resolve().parents[2]
+    readme, models_page = (root / "README.md").read_text(), (root / "docs" / "models.md").read_text()
+    assert f"{START}\n{model_table()}\n{END}" in readme, "run python -m training.model_table --update README.md"
+    assert f"{PER_CLASS_START}\n{per_class_tables(model_folders())}\n{PER_CLASS_END}" in models_page, \
+        "run python -m training.model_table --per-class --update docs/models.md"
