@@ -98,12 +98,14 @@ def set_logit_adjustment(model: keras.Model, config: ModelConfig, tau: float, pr
 def finalize_run(folder: str | Path, config: ModelConfig, state: dict, val: FaceDataset, *,
                  dataset_name: str, planned_epochs: int, fit_temperature_too: bool = True,
                  logit_adjustment: float = 0.0, prior: np.ndarray | None = None,
-                 calibration: np.ndarray | None = None, explanations: bool = True) -> dict:
+                 calibration: np.ndarray | None = None, explanations: bool = True, tta: str | None = None) -> dict:
     """Reload the folder's best epoch, score every TTA mode on `val`, keep the best, fit the temperature,
     write metrics, plots and card into the folder. `config` carries the run's training record. With a
     `logit_adjustment` tau (and the training `prior`) the adjustment is baked in first; either way a sweep
     of tau values (accuracy and macro-F1) is recorded, for choosing one. Last, the folder's ONNX files are
-    written and checked (write_runtimes; int8 too when `calibration` frames are given)."""
+    written and checked (write_runtimes; int8 too when `calibration` frames are given). `tta` fixes the mode
+    instead (e.g. flip for a live model, whose paths run flip): the card, the sweep and the int8 check then
+    describe what those paths serve."""
     model, saved = load_model_folder(folder)
     config.architecture_options = saved.architecture_options
     config.training.setdefault("logit_adjustment", saved.training.get("logit_adjustment"))
@@ -118,8 +120,10 @@ def finalize_run(folder: str | Path, config: ModelConfig, state: dict, val: Face
             continue  # e.g. ten_crop on a model of whole frames
         by_mode[mode] = np.concatenate([classifier.logits(frames[i:i + 256], mode)
                                         for i in range(0, len(frames), 256)])
-    config.tta = choose_tta({mode: float(np.mean(np.argmax(values, axis=1) == val.labels))
-                             for mode, values in by_mode.items()})
+    if tta is not None and tta not in by_mode:
+        raise FerError(f"--tta {tta}: this model serves {', '.join(by_mode)}")
+    config.tta = tta or choose_tta({mode: float(np.mean(np.argmax(values, axis=1) == val.labels))
+                                    for mode, values in by_mode.items()})
     sweep = []
     if prior is not None:
         for tau in ADJUSTMENT_SWEEP:
@@ -132,7 +136,7 @@ def finalize_run(folder: str | Path, config: ModelConfig, state: dict, val: Face
         by_mode = {mode: values + shift for mode, values in by_mode.items()}
     accuracy_by_tta = {mode: float(np.mean(np.argmax(values, axis=1) == val.labels))
                        for mode, values in by_mode.items()}
-    config.tta = choose_tta(accuracy_by_tta)
+    config.tta = tta or choose_tta(accuracy_by_tta)
     logits = by_mode[config.tta]
     temperature = fit_temperature(logits, val.labels) if fit_temperature_too else 1.0
 
@@ -157,8 +161,10 @@ def finalize_run(folder: str | Path, config: ModelConfig, state: dict, val: Face
         "best_epoch": state["best_epoch"],
         "complete": complete,
         **({"logit_adjustment_sweep": sweep} if sweep else {}),
-        "note": (f"{split} was also used to pick the best epoch, the test-time augmentation"
+        **({"tta_fixed": True} if tta else {}),
+        "note": (f"{split} was also used to pick the best epoch" + ("" if tta else ", the test-time augmentation")
                  + (", the logit adjustment" if logit_adjustment else "") + " and the temperature."
+                 + (f" The test-time augmentation ({tta}) was fixed beforehand (--tta), not picked." if tta else "")
                  + ("" if complete else f" Training stopped after {done} of {planned_epochs} "
                                         "epochs (time budget); resume with --resume.")),
     }
@@ -183,7 +189,7 @@ def finalize_run(folder: str | Path, config: ModelConfig, state: dict, val: Face
     write_model_card(folder, config)
     print(format_table(after))
     print("accuracy by TTA: " + ", ".join(f"{mode} {value:.4f}" for mode, value in accuracy_by_tta.items())
-          + f" -> {config.tta}")
+          + f" -> {config.tta}" + (" (--tta)" if tta else ""))
     print(f"temperature {temperature:.3f}: ECE {before['ece']:.4f} -> {after['ece']:.4f}")
     if sweep:
         print("logit adjustment (tau: accuracy / macro-F1): "
@@ -212,7 +218,7 @@ INT8_MAX_ACCURACY_CHANGE = 0.003  # int8 serves the live paths only when it move
 
 
 def write_runtimes(folder: str | Path, frames: np.ndarray, labels: np.ndarray, split: str,
-                   calibration: np.ndarray | None = None, explanations: bool = True) -> dict:
+                   calibration: np.ndarray | None = None, explanations: bool = True, tta: str | None = None) -> dict:
     """model.onnx (checked against Keras within 1e-4 on a fixed sample of `frames`) and, with `calibration`
     frames, model.int8.onnx with its accuracy change on all of `frames` under the config's TTA (recorded with
     whether it stays within INT8_MAX_ACCURACY_CHANGE), all recorded in the folder's config.json."""
@@ -284,6 +290,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--explanations-only", action="store_true",
                         help="only (re)compute the card's explanation table and the default method")
     parser.add_argument("--no-explanations", action="store_true", help="skip the explanation table (minutes)")
+    parser.add_argument("--tta", choices=TTA_MODES,
+                        help="the model's TTA mode, instead of the most accurate on the selection split (e.g. flip "
+                             "for a live model: its card, sweep and int8 check then describe what the live paths run)")
     parser.add_argument("--int8", action="store_true",
                         help="also write model.int8.onnx (calibrated on Training faces) and record its accuracy change")
     args = parser.parse_args(argv)
@@ -316,7 +325,8 @@ def main(argv: list[str] | None = None) -> int:
         finalize_run(args.folder, config, state, val, dataset_name=dataset_name(ferplus),
                      planned_epochs=int(record.get("epochs", state["epochs_completed"])),
                      fit_temperature_too=not args.no_temperature, logit_adjustment=args.logit_adjustment,
-                     prior=class_prior(train), calibration=calibration, explanations=not args.no_explanations)
+                     prior=class_prior(train), calibration=calibration, explanations=not args.no_explanations,
+                     tta=args.tta)
     except (FerError, OSError, KeyError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

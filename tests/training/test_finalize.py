@@ -83,6 +83,22 @@ def test_finalize_refreshes_a_finished_runs_folder(finished_run, tmp_path, capsy
     assert refreshed.runtimes["onnx"]["max_abs_difference"] <= 1e-4 and "| gradcam |" in card
 
 
+def test_a_fixed_tta_is_kept_and_the_card_says_it_was_not_picked(finished_run, tmp_path, capsys):
+    folder, run_dir = tmp_path / "model", tmp_path / "run"
+    shutil.copytree(finished_run / "model", folder)
+    shutil.copytree(finished_run / "run", run_dir)
+    for mode in ("none", "ten_crop"):
+        args = [str(folder), "--run-dir", str(run_dir), "--no-explanations", "--tta", mode]
+        assert main(args) == 0
+        assert f"-> {mode} (--tta)" in capsys.readouterr().out
+        config = load_model(folder).config
+        assert config.tta == mode and config.metrics["tta_fixed"] is True
+        assert config.metrics["accuracy"] == pytest.approx(config.metrics["accuracy_by_tta"][mode])
+        assert f"({mode}) was fixed beforehand" in config.metrics["note"]
+    with pytest.raises(SystemExit):
+        main([str(folder), "--tta", "twelve_crop"])
+
+
 def test_finalize_without_the_runs_state_is_a_clear_error(finished_run, tmp_path, capsys):
     assert main([str(finished_run / "model"), "--run-dir", str(tmp_path)]) == 2
     assert "no state.json" in capsys.readouterr().err
