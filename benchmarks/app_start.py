@@ -210,6 +210,15 @@ def browser_figures(app: list[list[float]] | None, noop: list[list[float]] | Non
     return figures
 
 
+def browser_lines(results: dict) -> list[str]:
+    lines = []
+    for name, figures in (results.get("browser") or {}).items():
+        faces = "4 faces" if name == "four_faces" else "1 face"
+        lines.append(f"photo in Chromium (photo chosen to annotated photo shown), {faces}: app "
+                     f"{figures['app_ms']:.0f} ms, no-op handler {figures['noop_ms']:.0f} ms: {figures['ratio']:.2f}x")
+    return lines
+
+
 def run(context: Context) -> dict:
     results: dict = {"model_sizes_bytes": model_sizes(context), "detector": context.detector}
     if not (REPO_ROOT / "app.py").is_file():
@@ -245,10 +254,7 @@ def table(results: dict) -> list[str]:
             one = results["one_face"]
             lines.append(f"photo round trip, 1 face: app {one['served_photo_request_ms']:.0f} ms, no-op handler "
                          f"{one['noop_photo_request_ms']:.0f} ms: {one['photo_ratio']:.2f}x")
-        for name, figures in (results.get("browser") or {}).items():
-            faces = "4 faces" if name == "four_faces" else "1 face"
-            lines.append(f"photo in Chromium (photo chosen to annotated photo shown), {faces}: app "
-                         f"{figures['app_ms']:.0f} ms, no-op handler {figures['noop_ms']:.0f} ms: {figures['ratio']:.2f}x")
+        lines += browser_lines(results)
     elif "cold_start_seconds" in results:
         lines.append(f"cold start to first served prediction: {results['cold_start_seconds']:.1f} s; "
                      f"served photo request: {results['served_photo_request_ms']:.0f} ms")
