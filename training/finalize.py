@@ -218,7 +218,7 @@ INT8_MAX_ACCURACY_CHANGE = 0.003  # int8 serves the live paths only when it move
 
 
 def write_runtimes(folder: str | Path, frames: np.ndarray, labels: np.ndarray, split: str,
-                   calibration: np.ndarray | None = None, explanations: bool = True, tta: str | None = None) -> dict:
+                   calibration: np.ndarray | None = None, explanations: bool = True) -> dict:
     """model.onnx (checked against Keras within 1e-4 on a fixed sample of `frames`) and, with `calibration`
     frames, model.int8.onnx with its accuracy change on all of `frames` under the config's TTA (recorded with
     whether it stays within INT8_MAX_ACCURACY_CHANGE), all recorded in the folder's config.json."""

@@ -13,11 +13,10 @@ from typing import Sequence
 
 import numpy as np
 
-from fer.runtime.base import softmax
-
 from fer.errors import FerError
-from fer.model.sources import load_model
 from fer.labels import fer2013_spelling
+from fer.model.sources import load_model
+from fer.runtime.base import softmax
 
 TARGETS_FILE = "teacher_targets.npy"
 TARGETS_RECORD = "teacher_targets.json"
@@ -33,17 +32,22 @@ def label_columns(teacher_labels: Sequence[str], student_labels: Sequence[str], 
     return [columns[fer2013_spelling(label)] for label in student_labels]
 
 
+def in_student_order(probabilities: np.ndarray, columns: list[int]) -> np.ndarray:
+    """A teacher's probabilities in the student's label order; classes the student lacks dropped, rows renormalized."""
+    kept = np.asarray(probabilities, np.float64)[:, columns]
+    return kept / np.maximum(kept.sum(axis=1, keepdims=True), 1e-12)
+
+
 def teacher_probabilities(sources: Sequence[str], faces: np.ndarray, student_labels: Sequence[str]) -> np.ndarray:
     """Mean over teachers of their probabilities on `faces` (grey 48x48 crops), in the student's label order.
-    A teacher's classes the student lacks are dropped and the rest renormalised."""
+    A teacher's classes the student lacks are dropped and the rest renormalized."""
     if not sources:
         raise ValueError("no teacher given")
     total = np.zeros((len(faces), len(student_labels)), np.float64)
     for source in sources:
         teacher = load_model(source)
         columns = label_columns(teacher.labels, student_labels, source)
-        probabilities = teacher.predict_in_batches(teacher.preprocess(faces))[:, columns].astype(np.float64)
-        total += probabilities / np.maximum(probabilities.sum(axis=1, keepdims=True), 1e-12)
+        total += in_student_order(teacher.predict_in_batches(teacher.preprocess(faces)), columns)
     return (total / len(sources)).astype(np.float32)
 
 
@@ -93,10 +97,8 @@ class OnlineTeacher:
             self.teachers.append((teacher, label_columns(teacher.labels, student_labels, source)))
 
     def __call__(self, inputs: np.ndarray) -> np.ndarray:
-        total = 0.0
-        for teacher, columns in self.teachers:
-            probabilities = softmax(network_logits(teacher, inputs) / teacher.config.temperature)[:, columns]
-            total = total + probabilities / np.maximum(probabilities.sum(axis=1, keepdims=True), 1e-12)
+        total = sum(in_student_order(softmax(network_logits(teacher, inputs) / teacher.config.temperature), columns)
+                    for teacher, columns in self.teachers)
         return (total / len(self.teachers)).astype(np.float32)
 
 
