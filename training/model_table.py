@@ -22,7 +22,7 @@ PER_CLASS_START, PER_CLASS_END = "<!-- PER-CLASS TABLE -->", "<!-- /PER-CLASS TA
 
 def model_rows(models_dir: Path = BUNDLED_MODELS_DIR) -> list[str]:
     rows = []
-    for folder in sorted(p for p in models_dir.iterdir() if (p / CONFIG_FILE).is_file()):
+    for folder in model_folders(models_dir):
         config = ModelConfig.load(folder / CONFIG_FILE)
         metrics = config.metrics
         size_mb = sum((folder / name).stat().st_size for name in (MODEL_FILE, "model.onnx")
@@ -60,28 +60,26 @@ def model_folders(models_dir: Path = BUNDLED_MODELS_DIR, extra: list[Path] | Non
 def per_class_tables(folders: list[Path]) -> str:
     """One markdown table per dataset (its labels in order): each model's accuracy with its TTA, macro-F1, recall of
     every class, parameters and ms per face, on the split its card names."""
-    by_dataset: dict[tuple[str, tuple[str, ...]], list[ModelConfig]] = {}
-    names = {}
+    by_dataset: dict[tuple[str, tuple[str, ...]], list[tuple[str, ModelConfig]]] = {}
     for folder in folders:
         config = ModelConfig.load(folder / CONFIG_FILE)
         if "per_class" not in config.metrics:
             continue
         dataset = config.metrics.get("dataset", "?").split(" (")[0]
-        by_dataset.setdefault((dataset, tuple(config.labels)), []).append(config)
-        names[id(config)] = folder.name
+        by_dataset.setdefault((dataset, tuple(config.labels)), []).append((folder.name, config))
     tables = []
     for (dataset, labels), configs in by_dataset.items():
-        split = ", ".join(sorted({config.metrics.get("split", "?") for config in configs}))
+        split = ", ".join(sorted({config.metrics.get("split", "?") for _, config in configs}))
         lines = [f"**{dataset}**, {split} (recall per class)", "",
                  "| model | architecture | accuracy (TTA) | macro-F1 | " + " | ".join(labels) + " | parameters | ms per face |",
                  "| --- | --- | --- | --- | " + " | ".join("---" for _ in labels) + " | --- | --- |"]
-        for config in configs:
+        for name, config in configs:
             metrics = config.metrics
             recall = [f"{metrics['per_class'][label]['recall']:.2f}" for label in labels]
             network = metrics.get("network")
             parameters = f"{network['parameters'] / 1e6:.2f}M" if network else "-"
             speed = (metrics.get("speed") or {}).get("short", "-").replace("/face", "").replace(" ms", "")
-            lines.append(f"| `{names[id(config)]}` | {config.architecture} | {metrics['accuracy']:.2%} "
+            lines.append(f"| `{name}` | {config.architecture} | {metrics['accuracy']:.2%} "
                          f"({metrics.get('tta', config.tta)}) | {metrics.get('macro_f1', float('nan')):.3f} | "
                          + " | ".join(recall) + f" | {parameters} | {speed} |")
         tables.append("\n".join(lines))
