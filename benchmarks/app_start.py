@@ -116,7 +116,7 @@ def noop_photo_demo():
         photo = gr.Image(type="filepath", label="Photo", elem_id="photo-input")  # the app's ids: the browser finds both
         model = gr.Dropdown(choices=[DEFAULT_MODEL], value=DEFAULT_MODEL, allow_custom_value=True)
         method = gr.Dropdown(choices=[(t, k) for k, t in METHODS.items()], value="gradcam")
-        outputs = [gr.Image(format="jpeg", elem_id="faces-output"), gr.JSON(), gr.Image(format="png"), gr.State(None), gr.Dropdown(choices=[]),
+        outputs = [gr.Image(format="jpeg", elem_id="faces-output"), gr.JSON(), gr.Image(format="jpeg"), gr.State(None), gr.Dropdown(choices=[]),
                    gr.Dropdown(choices=[]), *(gr.Label(visible=False) for _ in range(MAX_FACE_PANELS))]
 
         def handler(image, source, chosen):
