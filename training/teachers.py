@@ -16,7 +16,7 @@ import numpy as np
 from fer.errors import FerError
 from fer.labels import fer2013_spelling
 from fer.model.sources import load_model
-from fer.runtime.base import softmax
+from fer.runtime.base import average_views, softmax
 
 TARGETS_FILE = "teacher_targets.npy"
 TARGETS_RECORD = "teacher_targets.json"
@@ -79,11 +79,17 @@ def mix_targets(labels: np.ndarray, teacher: np.ndarray, weight: float) -> np.nd
 class OnlineTeacher:
     """Calibrated probabilities of one or more teachers on network inputs (the student's augmented batches), in
     the student's label order. Teachers run on ONNX Runtime where their folder has a checked export (one thread:
-    the student's training holds the cores), else on Keras."""
+    the student's training holds the cores), else on Keras. With tta "flip" each teacher averages its logits over
+    the batch and its mirror image, the mode its own accuracy is measured in (the stronger teacher, at twice the
+    cost)."""
 
-    def __init__(self, sources: Sequence[str], student_labels: Sequence[str], input_shape: Sequence[int]) -> None:
+    def __init__(self, sources: Sequence[str], student_labels: Sequence[str], input_shape: Sequence[int],
+                 tta: str = "none") -> None:
         if not sources:
             raise ValueError("no teacher given")
+        if tta not in ("none", "flip"):
+            raise ValueError(f"an online teacher's tta must be 'none' or 'flip', got {tta!r}")
+        self.tta = tta
         self.teachers = []
         for source in sources:
             teacher = load_model(source)
@@ -97,7 +103,11 @@ class OnlineTeacher:
             self.teachers.append((teacher, label_columns(teacher.labels, student_labels, source)))
 
     def __call__(self, inputs: np.ndarray) -> np.ndarray:
-        total = sum(in_student_order(softmax(network_logits(teacher, inputs) / teacher.config.temperature), columns)
+        if self.tta == "flip":  # one call per teacher: the batch, then its mirror (NHWC: width is axis 2)
+            inputs = np.concatenate([inputs, inputs[:, :, ::-1, :]])
+        views = 2 if self.tta == "flip" else 1
+        total = sum(in_student_order(softmax(average_views(network_logits(teacher, inputs), views)
+                                             / teacher.config.temperature), columns)
                     for teacher, columns in self.teachers)
         return (total / len(self.teachers)).astype(np.float32)
 

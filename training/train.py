@@ -83,6 +83,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                        help="fixed: the teachers' probabilities on the clean training faces, computed once; online: "
                             "the teachers score every augmented (and mixed) batch as the student sees it "
                             "(consistent teaching; needs teachers with the student's input size)")
+    model.add_argument("--teacher-tta", choices=("none", "flip"), default="none",
+                       help="online teachers: average each teacher over the batch and its mirror image (flip: "
+                            "the stronger teacher, at twice its cost)")
     model.add_argument("--frozen-epochs", type=int, default=2, help="transfer models: epochs with a frozen backbone")
     model.add_argument("--finetune-lr-factor", type=float, default=0.1)
     optim = parser.add_argument_group("optimization")
@@ -138,6 +141,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--crop-size must be between half of --input-size and --input-size")
     if not 0 <= args.teacher_weight <= 1:
         parser.error("--teacher-weight must be in [0, 1]")
+    if args.teacher_tta != "none" and args.teacher_mode != "online":
+        parser.error("--teacher-tta applies to --teacher-mode online (fixed targets use each teacher's own TTA)")
     if not 0 <= args.ema < 1:
         parser.error("--ema must be in [0, 1)")
     if args.distribute and keras.backend.backend() not in SUPPORTED_BACKENDS:
@@ -382,9 +387,9 @@ def _train(args: argparse.Namespace, devices: int, state_path: Path, resume_path
     train_targets = targets_of(train_set, args)
     online_teacher = None
     if args.teacher and args.teacher_mode == "online":
-        online_teacher = OnlineTeacher(args.teacher, train_set.label_names, input_shape)
-        print(f"teachers {', '.join(args.teacher)} online: weight {args.teacher_weight:g} on every augmented "
-              "batch", flush=True)
+        online_teacher = OnlineTeacher(args.teacher, train_set.label_names, input_shape, tta=args.teacher_tta)
+        print(f"teachers {', '.join(args.teacher)} online (tta {args.teacher_tta}): weight {args.teacher_weight:g} "
+              "on every augmented batch", flush=True)
     elif args.teacher:
         teacher = cached_teacher_targets(args.run_dir, args.teacher, train_set.images, train_set.label_names)
         train_targets = mix_targets(train_targets, teacher, args.teacher_weight)

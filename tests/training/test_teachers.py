@@ -97,6 +97,15 @@ def test_an_online_teacher_scores_network_inputs_on_either_runtime(tmp_path):
     on_keras = OnlineTeacher([str(keras_only)], FER2013_LABELS, (40, 40, 1))
     assert not hasattr(on_keras.teachers[0][0], "network_logits")  # the Keras model itself
     np.testing.assert_allclose(on_keras(inputs), expected, atol=1e-4)  # the same weights (seed 2), the same answer
+    mirrored = np.asarray(keras_model.model(inputs[:, :, ::-1, :], training=False), np.float64)
+    flip_logits = (logits + mirrored) / 2  # flip TTA: the mean of the two views' logits, then the temperature
+    expected_flip = np.exp(flip_logits / keras_model.config.temperature)[:, label_columns(FERPLUS_LABELS, FER2013_LABELS, "")]
+    expected_flip /= expected_flip.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(OnlineTeacher([str(folder)], FER2013_LABELS, (40, 40, 1), tta="flip")(inputs),
+                               expected_flip, atol=1e-4)
+    assert np.abs(expected_flip - expected).max() > 1e-3  # the mirror view changes the answer, so the check can fail
+    with pytest.raises(ValueError, match="tta"):
+        OnlineTeacher([str(folder)], FER2013_LABELS, (40, 40, 1), tta="ten_crop")
 
 
 def test_batches_take_the_online_teachers_view_of_what_the_student_sees():
@@ -125,8 +134,12 @@ def test_training_with_an_online_teacher(tiny_csv, tmp_path, capsys):
     from training.train import main
 
     teacher = make_model_folder(tmp_path / "teacher", labels=FER2013_LABELS, seed=3, onnx=True)
-    args = train_args(tiny_csv, tmp_path, "--epochs", "1", "--teacher", str(teacher), "--teacher-mode", "online")
+    args = train_args(tiny_csv, tmp_path, "--epochs", "1", "--teacher", str(teacher), "--teacher-mode", "online",
+                      "--teacher-tta", "flip")
     assert main(args) == 0
-    assert "online: weight 0.5" in capsys.readouterr().out
+    assert "online (tta flip): weight 0.5" in capsys.readouterr().out
     assert not (tmp_path / "run" / TARGETS_FILE).exists()
-    assert load_model(tmp_path / "model").config.training["teacher_mode"] == "online"
+    training = load_model(tmp_path / "model").config.training
+    assert training["teacher_mode"] == "online" and training["teacher_tta"] == "flip"
+    with pytest.raises(SystemExit):  # fixed targets already carry each teacher's own TTA
+        main(train_args(tiny_csv, tmp_path / "fixed", "--teacher", str(teacher), "--teacher-tta", "flip"))
