@@ -18,6 +18,7 @@ from fer.model.sources import BUNDLED_MODELS_DIR, DEFAULT_MODEL
 RSS_TARGET_BYTES = int(1.5 * GIB)
 PREDICT_ENDPOINT = "/predict"  # app.py's photo handler
 START_TIMEOUT = 300.0
+COLD_STARTS = 3  # app starts per section: the page and first-photo figures are their medians
 
 
 def folder_size(folder: Path) -> int:
@@ -156,23 +157,31 @@ def measured_models(context: Context) -> list[str]:
 def measure_app(folder: Path, cwd: Path, detector: str, requests: int, faces: list,
                 environment: dict[str, str] | None = None) -> dict:
     """`python app.py` with its defaults started in `cwd` (the repository, or a built Space folder): seconds to its
-    page and to its first photo answered (4 faces, Grad-CAM), the median photo round trip against a no-op handler
-    with the same inputs and outputs, and the served process's peak memory."""
+    page and to its first photo answered (4 faces, Grad-CAM; medians of COLD_STARTS starts), the median photo
+    round trip against a no-op handler with the same inputs and outputs, and the served process's peak memory."""
     image, one_face = folder / "four-faces.jpg", folder / "one-face.jpg"
     Image.fromarray(frames.compose(faces).image).save(image, quality=90)
     Image.fromarray(frames.compose(faces[:1]).image).save(one_face, quality=90)
-    results: dict = {}
-    start = time.monotonic()
     command = [sys.executable, "app.py", "--host", "127.0.0.1", "--port"]
     env = child_environment(FER_DETECTOR=detector, **(environment or {}))
-    with served(command, folder / "app.log", cwd=cwd, env=env, timeout=START_TIMEOUT) as (url, process):
-        results["page_seconds"] = round(time.monotonic() - start, 2)
-        first_photo(url, image, start + START_TIMEOUT)
-        results["first_photo_seconds"] = round(time.monotonic() - start, 2)
-        app_times = round_trips(url, image, DEFAULT_MODEL, requests)
-        app_one_face = round_trips(url, one_face, DEFAULT_MODEL, requests)
-        memory = memory_status(process.pid)
-        app_browser = browser_round_trips(url, [image, one_face], requests) if load.CHROMIUM.exists() else None
+    starts: list[tuple[float, float]] = []
+    # One start is a single sample (run to run it has varied from 5.7 to 10.7 s here): the figures are the
+    # medians of COLD_STARTS starts, each listed; the last start stays up for the round trips.
+    for number in range(COLD_STARTS):
+        start = time.monotonic()
+        with served(command, folder / "app.log", cwd=cwd, env=env, timeout=START_TIMEOUT) as (url, process):
+            page_seconds = time.monotonic() - start
+            first_photo(url, image, start + START_TIMEOUT)
+            starts.append((round(page_seconds, 2), round(time.monotonic() - start, 2)))
+            if number < COLD_STARTS - 1:
+                continue
+            app_times = round_trips(url, image, DEFAULT_MODEL, requests)
+            app_one_face = round_trips(url, one_face, DEFAULT_MODEL, requests)
+            memory = memory_status(process.pid)
+            app_browser = browser_round_trips(url, [image, one_face], requests) if load.CHROMIUM.exists() else None
+    results: dict = {"page_seconds": float(np.median([page for page, _ in starts])),
+                     "first_photo_seconds": float(np.median([first for _, first in starts])),
+                     "starts": [{"page_seconds": page, "first_photo_seconds": first} for page, first in starts]}
     noop = [sys.executable, "-m", "benchmarks.app_start", "--serve-noop-photo"]
     with served(noop, folder / "noop.log", timeout=START_TIMEOUT) as (url, _):
         round_trips(url, image, DEFAULT_MODEL, 2)  # warm-up
@@ -189,7 +198,8 @@ def measure_app(folder: Path, cwd: Path, detector: str, requests: int, faces: li
         served_peak_rss_bytes=memory.get("VmHWM", 0),
         browser=browser_figures(app_browser, noop_browser),
         targets={"page_seconds": 6, "first_photo_seconds": 10, "photo_ratio": 1.25},
-        note=(f"`python app.py` with its defaults; a 640x480 photo with 4 faces and Grad-CAM; medians of {requests} "
+        note=(f"`python app.py` with its defaults, started {COLD_STARTS} times (page and first photo: the medians); "
+              f"a 640x480 photo with 4 faces and Grad-CAM; medians of {requests} "
               "round trips through gradio_client, the app's then the no-op handler's, and the same with a 1-face photo; "
               "gradio_client checks for the server's messages every 50 ms (gradio_client/utils.py, "
               "stream_sse_v1plus), so round trips come in steps of about 50 ms; in Chromium: from choosing the photo "
@@ -243,11 +253,21 @@ def main(argv: list[str] | None = None) -> None:
     noop_photo_demo().queue().launch(server_name="127.0.0.1", server_port=args.serve_noop_photo, ssr_mode=False)
 
 
+def start_line(results: dict, targets: bool = True) -> str:
+    """The page and first-photo seconds (medians when several starts were measured, each start listed)."""
+    page, first = (" (target <= 6)", " (target <= 10)") if targets else ("", "")
+    line = (f"page served {results['page_seconds']:.1f} s after start{page}, first photo (4 faces, Grad-CAM) answered "
+            f"{results['first_photo_seconds']:.1f} s after{first}")
+    if len(results.get("starts", [])) > 1:
+        each = ", ".join(f"{start['page_seconds']:.1f} / {start['first_photo_seconds']:.1f}" for start in results["starts"])
+        line += f"; medians of {len(results['starts'])} starts (page / first photo s: {each})"
+    return line
+
+
 def table(results: dict) -> list[str]:
     lines = []
     if "page_seconds" in results and "noop_photo_request_ms" in results:
-        lines.append(f"page served {results['page_seconds']:.1f} s after start (target <= 6), first photo answered "
-                     f"{results['first_photo_seconds']:.1f} s after (target <= 10)")
+        lines.append(start_line(results))
         lines.append(f"photo round trip: app {results['served_photo_request_ms']:.0f} ms, no-op handler "
                      f"{results['noop_photo_request_ms']:.0f} ms: {results['photo_ratio']:.2f}x (target <= 1.25x)")
         if "one_face" in results:

@@ -35,8 +35,7 @@ def run(context: Context) -> dict:
 def table(results: dict) -> list[str]:
     if "error" in results:
         return [f"error: {results['error']}"]
-    return [f"built Space folder: page served {results['page_seconds']:.1f} s after start, first photo (4 faces, "
-            f"Grad-CAM) answered {results['first_photo_seconds']:.1f} s after",
+    return [f"built Space folder: {app_start.start_line(results, targets=False)}",
             f"photo round trip: {results['served_photo_request_ms']:.0f} ms, no-op handler "
             f"{results['noop_photo_request_ms']:.0f} ms ({results['photo_ratio']:.2f}x)",
             *app_start.browser_lines(results)]

@@ -300,3 +300,9 @@ def test_the_app_sections_browser_figures_are_medians_against_the_noop_handler()
     lines = table({"page_seconds": 3.0, "first_photo_seconds": 7.0, "served_photo_request_ms": 150.0,
                    "noop_photo_request_ms": 100.0, "photo_ratio": 1.5, "browser": figures, "model_sizes_bytes": {}})
     assert "photo in Chromium (photo chosen to annotated photo shown), 1 face: app 120 ms, no-op handler 100 ms: 1.20x" in lines
+    starts = [{"page_seconds": 2.5, "first_photo_seconds": 6.0}, {"page_seconds": 3.0, "first_photo_seconds": 7.0},
+              {"page_seconds": 4.0, "first_photo_seconds": 11.0}]
+    lines = table({"page_seconds": 3.0, "first_photo_seconds": 7.0, "starts": starts, "served_photo_request_ms": 150.0,
+                   "noop_photo_request_ms": 100.0, "photo_ratio": 1.5, "model_sizes_bytes": {}})
+    assert lines[0] == ("page served 3.0 s after start (target <= 6), first photo (4 faces, Grad-CAM) answered 7.0 s "
+                        "after (target <= 10); medians of 3 starts (page / first photo s: 2.5 / 6.0, 3.0 / 7.0, 4.0 / 11.0)")
