@@ -53,6 +53,43 @@ def round_trips(url: str, image: Path, source: str, count: int) -> list[float]:
     return durations
 
 
+def http_predict(client, url: str, image: Path, source: str) -> list:
+    """One /predict call over Gradio's HTTP API as `curl` makes it (upload the photo, call, read the event stream
+    until its `complete` event): its outputs. `client` is an httpx.Client."""
+    import json
+
+    base = url.rstrip("/") + "/gradio_api"
+    with image.open("rb") as file:
+        path = client.post(f"{base}/upload", files={"files": (image.name, file, "image/jpeg")}).raise_for_status()
+    photo = {"path": path.json()[0], "meta": {"_type": "gradio.FileData"}}
+    call = client.post(f"{base}/call{PREDICT_ENDPOINT}", json={"data": [photo, source, "gradcam"]})
+    event_id = call.raise_for_status().json()["event_id"]
+    with client.stream("GET", f"{base}/call{PREDICT_ENDPOINT}/{event_id}") as stream:
+        event = None
+        for line in stream.iter_lines():
+            if line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+            elif line.startswith("data:") and event == "complete":
+                return json.loads(line[5:])
+            elif line.startswith("data:") and event == "error":
+                raise RuntimeError(f"/predict failed over HTTP: {line[5:].strip()[:300]}")
+    raise RuntimeError("/predict's event stream ended without a complete event")
+
+
+def http_round_trips(url: str, image: Path, source: str, count: int) -> list[float]:
+    """Seconds of `count` http_predict() calls: the same request as round_trips() without gradio_client, which
+    checks for the server's messages only every 50 ms."""
+    import httpx
+
+    durations = []
+    with httpx.Client(timeout=60) as client:
+        for _ in range(count):
+            begin = time.perf_counter()
+            http_predict(client, url, image, source)
+            durations.append(time.perf_counter() - begin)
+    return durations
+
+
 # In the page: from the file input's change event (the visitor picked a photo) to the annotated photo's new image
 # loaded; Gradio's own browser client receives the server's events as they come (no polling step).
 ARM_PHOTO_TIMING = """() => {
@@ -177,6 +214,7 @@ def measure_app(folder: Path, cwd: Path, detector: str, requests: int, faces: li
                 continue
             app_times = round_trips(url, image, DEFAULT_MODEL, requests)
             app_one_face = round_trips(url, one_face, DEFAULT_MODEL, requests)
+            app_http = [http_round_trips(url, photo, DEFAULT_MODEL, requests) for photo in (image, one_face)]
             memory = memory_status(process.pid)
             app_browser = browser_round_trips(url, [image, one_face], requests) if load.CHROMIUM.exists() else None
     results: dict = {"page_seconds": float(np.median([page for page, _ in starts])),
@@ -187,6 +225,7 @@ def measure_app(folder: Path, cwd: Path, detector: str, requests: int, faces: li
         round_trips(url, image, DEFAULT_MODEL, 2)  # warm-up
         noop_times = round_trips(url, image, DEFAULT_MODEL, requests)
         noop_one_face = round_trips(url, one_face, DEFAULT_MODEL, requests)
+        noop_http = [http_round_trips(url, photo, DEFAULT_MODEL, requests) for photo in (image, one_face)]
         noop_browser = browser_round_trips(url, [image, one_face], requests) if app_browser else None
     app_ms, noop_ms = float(np.median(app_times)) * 1000, float(np.median(noop_times)) * 1000
     one_face_ms, noop_one_face_ms = float(np.median(app_one_face)) * 1000, float(np.median(noop_one_face)) * 1000
@@ -196,21 +235,24 @@ def measure_app(folder: Path, cwd: Path, detector: str, requests: int, faces: li
         one_face=dict(served_photo_request_ms=round(one_face_ms, 1), noop_photo_request_ms=round(noop_one_face_ms, 1),
                       photo_ratio=round(one_face_ms / noop_one_face_ms, 2)),
         served_peak_rss_bytes=memory.get("VmHWM", 0),
-        browser=browser_figures(app_browser, noop_browser),
+        browser=round_trip_figures(app_browser, noop_browser), http=round_trip_figures(app_http, noop_http),
         targets={"page_seconds": 6, "first_photo_seconds": 10, "photo_ratio": 1.25},
         note=(f"`python app.py` with its defaults, started {COLD_STARTS} times (page and first photo: the medians); "
               f"a 640x480 photo with 4 faces and Grad-CAM; medians of {requests} "
               "round trips through gradio_client, the app's then the no-op handler's, and the same with a 1-face photo; "
               "gradio_client checks for the server's messages every 50 ms (gradio_client/utils.py, "
-              "stream_sse_v1plus), so round trips come in steps of about 50 ms; in Chromium: from choosing the photo "
+              "stream_sse_v1plus), so round trips come in steps of about 50 ms; over HTTP: the same calls as curl "
+              "makes them (upload, /gradio_api/call/predict, its event stream read until complete), which wait for "
+              "nothing but the server; in Chromium: from choosing the photo "
               f"in the Photo tab to the annotated photo loaded, medians of {requests} uploads per photo after 2, "
               "the photo removed between uploads, the app's page then the no-op's; the peak RSS is after the "
               "gradio_client photo requests (the streaming peak is in section 4)."))
     return results
 
 
-def browser_figures(app: list[list[float]] | None, noop: list[list[float]] | None) -> dict | None:
-    """Median ms per photo in Chromium, the app's and the no-op handler's, for the 4-face and the 1-face photo."""
+def round_trip_figures(app: list[list[float]] | None, noop: list[list[float]] | None) -> dict | None:
+    """Median ms per photo (over HTTP or in Chromium), the app's and the no-op handler's, for the 4-face and the
+    1-face photo."""
     if not app or not noop:
         return None
     figures = {}
@@ -220,12 +262,15 @@ def browser_figures(app: list[list[float]] | None, noop: list[list[float]] | Non
     return figures
 
 
-def browser_lines(results: dict) -> list[str]:
+def round_trip_lines(results: dict) -> list[str]:
+    """The HTTP (no client polling) and Chromium round trips, app against no-op, where measured."""
     lines = []
-    for name, figures in (results.get("browser") or {}).items():
-        faces = "4 faces" if name == "four_faces" else "1 face"
-        lines.append(f"photo in Chromium (photo chosen to annotated photo shown), {faces}: app "
-                     f"{figures['app_ms']:.0f} ms, no-op handler {figures['noop_ms']:.0f} ms: {figures['ratio']:.2f}x")
+    for key, what in (("http", "photo round trip over HTTP (as curl calls it, no client polling)"),
+                      ("browser", "photo in Chromium (photo chosen to annotated photo shown)")):
+        for name, figures in (results.get(key) or {}).items():
+            faces = "4 faces" if name == "four_faces" else "1 face"
+            lines.append(f"{what}, {faces}: app {figures['app_ms']:.0f} ms, no-op handler {figures['noop_ms']:.0f} "
+                         f"ms: {figures['ratio']:.2f}x")
     return lines
 
 
@@ -274,7 +319,7 @@ def table(results: dict) -> list[str]:
             one = results["one_face"]
             lines.append(f"photo round trip, 1 face: app {one['served_photo_request_ms']:.0f} ms, no-op handler "
                          f"{one['noop_photo_request_ms']:.0f} ms: {one['photo_ratio']:.2f}x")
-        lines += browser_lines(results)
+        lines += round_trip_lines(results)
     elif "cold_start_seconds" in results:
         lines.append(f"cold start to first served prediction: {results['cold_start_seconds']:.1f} s; "
                      f"served photo request: {results['served_photo_request_ms']:.0f} ms")

@@ -38,4 +38,4 @@ def table(results: dict) -> list[str]:
     return [f"built Space folder: {app_start.start_line(results, targets=False)}",
             f"photo round trip: {results['served_photo_request_ms']:.0f} ms, no-op handler "
             f"{results['noop_photo_request_ms']:.0f} ms ({results['photo_ratio']:.2f}x)",
-            *app_start.browser_lines(results)]
+            *app_start.round_trip_lines(results)]

@@ -291,15 +291,19 @@ def test_throughput_section_on_rgb_example_faces_with_fers_models(example_contex
 
 
 def test_the_app_sections_browser_figures_are_medians_against_the_noop_handler():
-    from benchmarks.app_start import browser_figures, table
+    from benchmarks.app_start import round_trip_figures, table
 
-    figures = browser_figures([[0.2, 0.3, 0.25], [0.1, 0.12, 0.5]], [[0.1, 0.1, 0.3], [0.1, 0.1, 0.1]])
+    figures = round_trip_figures([[0.2, 0.3, 0.25], [0.1, 0.12, 0.5]], [[0.1, 0.1, 0.3], [0.1, 0.1, 0.1]])
     assert figures == {"four_faces": {"app_ms": 250.0, "noop_ms": 100.0, "ratio": 2.5},
                        "one_face": {"app_ms": 120.0, "noop_ms": 100.0, "ratio": 1.2}}
-    assert browser_figures(None, None) is None
+    assert round_trip_figures(None, None) is None
+    http = round_trip_figures([[0.11, 0.1, 0.12], [0.1, 0.1, 0.1]], [[0.1, 0.1, 0.1], [0.1, 0.1, 0.1]])
     lines = table({"page_seconds": 3.0, "first_photo_seconds": 7.0, "served_photo_request_ms": 150.0,
-                   "noop_photo_request_ms": 100.0, "photo_ratio": 1.5, "browser": figures, "model_sizes_bytes": {}})
+                   "noop_photo_request_ms": 100.0, "photo_ratio": 1.5, "browser": figures, "http": http,
+                   "model_sizes_bytes": {}})
     assert "photo in Chromium (photo chosen to annotated photo shown), 1 face: app 120 ms, no-op handler 100 ms: 1.20x" in lines
+    assert ("photo round trip over HTTP (as curl calls it, no client polling), 4 faces: app 110 ms, no-op handler "
+            "100 ms: 1.10x") in lines
     starts = [{"page_seconds": 2.5, "first_photo_seconds": 6.0}, {"page_seconds": 3.0, "first_photo_seconds": 7.0},
               {"page_seconds": 4.0, "first_photo_seconds": 11.0}]
     lines = table({"page_seconds": 3.0, "first_photo_seconds": 7.0, "starts": starts, "served_photo_request_ms": 150.0,

@@ -43,6 +43,20 @@ def test_predict_returns_boxes_probabilities_and_an_explanation(client, tiny_mod
     assert panels[0]["value"]["label"] == max(faces[0]["emotions"], key=faces[0]["emotions"].get)
 
 
+def test_predict_over_plain_http_as_the_benchmark_times_it(tiny_model_dir, face_photo_path):
+    """benchmarks.app_start.http_predict (the round trip without gradio_client's 50-ms checks) gets the real
+    outputs: the face, its boxes and probabilities."""
+    import httpx
+
+    from benchmarks.app_start import http_predict
+
+    with httpx.Client(timeout=60) as http:
+        annotated, faces, explanation, *_ = http_predict(http, shared_app(tiny_model_dir), face_photo_path,
+                                                         str(tiny_model_dir))
+    assert len(faces) == 1 and len(faces[0]["emotions"]) == 7
+    assert annotated["path"] and explanation["path"]
+
+
 def test_explanations_use_the_session_state_of_the_last_photo(client, tiny_model_dir, face_photo_path):
     from gradio_client import handle_file
 
