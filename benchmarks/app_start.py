@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from benchmarks import frames, latency, load
+from benchmarks import frames, latency, load, timing
 from benchmarks.context import Context
 from benchmarks.processes import GIB, REPO_ROOT, child_environment, memory_status, served
 from fer.model.sources import BUNDLED_MODELS_DIR, DEFAULT_MODEL
@@ -45,12 +45,9 @@ def round_trips(url: str, image: Path, source: str, count: int) -> list[float]:
     """Seconds of `count` /predict calls through gradio_client (the photo, the model, Grad-CAM)."""
     from gradio_client import handle_file
 
-    client, durations = photo_client(url), []
-    for _ in range(count):
-        begin = time.perf_counter()
-        client.predict(handle_file(str(image)), source, "gradcam", api_name=PREDICT_ENDPOINT)
-        durations.append(time.perf_counter() - begin)
-    return durations
+    client = photo_client(url)
+    return list(timing.measure(lambda: client.predict(handle_file(str(image)), source, "gradcam",
+                                                      api_name=PREDICT_ENDPOINT), repeats=count, warmup=0).runs)
 
 
 def http_predict(client, url: str, image: Path, source: str) -> list:
@@ -81,13 +78,8 @@ def http_round_trips(url: str, image: Path, source: str, count: int) -> list[flo
     checks for the server's messages only every 50 ms."""
     import httpx
 
-    durations = []
     with httpx.Client(timeout=60) as client:
-        for _ in range(count):
-            begin = time.perf_counter()
-            http_predict(client, url, image, source)
-            durations.append(time.perf_counter() - begin)
-    return durations
+        return list(timing.measure(lambda: http_predict(client, url, image, source), repeats=count, warmup=0).runs)
 
 
 # In the page: from the file input's change event (the visitor picked a photo) to the annotated photo's new image
