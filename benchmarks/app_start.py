@@ -35,19 +35,45 @@ def model_sizes(context: Context) -> dict[str, int]:
     return sizes
 
 
-def photo_client(url: str):
+def shared_ssl_context():
+    """The SSL context httpx builds by default (certifi's CA bundle), built once. gradio_client opens three httpx
+    clients per call and httpx builds a context for each, loading the CA bundle every time (about 20 ms of CPU
+    each, encode/httpx#2298), even for a plain-HTTP server; httpx's remedy is to pass one context to them all."""
+    import ssl
+
+    import certifi
+
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+def photo_client(url: str, ssl_context=None):
+    """A gradio_client Client; `ssl_context`: one context for all its connections (gradio_client passes its
+    ssl_verify to httpx's `verify`, which takes a context) instead of a new one per connection."""
     from gradio_client import Client
 
-    return Client(url, verbose=False, analytics_enabled=False, download_files=False)
+    verify = {} if ssl_context is None else {"ssl_verify": ssl_context}
+    return Client(url, verbose=False, analytics_enabled=False, download_files=False, **verify)
 
 
-def round_trips(url: str, image: Path, source: str, count: int) -> list[float]:
+def round_trips(url: str, image: Path, source: str, count: int, ssl_context=None) -> list[float]:
     """Seconds of `count` /predict calls through gradio_client (the photo, the model, Grad-CAM)."""
     from gradio_client import handle_file
 
-    client = photo_client(url)
+    client = photo_client(url, ssl_context)
     return list(timing.measure(lambda: client.predict(handle_file(str(image)), source, "gradcam",
                                                       api_name=PREDICT_ENDPOINT), repeats=count, warmup=0).runs)
+
+
+def client_round_trips(url: str, photos: tuple[Path, Path], source: str, count: int) -> dict:
+    """round_trips() for each photo with gradio_client as it comes and with one shared SSL context, and this
+    process's CPU per call (the client runs on the cores the server under test uses): {"default": [...],
+    "shared_ssl": [...], "client_cpu_ms": {...}}, each list with one list of seconds per photo."""
+    results: dict = {"client_cpu_ms": {}}
+    for name, ssl_context in (("default", None), ("shared_ssl", shared_ssl_context())):
+        start = time.process_time()
+        results[name] = [round_trips(url, photo, source, count, ssl_context) for photo in photos]
+        results["client_cpu_ms"][name] = round((time.process_time() - start) * 1000 / (count * len(photos)), 1)
+    return results
 
 
 def http_predict(client, url: str, image: Path, source: str) -> list:
@@ -204,8 +230,8 @@ def measure_app(folder: Path, cwd: Path, detector: str, requests: int, faces: li
             starts.append((round(page_seconds, 2), round(time.monotonic() - start, 2)))
             if number < COLD_STARTS - 1:
                 continue
-            app_times = round_trips(url, image, DEFAULT_MODEL, requests)
-            app_one_face = round_trips(url, one_face, DEFAULT_MODEL, requests)
+            round_trips(url, image, DEFAULT_MODEL, 2)  # warm-up, as the no-op's below
+            app_client = client_round_trips(url, (image, one_face), DEFAULT_MODEL, requests)
             app_http = [http_round_trips(url, photo, DEFAULT_MODEL, requests) for photo in (image, one_face)]
             memory = memory_status(process.pid)
             app_browser = browser_round_trips(url, [image, one_face], requests) if load.CHROMIUM.exists() else None
@@ -215,10 +241,10 @@ def measure_app(folder: Path, cwd: Path, detector: str, requests: int, faces: li
     noop = [sys.executable, "-m", "benchmarks.app_start", "--serve-noop-photo"]
     with served(noop, folder / "noop.log", timeout=START_TIMEOUT) as (url, _):
         round_trips(url, image, DEFAULT_MODEL, 2)  # warm-up
-        noop_times = round_trips(url, image, DEFAULT_MODEL, requests)
-        noop_one_face = round_trips(url, one_face, DEFAULT_MODEL, requests)
+        noop_client = client_round_trips(url, (image, one_face), DEFAULT_MODEL, requests)
         noop_http = [http_round_trips(url, photo, DEFAULT_MODEL, requests) for photo in (image, one_face)]
         noop_browser = browser_round_trips(url, [image, one_face], requests) if app_browser else None
+    (app_times, app_one_face), (noop_times, noop_one_face) = app_client["default"], noop_client["default"]
     app_ms, noop_ms = float(np.median(app_times)) * 1000, float(np.median(noop_times)) * 1000
     one_face_ms, noop_one_face_ms = float(np.median(app_one_face)) * 1000, float(np.median(noop_one_face)) * 1000
     results.update(
@@ -228,12 +254,17 @@ def measure_app(folder: Path, cwd: Path, detector: str, requests: int, faces: li
                       photo_ratio=round(one_face_ms / noop_one_face_ms, 2)),
         served_peak_rss_bytes=memory.get("VmHWM", 0),
         browser=round_trip_figures(app_browser, noop_browser), http=round_trip_figures(app_http, noop_http),
+        shared_ssl=round_trip_figures(app_client["shared_ssl"], noop_client["shared_ssl"]),
+        client_cpu_ms={"app": app_client["client_cpu_ms"], "noop": noop_client["client_cpu_ms"]},
         targets={"page_seconds": 6, "first_photo_seconds": 10, "photo_ratio": 1.25},
         note=(f"`python app.py` with its defaults, started {COLD_STARTS} times (page and first photo: the medians); "
               f"a 640x480 photo with 4 faces and Grad-CAM; medians of {requests} "
               "round trips through gradio_client, the app's then the no-op handler's, and the same with a 1-face photo; "
               "gradio_client checks for the server's messages every 50 ms (gradio_client/utils.py, "
-              "stream_sse_v1plus), so round trips come in steps of about 50 ms; over HTTP: the same calls as curl "
+              "stream_sse_v1plus), so round trips come in steps of about 50 ms; gradio_client as it comes builds a new "
+              "SSL context (the CA bundle loaded) for each of the three httpx clients a call opens, about 60 ms of CPU "
+              "per call on the cores the server uses, so the same calls are also timed with one shared context "
+              "(client_cpu_ms: this process's CPU per call); both warm up with 2 calls; over HTTP: the same calls as curl "
               "makes them (upload, /gradio_api/call/predict, its event stream read until complete), which wait for "
               "nothing but the server; in Chromium: from choosing the photo "
               f"in the Photo tab to the annotated photo loaded, medians of {requests} uploads per photo after 2, "
@@ -243,8 +274,8 @@ def measure_app(folder: Path, cwd: Path, detector: str, requests: int, faces: li
 
 
 def round_trip_figures(app: list[list[float]] | None, noop: list[list[float]] | None) -> dict | None:
-    """Median ms per photo (over HTTP or in Chromium), the app's and the no-op handler's, for the 4-face and the
-    1-face photo."""
+    """Median ms per photo (through gradio_client, over HTTP or in Chromium), the app's and the no-op handler's,
+    for the 4-face and the 1-face photo."""
     if not app or not noop:
         return None
     figures = {}
@@ -257,12 +288,17 @@ def round_trip_figures(app: list[list[float]] | None, noop: list[list[float]] | 
 def round_trip_lines(results: dict) -> list[str]:
     """The HTTP (no client polling) and Chromium round trips, app against no-op, where measured."""
     lines = []
-    for key, what in (("http", "photo round trip over HTTP (as curl calls it, no client polling)"),
+    for key, what in (("shared_ssl", "photo round trip through gradio_client with one shared SSL context"),
+                      ("http", "photo round trip over HTTP (as curl calls it, no client polling)"),
                       ("browser", "photo in Chromium (photo chosen to annotated photo shown)")):
         for name, figures in (results.get(key) or {}).items():
             faces = "4 faces" if name == "four_faces" else "1 face"
             lines.append(f"{what}, {faces}: app {figures['app_ms']:.0f} ms, no-op handler {figures['noop_ms']:.0f} "
                          f"ms: {figures['ratio']:.2f}x")
+    if "client_cpu_ms" in results:
+        cpu = results["client_cpu_ms"]["app"]
+        lines.append(f"gradio_client's own CPU per call (the app's calls): {cpu['default']:.0f} ms as it comes, "
+                     f"{cpu['shared_ssl']:.0f} ms with one shared SSL context")
     return lines
 
 

@@ -298,9 +298,15 @@ def test_the_app_sections_browser_figures_are_medians_against_the_noop_handler()
                        "one_face": {"app_ms": 120.0, "noop_ms": 100.0, "ratio": 1.2}}
     assert round_trip_figures(None, None) is None
     http = round_trip_figures([[0.11, 0.1, 0.12], [0.1, 0.1, 0.1]], [[0.1, 0.1, 0.1], [0.1, 0.1, 0.1]])
+    shared = round_trip_figures([[0.06, 0.05, 0.07], [0.05]], [[0.05, 0.05, 0.05], [0.05]])
+    cpu = {"app": {"default": 63.4, "shared_ssl": 3.6}, "noop": {"default": 60.0, "shared_ssl": 3.0}}
     lines = table({"page_seconds": 3.0, "first_photo_seconds": 7.0, "served_photo_request_ms": 150.0,
                    "noop_photo_request_ms": 100.0, "photo_ratio": 1.5, "browser": figures, "http": http,
-                   "model_sizes_bytes": {}})
+                   "shared_ssl": shared, "client_cpu_ms": cpu, "model_sizes_bytes": {}})
+    assert ("photo round trip through gradio_client with one shared SSL context, 4 faces: app 60 ms, no-op handler "
+            "50 ms: 1.20x") in lines
+    assert ("gradio_client's own CPU per call (the app's calls): 63 ms as it comes, 4 ms with one shared SSL "
+            "context") in lines
     assert "photo in Chromium (photo chosen to annotated photo shown), 1 face: app 120 ms, no-op handler 100 ms: 1.20x" in lines
     assert ("photo round trip over HTTP (as curl calls it, no client polling), 4 faces: app 110 ms, no-op handler "
             "100 ms: 1.10x") in lines

@@ -57,6 +57,20 @@ def test_predict_over_plain_http_as_the_benchmark_times_it(tiny_model_dir, face_
     assert annotated["path"] and explanation["path"]
 
 
+def test_a_client_sharing_one_ssl_context_gets_the_same_answer(client, tiny_model_dir, face_photo_path):
+    """The benchmark also times gradio_client with one SSL context for all its connections (passed through
+    ssl_verify to httpx): it must reach the app and get the same faces as the client as it comes."""
+    from gradio_client import handle_file
+
+    from benchmarks.app_start import photo_client, shared_ssl_context
+
+    arguments = (str(tiny_model_dir), "gradcam")
+    shared = photo_client(shared_app(tiny_model_dir), shared_ssl_context())
+    _, faces, explanation, *_ = shared.predict(handle_file(str(face_photo_path)), *arguments, api_name="/predict")
+    _, expected, *_ = client.predict(handle_file(str(face_photo_path)), *arguments, api_name="/predict")
+    assert faces == expected and len(faces) == 1 and explanation
+
+
 def test_explanations_use_the_session_state_of_the_last_photo(client, tiny_model_dir, face_photo_path):
     from gradio_client import handle_file
 
