@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from PIL import Image
 
-from app_server import example_rgb, letterbox, shared_app
+from app_server import REPO_ROOT, example_rgb, letterbox, shared_app
 
 
 def overlay_side(width: int, height: int) -> int:
@@ -69,6 +71,20 @@ def test_a_client_sharing_one_ssl_context_gets_the_same_answer(client, tiny_mode
     _, faces, explanation, *_ = shared.predict(handle_file(str(face_photo_path)), *arguments, api_name="/predict")
     _, expected, *_ = client.predict(handle_file(str(face_photo_path)), *arguments, api_name="/predict")
     assert faces == expected and len(faces) == 1 and explanation
+
+
+def test_the_scripting_examples_in_the_docs_run_against_the_app(tiny_model_dir, monkeypatch):
+    """docs/app.md's gradio_client examples, pointed at the test app, run as written: the model and method values
+    they pass are ones /predict takes (the method once read "Grad-CAM", a label the app rejects)."""
+    section = (REPO_ROOT / "docs" / "app.md").read_text().split("## Scripting it", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert len(blocks) == 2
+    monkeypatch.chdir(REPO_ROOT)  # the example's photo path is relative to the repository
+    namespace: dict = {}
+    for block in blocks:
+        exec(block.replace("http://127.0.0.1:7860/", shared_app(tiny_model_dir)), namespace)
+    assert len(namespace["faces"]) == 1 and namespace["explanation"]
+    assert namespace["client"].endpoints  # the second example's client reached the app (it reads its API on creation)
 
 
 def test_explanations_use_the_session_state_of_the_last_photo(client, tiny_model_dir, face_photo_path):
