@@ -286,7 +286,8 @@ def round_trip_figures(app: list[list[float]] | None, noop: list[list[float]] | 
 
 
 def round_trip_lines(results: dict) -> list[str]:
-    """The HTTP (no client polling) and Chromium round trips, app against no-op, where measured."""
+    """The round trips through gradio_client with a shared SSL context, over HTTP (no client polling) and in
+    Chromium, app against no-op, where measured, and the client's own CPU per call."""
     lines = []
     for key, what in (("shared_ssl", "photo round trip through gradio_client with one shared SSL context"),
                       ("http", "photo round trip over HTTP (as curl calls it, no client polling)"),
