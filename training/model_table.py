@@ -17,6 +17,9 @@ from fer.model.sources import BUNDLED_MODELS_DIR
 from fer.model.config import CONFIG_FILE, MODEL_FILE
 
 START, END = "<!-- MODEL TABLE -->", "<!-- /MODEL TABLE -->"
+# Trained models kept outside models/ (their weights are too big for git) whose committed cards join the
+# architecture tables: the seeds compare a ResNet50 with the custom CNN.
+COMPARED_RUNS = (Path(__file__).resolve().parent.parent / "runs" / "ferplus-resnet50" / "model",)
 PER_CLASS_START, PER_CLASS_END = "<!-- PER-CLASS TABLE -->", "<!-- /PER-CLASS TABLE -->"
 
 
@@ -57,6 +60,11 @@ def model_folders(models_dir: Path = BUNDLED_MODELS_DIR, extra: list[Path] | Non
     return shipped + list(extra or [])
 
 
+def compared_folders(extra: list[Path] | None = None) -> list[Path]:
+    """The shipped folders, the COMPARED_RUNS whose cards are here, and `extra`."""
+    return model_folders(extra=[p for p in COMPARED_RUNS if (p / CONFIG_FILE).is_file()] + list(extra or []))
+
+
 def per_class_tables(folders: list[Path]) -> str:
     """One markdown table per dataset (its labels in order): each model's accuracy with its TTA, macro-F1, recall of
     every class, parameters and ms per face, on the split its card names."""
@@ -66,7 +74,9 @@ def per_class_tables(folders: list[Path]) -> str:
         if "per_class" not in config.metrics:
             continue
         dataset = config.metrics.get("dataset", "?").split(" (")[0]
-        by_dataset.setdefault((dataset, tuple(config.labels)), []).append((folder.name, config))
+        # A run's folder is runs/NAME/model: the run names it.
+        name = folder.parent.name if folder.name == "model" else folder.name
+        by_dataset.setdefault((dataset, tuple(config.labels)), []).append((name, config))
     tables = []
     for (dataset, labels), configs in by_dataset.items():
         split = ", ".join(sorted({config.metrics.get("split", "?") for _, config in configs}))
@@ -106,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.folder and not args.per_class:
         parser.error("--folder goes with --per-class")
     try:
-        table = per_class_tables(model_folders(extra=args.folder)) if args.per_class else model_table()
+        table = per_class_tables(compared_folders(args.folder)) if args.per_class else model_table()
     except ValueError as error:
         parser.error(str(error))
     if args.update:

@@ -62,13 +62,37 @@ def serving_network(network, config):
 
 
 def export_network(network, path: Path, config=None) -> None:
-    """Keras's own ONNX export (tf2onnx) of the network: (N, *input_shape) raw pixels -> logits (and class maps,
+    """The network's ONNX export (tf2onnx): (N, *input_shape) raw pixels -> logits (and class maps,
     see serving_network, when `config` is given)."""
+    import keras
+
     graph = network if config is None else serving_network(network, config)
     with warnings.catch_warnings():  # the input-structure notice of calling a one-input model on a bare array
         warnings.simplefilter("ignore", UserWarning)
         graph(np.zeros((1, *network.inputs[0].shape[1:]), np.float32))  # Keras exports only called models
-    graph.export(str(path), format="onnx", verbose=False)
+    if keras.backend.backend() == "tensorflow":
+        _export_tf_function(graph, path)
+    else:
+        graph.export(str(path), format="onnx", verbose=False)
+
+
+def _export_tf_function(graph, path: Path) -> None:
+    """tf2onnx on a plain inference tf.function of the graph. Keras's own export (its ExportArchive) traces a
+    network with a Resizing layer (the keras.applications backbones) so that BatchNormalization's update ops stay
+    in the graph; tf2onnx then cannot freeze it, and its fallback writes a different network (a ResNet50 came out
+    0.79 off in probability)."""
+    import tensorflow as tf
+    import tf2onnx
+
+    try:  # Keras's fix of tf2onnx for NumPy 2 (np.object, np.cast), as graph.export applies it
+        from keras.src.export.tf2onnx_lib import patch_tf2onnx
+        patch_tf2onnx()
+    except ImportError:
+        pass
+    pixels = graph.inputs[0]
+    spec = [tf.TensorSpec((None, *pixels.shape[1:]), tf.float32, name=pixels.name)]
+    function = tf.function(lambda inputs: graph(inputs, training=False), input_signature=spec)
+    tf2onnx.convert.from_function(function, spec, output_path=str(path))
 
 
 def quantize(float_path: Path, out_path: Path, calibration: np.ndarray) -> None:

@@ -316,3 +316,27 @@ def test_the_app_sections_browser_figures_are_medians_against_the_noop_handler()
                    "noop_photo_request_ms": 100.0, "photo_ratio": 1.5, "model_sizes_bytes": {}})
     assert lines[0] == ("page served 3.0 s after start (target <= 6), first photo (4 faces, Grad-CAM) answered 7.0 s "
                         "after (target <= 10); medians of 3 starts (page / first photo s: 2.5 / 6.0, 3.0 / 7.0, 4.0 / 11.0)")
+
+
+def test_cards_time_a_folder_outside_models_and_write_it_into_its_card(tmp_path):
+    from conftest import make_model_folder
+
+    from benchmarks import cards
+    from fer.model.config import ModelConfig
+
+    folder = make_model_folder(tmp_path / "outside", onnx=True)
+    speed = cards.time_folder(folder, repeats=3)
+    saved = ModelConfig.load(folder / "config.json").metrics["speed"]
+    assert saved == speed and saved["faces_per_second"]["float32"] > 0
+    assert saved["short"].endswith("ms/face") and "--folder" in saved["benchmark"]
+    assert saved["short"].split()[0] in (folder / "README.md").read_text()
+
+
+def test_cards_refuse_a_folder_served_without_onnx(tmp_path):
+    from conftest import make_model_folder
+
+    from benchmarks import cards
+
+    folder = make_model_folder(tmp_path / "keras-only")
+    with pytest.raises(ValueError, match="not ONNX Runtime"):
+        cards.time_folder(folder, repeats=1)

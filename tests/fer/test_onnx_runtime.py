@@ -56,6 +56,17 @@ def test_all_faces_and_views_of_an_image_are_one_network_call(onnx_crop_dir, mon
     assert calls == [30]  # 3 faces x 10 views
 
 
+
+def test_predicting_in_batches_counts_each_faces_views_against_the_batch(onnx_crop_dir, monkeypatch):
+    model = load_model(onnx_crop_dir)
+    calls = []
+    original = model.network_logits
+    monkeypatch.setattr(model, "network_logits", lambda inputs: calls.append(len(inputs)) or original(inputs))
+    frames = np.random.default_rng(2).integers(0, 256, (23, *model.face_input_shape), dtype=np.uint8)
+    batched = model.predict_in_batches(frames, batch_size=50, tta="ten_crop")
+    assert max(calls) <= 50 and sum(calls) == 230  # 5 faces x 10 views per call, not 50 faces
+    np.testing.assert_allclose(batched, model.predict_proba(frames, tta="ten_crop"), atol=1e-6)
+
 def test_a_changed_onnx_file_is_refused_with_the_way_to_fix_it(onnx_crop_dir, tmp_path):
     import shutil
 

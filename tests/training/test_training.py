@@ -344,7 +344,7 @@ def test_the_per_class_tables_group_models_by_dataset_and_refuse_a_folder_withou
     shutil.copytree(tiny_model_dir, models / "tiny")
     shutil.copytree(tiny_model_dir, models / "no-recall")  # a card without per-class figures is left out
     with_recall(models / "tiny", {})
-    other = tmp_path / "elsewhere" / "resnet"
+    other = tmp_path / "runs" / "resnet" / "model"  # a run's folder: named by its run
     shutil.copytree(tiny_model_dir, other)
     with_recall(other, {"happy": 0.875}, network={"parameters": 23_600_000, "multiply_adds_per_view": 1, "views": 1})
     text = per_class_tables(model_folders(models, [other]))
@@ -362,10 +362,10 @@ def test_the_per_class_tables_group_models_by_dataset_and_refuse_a_folder_withou
 
 
 def test_the_published_model_tables_are_what_the_shipped_folders_say():
-    from training.model_table import END, PER_CLASS_END, PER_CLASS_START, START, model_folders, model_table, per_class_tables
+    from training.model_table import END, PER_CLASS_END, PER_CLASS_START, START, compared_folders, model_table, per_class_tables
 
     root = Path(__file__).resolve().parents[2]
     readme, models_page = (root / "README.md").read_text(), (root / "docs" / "models.md").read_text()
     assert f"{START}\n{model_table()}\n{END}" in readme, "run python -m training.model_table --update README.md"
-    assert f"{PER_CLASS_START}\n{per_class_tables(model_folders())}\n{PER_CLASS_END}" in models_page, \
+    assert f"{PER_CLASS_START}\n{per_class_tables(compared_folders())}\n{PER_CLASS_END}" in models_page, \
         "run python -m training.model_table --per-class --update docs/models.md"

@@ -1,0 +1,167 @@
+"""Train on a lent accelerator machine inside its limits, and bring the model home.
+
+The device machine (JAX, no TensorFlow) gives about 10 minutes per command and returns at most 8 files of 16 MiB.
+`run` (there) times a short probe of the same command, picks the number of epochs that fits the time left (so the
+cosine schedule ends rather than being cut), trains, and writes the finalized folder's weights as fp16 parts
+(matrices and kernels in float16, vectors such as batch-norm statistics in float32) plus the run's small files.
+`assemble` (here) rebuilds the network from the registry, loads those weights and writes a model folder that
+`training.finalize` then scores on the real pixels with the usual tools.
+
+    # there (the train.py arguments follow --):
+    python -m training.accelerator run --deadline 540 --out $OUT -- --data /tmp/fer2013.csv ... --model resnet50
+    # here:
+    python -m training.accelerator assemble DOWNLOADED_FOLDER runs/ferplus-resnet50
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import subprocess
+import sys
+import tarfile
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+PART_BYTES = 15 * 1024 * 1024
+WEIGHTS_FILE = "weights.npz"
+SMALL_FILES = "run-files.tar.gz"
+
+
+def _train(train_args: list[str], log: Path) -> int:
+    command = [sys.executable, "-m", "training.train", *train_args]
+    print("$", " ".join(command), flush=True)
+    with log.open("a") as out:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for line in process.stdout:
+            sys.stdout.write(line)
+            out.write(line)
+        return process.wait()
+
+
+def plan_epochs(probe: dict, probe_faces: int, train_faces: int, seconds_left: float, most: int) -> int:
+    """Epochs of the full run that fit in `seconds_left`, from the probe's state: its last epoch's training speed
+    (the first epoch compiles) for the full split, plus that epoch's fixed cost by the clock (validation, the
+    weight average's scoring, saving the resume file), which does not grow with the training split."""
+    speed = probe["history"]["images_per_second"][-1]
+    wall = probe.get("epoch_wall_seconds") or probe["epoch_seconds"]
+    fixed = max(0.0, wall[-1] - probe_faces / speed)
+    per_epoch = train_faces / speed + fixed
+    print(f"probe: {speed:.0f} images/s, {fixed:.1f} s per epoch besides training: {per_epoch:.1f} s per epoch",
+          flush=True)
+    return int(max(1, min(most, seconds_left // per_epoch)))
+
+
+def export_weights(folder: Path, out: Path) -> list[Path]:
+    """The model folder's weights as fp16/fp32 arrays in one .npz, split into parts under PART_BYTES."""
+    import keras
+
+    model = keras.saving.load_model(folder / "model.keras", compile=False, safe_mode=True)
+    arrays = {}
+    for index, weight in enumerate(model.weights):
+        value = np.asarray(keras.ops.convert_to_numpy(weight))
+        arrays[f"{index:04d}:{weight.path}"] = value.astype(np.float16 if value.ndim > 1 else np.float32)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    data = buffer.getvalue()
+    parts = []
+    for number, start in enumerate(range(0, len(data), PART_BYTES)):
+        part = out / f"{WEIGHTS_FILE}.part{number:02d}"
+        part.write_bytes(data[start:start + PART_BYTES])
+        parts.append(part)
+    return parts
+
+
+def run(args: argparse.Namespace, train_args: list[str]) -> int:
+    start = time.time()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    log = out / "accelerator-log.txt"
+    probe_dir = Path(args.work) / "probe"
+    run_dir = Path(args.work) / "run"
+    code = _train([*train_args, "--limit", str(args.probe_limit), "--epochs", "2", "--no-temperature",
+                   "--out", str(probe_dir / "model"), "--run-dir", str(probe_dir)], log)
+    if code:
+        return code
+    probe = json.loads((probe_dir / "state.json").read_text())
+    seconds_left = args.deadline - (time.time() - start) - args.reserve
+    epochs = plan_epochs(probe, args.probe_limit, args.train_faces, seconds_left, args.most_epochs)
+    print(f"probe epochs {[round(s, 1) for s in probe['epoch_seconds']]} s; {seconds_left:.0f} s left: "
+          f"{epochs} epochs", flush=True)
+    code = _train([*train_args, "--epochs", str(epochs), "--time-budget", f"{max(seconds_left, 60) / 60:.2f}",
+                   "--out", str(run_dir / "model"), "--run-dir", str(run_dir)], log)
+    if code:
+        return code
+    parts = export_weights(run_dir / "model", out)
+    with tarfile.open(out / SMALL_FILES, "w:gz") as archive:
+        for path in sorted(run_dir.rglob("*")):
+            if path.is_file() and path.suffix != ".keras":
+                archive.add(path, arcname=str(path.relative_to(run_dir)))
+    print(f"wrote {[p.name for p in parts]} and {SMALL_FILES} in {time.time() - start:.0f} s", flush=True)
+    return 0
+
+
+def assemble(downloaded: Path, run_dir: Path) -> Path:
+    """Rebuild the network from its config, load the weights from the parts, write run_dir/model."""
+    from fer.model.architectures import build_model
+    from fer.model.config import ModelConfig
+    from fer.runtime.keras import save_model_folder
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(downloaded / SMALL_FILES) as archive:
+        archive.extractall(run_dir, filter="data")
+    folder = run_dir / "model"
+    config = ModelConfig.load(folder / "config.json")
+    parts = sorted(downloaded.glob(f"{WEIGHTS_FILE}.part*"))
+    if not parts:
+        raise ValueError(f"{downloaded}: no {WEIGHTS_FILE}.part* files")
+    try:
+        arrays = np.load(io.BytesIO(b"".join(p.read_bytes() for p in parts)))
+        arrays.files  # noqa: B018 - reads the archive's directory, which a part cut short breaks
+    except (OSError, ValueError, zipfile.BadZipFile) as error:
+        raise ValueError(f"{downloaded}: the {len(parts)} {WEIGHTS_FILE} parts are not a whole archive "
+                         f"({type(error).__name__}: {error}); fetch them again") from None
+    built = build_model(config.architecture, config.num_classes, config.input_shape,
+                        **{**config.architecture_options, **({"weights": None} if config.architecture != "cnn" else {})})
+    model = built.model
+    names = sorted(arrays.files)
+    if len(names) != len(model.weights):
+        raise ValueError(f"{len(names)} saved weights for a network with {len(model.weights)}")
+    for name, weight in zip(names, model.weights):
+        if name.split(":", 1)[1] != weight.path or arrays[name].shape != tuple(weight.shape):
+            raise ValueError(f"saved {name} {arrays[name].shape} does not fit {weight.path} {tuple(weight.shape)}")
+        weight.assign(arrays[name].astype(np.float32))
+    save_model_folder(model, config, folder)
+    return folder
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    train_args = argv[argv.index("--") + 1:] if "--" in argv else []
+    argv = argv[:argv.index("--")] if "--" in argv else argv
+    parser = argparse.ArgumentParser(prog="python -m training.accelerator", description=__doc__.split("\n\n")[0])
+    actions = parser.add_subparsers(dest="action", required=True)
+    there = actions.add_parser("run", help="on the device machine: probe, plan, train, export")
+    there.add_argument("--deadline", type=float, required=True, help="seconds from now by which everything is done")
+    there.add_argument("--reserve", type=float, default=90.0, help="seconds kept for finalizing and exporting")
+    there.add_argument("--probe-limit", type=int, default=4096)
+    there.add_argument("--train-faces", type=int, default=28558)
+    there.add_argument("--most-epochs", type=int, default=200)
+    there.add_argument("--work", default="/tmp/accelerator")
+    there.add_argument("--out", required=True)
+    here = actions.add_parser("assemble", help="here: parts + run files -> a model folder")
+    here.add_argument("downloaded", type=Path)
+    here.add_argument("run_dir", type=Path)
+    args = parser.parse_args(argv)
+    if args.action == "run":
+        return run(args, train_args)
+    print(assemble(args.downloaded, args.run_dir))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
