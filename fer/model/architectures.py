@@ -167,7 +167,7 @@ def _backbone_input(inputs: keras.KerasTensor, backbone: _Backbone, size: int) -
         # keras.applications' caffe mode subtracts the ImageNet mean from 0..255 pixels. Faces here are
         # grey repeated to 3 channels, so the RGB->BGR flip of that mode changes nothing and is left out.
         # A Rescaling offset, not Normalization(mean, variance): that layer keeps its constants as tensors made
-        # at build time, which the ONNX export (tf2onnx) turns into extra graph inputs instead of constants.
+        # at build time, which Keras's ONNX export turned into extra graph inputs instead of constants.
         x = layers.Rescaling(1.0, offset=[-value for value in _IMAGENET_BGR_MEAN], name="imagenet_norm")(x)
     else:
         x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="rescale")(x)
