@@ -11,6 +11,13 @@ cosine schedule ends rather than being cut), trains, and writes the finalized fo
     python -m training.accelerator run --deadline 540 --out $OUT -- --data /tmp/fer2013.csv ... --model resnet50
     # here:
     python -m training.accelerator assemble DOWNLOADED_FOLDER runs/ferplus-resnet50
+
+Two stages in one command (each with its own --name, --work and deadline; the second starts from the first):
+
+    python -m training.accelerator run --name ferplus --work /tmp/a1 --deadline 330 --out $OUT -- ...
+    python -m training.accelerator run --name fer2013 --work /tmp/a2 --deadline 200 --out $OUT -- \
+        --data /tmp/fer2013.csv --init-from /tmp/a1/run/model ...
+    python -m training.accelerator assemble DOWNLOADED runs/fer2013-resnet50 --name fer2013
 """
 
 from __future__ import annotations
@@ -27,9 +34,12 @@ from pathlib import Path
 
 import numpy as np
 
-PART_BYTES = 15 * 1024 * 1024
+# At most 8 files of 16 MiB come back from a call: a ResNet50 in fp16 (47 MB) is 3 parts, so two stages of one
+# command (for example FER+ then its FER-2013 fine-tune) fit with their two archives of small files.
+PART_BYTES = 16 * 1024 * 1024 - 64 * 1024
 WEIGHTS_FILE = "weights.npz"
 SMALL_FILES = "run-files.tar.gz"
+LOG_FILE = "accelerator-log.txt"
 
 
 def _train(train_args: list[str], log: Path) -> int:
@@ -56,7 +66,7 @@ def plan_epochs(probe: dict, probe_faces: int, train_faces: int, seconds_left: f
     return int(max(1, min(most, seconds_left // per_epoch)))
 
 
-def export_weights(folder: Path, out: Path) -> list[Path]:
+def export_weights(folder: Path, out: Path, name: str = "") -> list[Path]:
     """The model folder's weights as fp16/fp32 arrays in one .npz, split into parts under PART_BYTES."""
     import keras
 
@@ -70,7 +80,7 @@ def export_weights(folder: Path, out: Path) -> list[Path]:
     data = buffer.getvalue()
     parts = []
     for number, start in enumerate(range(0, len(data), PART_BYTES)):
-        part = out / f"{WEIGHTS_FILE}.part{number:02d}"
+        part = out / f"{name}{WEIGHTS_FILE}.part{number:02d}"
         part.write_bytes(data[start:start + PART_BYTES])
         parts.append(part)
     return parts
@@ -80,9 +90,11 @@ def run(args: argparse.Namespace, train_args: list[str]) -> int:
     start = time.time()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    log = out / "accelerator-log.txt"
     probe_dir = Path(args.work) / "probe"
     run_dir = Path(args.work) / "run"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log = run_dir / LOG_FILE  # travels in the archive of small files
+    prefix = f"{args.name}-" if args.name else ""
     code = _train([*train_args, "--limit", str(args.probe_limit), "--epochs", "2", "--no-temperature",
                    "--out", str(probe_dir / "model"), "--run-dir", str(probe_dir)], log)
     if code:
@@ -96,29 +108,31 @@ def run(args: argparse.Namespace, train_args: list[str]) -> int:
                    "--out", str(run_dir / "model"), "--run-dir", str(run_dir)], log)
     if code:
         return code
-    parts = export_weights(run_dir / "model", out)
-    with tarfile.open(out / SMALL_FILES, "w:gz") as archive:
+    parts = export_weights(run_dir / "model", out, prefix)
+    with tarfile.open(out / f"{prefix}{SMALL_FILES}", "w:gz") as archive:
         for path in sorted(run_dir.rglob("*")):
             if path.is_file() and path.suffix != ".keras":
                 archive.add(path, arcname=str(path.relative_to(run_dir)))
-    print(f"wrote {[p.name for p in parts]} and {SMALL_FILES} in {time.time() - start:.0f} s", flush=True)
+    print(f"wrote {[p.name for p in parts]} and {prefix}{SMALL_FILES} in {time.time() - start:.0f} s", flush=True)
     return 0
 
 
-def assemble(downloaded: Path, run_dir: Path) -> Path:
-    """Rebuild the network from its config, load the weights from the parts, write run_dir/model."""
+def assemble(downloaded: Path, run_dir: Path, name: str = "") -> Path:
+    """Rebuild the network from its config, load the weights from the parts (those of stage `name`), write
+    run_dir/model."""
     from fer.model.architectures import build_model
     from fer.model.config import ModelConfig
     from fer.runtime.keras import save_model_folder
 
     run_dir.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(downloaded / SMALL_FILES) as archive:
+    prefix = f"{name}-" if name else ""
+    with tarfile.open(downloaded / f"{prefix}{SMALL_FILES}") as archive:
         archive.extractall(run_dir, filter="data")
     folder = run_dir / "model"
     config = ModelConfig.load(folder / "config.json")
-    parts = sorted(downloaded.glob(f"{WEIGHTS_FILE}.part*"))
+    parts = sorted(downloaded.glob(f"{prefix}{WEIGHTS_FILE}.part*"))
     if not parts:
-        raise ValueError(f"{downloaded}: no {WEIGHTS_FILE}.part* files")
+        raise ValueError(f"{downloaded}: no {prefix}{WEIGHTS_FILE}.part* files")
     try:
         arrays = np.load(io.BytesIO(b"".join(p.read_bytes() for p in parts)))
         arrays.files  # noqa: B018 - reads the archive's directory, which a part cut short breaks
@@ -151,15 +165,17 @@ def main(argv: list[str] | None = None) -> int:
     there.add_argument("--probe-limit", type=int, default=4096)
     there.add_argument("--train-faces", type=int, default=28558)
     there.add_argument("--most-epochs", type=int, default=200)
-    there.add_argument("--work", default="/tmp/accelerator")
+    there.add_argument("--work", default="/tmp/accelerator", help="a folder per stage")
+    there.add_argument("--name", default="", help="prefix of this stage's files in --out (several stages per call)")
     there.add_argument("--out", required=True)
     here = actions.add_parser("assemble", help="here: parts + run files -> a model folder")
     here.add_argument("downloaded", type=Path)
     here.add_argument("run_dir", type=Path)
+    here.add_argument("--name", default="", help="the stage's --name there")
     args = parser.parse_args(argv)
     if args.action == "run":
         return run(args, train_args)
-    print(assemble(args.downloaded, args.run_dir))
+    print(assemble(args.downloaded, args.run_dir, args.name))
     return 0
 
 

@@ -50,13 +50,14 @@ def test_exported_weights_assemble_into_a_model_folder_with_the_same_predictions
     downloaded = tmp_path / "downloaded"
     downloaded.mkdir()
     monkeypatch.setattr(accelerator, "PART_BYTES", 20_000)  # several parts, as a ResNet50 needs
-    parts = accelerator.export_weights(tmp_path / "model", downloaded)
-    assert len(parts) > 1 and all(p.stat().st_size <= 20_000 for p in parts)
-    with tarfile.open(downloaded / accelerator.SMALL_FILES, "w:gz") as archive:
+    parts = accelerator.export_weights(tmp_path / "model", downloaded, "stage-")
+    assert len(parts) > 1 and all(p.stat().st_size <= 20_000 and p.name.startswith("stage-") for p in parts)
+    with tarfile.open(downloaded / f"stage-{accelerator.SMALL_FILES}", "w:gz") as archive:
         archive.add(tmp_path / "model" / "config.json", arcname="model/config.json")
         archive.add(tmp_path / "run" / "state.json", arcname="state.json")
+    (downloaded / "other-weights.npz.part00").write_bytes(b"another stage's part, not read")
 
-    folder = accelerator.assemble(downloaded, tmp_path / "home")
+    folder = accelerator.assemble(downloaded, tmp_path / "home", name="stage")
     assert (tmp_path / "home" / "state.json").is_file()
     faces = np.random.default_rng(0).integers(0, 256, (4, 48, 48, 1)).astype(np.float32)
     before = load_model(tmp_path / "model", runtime="keras").predict_proba(faces, tta="none")
