@@ -82,8 +82,12 @@ def _export_tf_function(graph, path: Path) -> None:
     in the graph; tf2onnx then cannot freeze it, and its fallback writes a different network (a ResNet50 came out
     0.79 off in probability)."""
     import tensorflow as tf
-    import tf2onnx
 
+    try:
+        import tf2onnx
+    except ImportError:
+        raise RuntimeError("writing ONNX needs the onnx and tf2onnx packages: pip install -r "
+                           "requirements-export.txt") from None
     try:  # Keras's fix of tf2onnx for NumPy 2 (np.object, np.cast), as graph.export applies it
         from keras.src.export.tf2onnx_lib import patch_tf2onnx
         patch_tf2onnx()
