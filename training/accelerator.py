@@ -42,6 +42,11 @@ SMALL_FILES = "run-files.tar.gz"
 LOG_FILE = "accelerator-log.txt"
 
 
+def _prefix(name: str) -> str:
+    """The stage's prefix of its files in the output folder."""
+    return f"{name}-" if name else ""
+
+
 def _train(train_args: list[str], log: Path) -> int:
     command = [sys.executable, "-m", "training.train", *train_args]
     print("$", " ".join(command), flush=True)
@@ -94,7 +99,7 @@ def run(args: argparse.Namespace, train_args: list[str]) -> int:
     run_dir = Path(args.work) / "run"
     run_dir.mkdir(parents=True, exist_ok=True)
     log = run_dir / LOG_FILE  # travels in the archive of small files
-    prefix = f"{args.name}-" if args.name else ""
+    prefix = _prefix(args.name)
     code = _train([*train_args, "--limit", str(args.probe_limit), "--epochs", "2", "--no-temperature",
                    "--out", str(probe_dir / "model"), "--run-dir", str(probe_dir)], log)
     if code:
@@ -125,7 +130,7 @@ def assemble(downloaded: Path, run_dir: Path, name: str = "") -> Path:
     from fer.runtime.keras import save_model_folder
 
     run_dir.mkdir(parents=True, exist_ok=True)
-    prefix = f"{name}-" if name else ""
+    prefix = _prefix(name)
     with tarfile.open(downloaded / f"{prefix}{SMALL_FILES}") as archive:
         archive.extractall(run_dir, filter="data")
     folder = run_dir / "model"
@@ -142,13 +147,13 @@ def assemble(downloaded: Path, run_dir: Path, name: str = "") -> Path:
     built = build_model(config.architecture, config.num_classes, config.input_shape,
                         **{**config.architecture_options, **({"weights": None} if config.architecture != "cnn" else {})})
     model = built.model
-    names = sorted(arrays.files)
-    if len(names) != len(model.weights):
-        raise ValueError(f"{len(names)} saved weights for a network with {len(model.weights)}")
-    for name, weight in zip(names, model.weights):
-        if name.split(":", 1)[1] != weight.path or arrays[name].shape != tuple(weight.shape):
-            raise ValueError(f"saved {name} {arrays[name].shape} does not fit {weight.path} {tuple(weight.shape)}")
-        weight.assign(arrays[name].astype(np.float32))
+    keys = sorted(arrays.files)
+    if len(keys) != len(model.weights):
+        raise ValueError(f"{len(keys)} saved weights for a network with {len(model.weights)}")
+    for key, weight in zip(keys, model.weights):
+        if key.split(":", 1)[1] != weight.path or arrays[key].shape != tuple(weight.shape):
+            raise ValueError(f"saved {key} {arrays[key].shape} does not fit {weight.path} {tuple(weight.shape)}")
+        weight.assign(arrays[key].astype(np.float32))
     save_model_folder(model, config, folder)
     return folder
 
