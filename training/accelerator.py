@@ -1,6 +1,7 @@
 """Train on a lent accelerator machine inside its limits, and bring the model home.
 
-The device machine (JAX, no TensorFlow) gives about 10 minutes per command and returns at most 8 files of 16 MiB.
+The device machine (JAX, no TensorFlow) gives about 10 minutes per command and returns at most 8 files of 16 MiB,
+64 MiB together.
 `run` (there) times a short probe of the same command, picks the number of epochs that fits the time left (so the
 cosine schedule ends rather than being cut), trains, and writes the finalized folder's weights as fp16 parts
 (matrices and kernels in float16, vectors such as batch-norm statistics in float32) plus the run's small files.
@@ -12,7 +13,9 @@ cosine schedule ends rather than being cut), trains, and writes the finalized fo
     # here:
     python -m training.accelerator assemble DOWNLOADED_FOLDER runs/ferplus-resnet50
 
-Two stages in one command (each with its own --name, --work and deadline; the second starts from the first):
+Two stages in one command (each with its own --name, --work and deadline; the second starts from the first) fit
+only where both stages' weights come back within 64 MiB: not a ResNet50 (47 MB in fp16 per stage), whose stages
+take a call each on a machine kept warm (the second call finds the first's /tmp/a1):
 
     python -m training.accelerator run --name ferplus --work /tmp/a1 --deadline 330 --out $OUT -- ...
     python -m training.accelerator run --name fer2013 --work /tmp/a2 --deadline 200 --out $OUT -- \
@@ -34,9 +37,11 @@ from pathlib import Path
 
 import numpy as np
 
-# At most 8 files of 16 MiB come back from a call: a ResNet50 in fp16 (47 MB) is 3 parts, so two stages of one
-# command (for example FER+ then its FER-2013 fine-tune) fit with their two archives of small files.
+# At most 8 files of 16 MiB, 64 MiB together, come back from a call: a ResNet50 in fp16 (47 MB) is 3 parts, so one
+# ResNet50 stage per call (a second stage's parts would be left out there).
 PART_BYTES = 16 * 1024 * 1024 - 64 * 1024
+RETURN_FILES, RETURN_BYTES = 8, 64 * 1024 * 1024
+ARCHIVE_BYTES = 1024 * 1024  # room kept for the archive of small files (history, log, card, figures)
 WEIGHTS_FILE = "weights.npz"
 SMALL_FILES = "run-files.tar.gz"
 LOG_FILE = "accelerator-log.txt"
@@ -58,17 +63,40 @@ def _train(train_args: list[str], log: Path) -> int:
         return process.wait()
 
 
-def plan_epochs(probe: dict, probe_faces: int, train_faces: int, seconds_left: float, most: int) -> int:
+def plan_epochs(probe: dict, probe_faces: int, train_faces: int, seconds_left: float, most: int,
+                probe_seconds: float | None = None) -> int:
     """Epochs of the full run that fit in `seconds_left`, from the probe's state: its last epoch's training speed
     (the first epoch compiles) for the full split, plus that epoch's fixed cost by the clock (validation, the
-    weight average's scoring, saving the resume file), which does not grow with the training split."""
+    weight average's scoring, saving the resume file), which does not grow with the training split.
+
+    `probe_seconds`, the probe's whole process by the clock: what it spent beyond its steady epochs (start-up, data,
+    compiling, the final scoring) the full run spends again once, so it comes off the time left first."""
     speed = probe["history"]["images_per_second"][-1]
     wall = probe.get("epoch_wall_seconds") or probe["epoch_seconds"]
     fixed = max(0.0, wall[-1] - probe_faces / speed)
     per_epoch = train_faces / speed + fixed
-    print(f"probe: {speed:.0f} images/s, {fixed:.1f} s per epoch besides training: {per_epoch:.1f} s per epoch",
-          flush=True)
-    return int(max(1, min(most, seconds_left // per_epoch)))
+    once = max(0.0, probe_seconds - len(wall) * wall[-1]) if probe_seconds is not None else 0.0
+    print(f"probe: {speed:.0f} images/s, {fixed:.1f} s per epoch besides training: {per_epoch:.1f} s per epoch; "
+          f"{once:.0f} s once per run (start-up, compiling, final scoring)", flush=True)
+    return int(max(1, min(most, (seconds_left - once) // per_epoch)))
+
+
+def check_room_to_return(out: Path, folder: Path) -> int:
+    """Bytes the weights of `folder`'s network will take as parts; ValueError, before any long training, when they
+    and the files already in `out` would pass what comes back from a call (the rest would be left out there)."""
+    import keras
+
+    model = keras.saving.load_model(folder / "model.keras", compile=False, safe_mode=True)
+    weights = sum(int(np.prod(w.shape)) * (2 if len(w.shape) > 1 else 4) for w in model.weights)
+    present = [path for path in out.iterdir() if path.is_file()]
+    files = len(present) + -(-weights // PART_BYTES) + 1
+    total = sum(path.stat().st_size for path in present) + weights + ARCHIVE_BYTES
+    if files > RETURN_FILES or total > RETURN_BYTES:
+        raise ValueError(f"this stage's weights ({weights / 2**20:.1f} MiB as parts) and the {len(present)} files "
+                         f"already in {out} ({(total - weights - ARCHIVE_BYTES) / 2**20:.1f} MiB) would make "
+                         f"{files} files, {total / 2**20:.1f} MiB: over the {RETURN_FILES} files and "
+                         f"{RETURN_BYTES // 2**20} MiB that come back from a call; run this stage in a call of its own")
+    return weights
 
 
 def export_weights(folder: Path, out: Path, name: str = "") -> list[Path]:
@@ -100,13 +128,20 @@ def run(args: argparse.Namespace, train_args: list[str]) -> int:
     run_dir.mkdir(parents=True, exist_ok=True)
     log = run_dir / LOG_FILE  # travels in the archive of small files
     prefix = _prefix(args.name)
+    probe_start = time.time()
     code = _train([*train_args, "--limit", str(args.probe_limit), "--epochs", "2", "--no-temperature",
                    "--out", str(probe_dir / "model"), "--run-dir", str(probe_dir)], log)
     if code:
         return code
+    probe_seconds = time.time() - probe_start
+    try:
+        check_room_to_return(out, probe_dir / "model")
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        return 2
     probe = json.loads((probe_dir / "state.json").read_text())
     seconds_left = args.deadline - (time.time() - start) - args.reserve
-    epochs = plan_epochs(probe, args.probe_limit, args.train_faces, seconds_left, args.most_epochs)
+    epochs = plan_epochs(probe, args.probe_limit, args.train_faces, seconds_left, args.most_epochs, probe_seconds)
     print(f"probe epochs {[round(s, 1) for s in probe['epoch_seconds']]} s; {seconds_left:.0f} s left: "
           f"{epochs} epochs", flush=True)
     code = _train([*train_args, "--epochs", str(epochs), "--time-budget", f"{max(seconds_left, 60) / 60:.2f}",

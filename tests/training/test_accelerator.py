@@ -39,6 +39,9 @@ def test_plan_fits_whole_epochs_into_the_time_left():
     # By the clock the epoch took 6 s (scoring the weight average and saving come after epoch_seconds): 4 s fixed.
     probe["epoch_wall_seconds"] = [33.0, 6.0]
     assert accelerator.plan_epochs(probe, 2000, 10000, 100, most=200) == 7
+    # The probe's process took 52 s by the clock, 12 s of them steady epochs: the full run starts up, compiles and
+    # scores once more (40 s), leaving 60 s for epochs of 14 s.
+    assert accelerator.plan_epochs(probe, 2000, 10000, 100, most=200, probe_seconds=52.0) == 4
 
 
 def test_exported_weights_assemble_into_a_model_folder_with_the_same_predictions(tiny_csv, tmp_path, monkeypatch):
@@ -52,6 +55,14 @@ def test_exported_weights_assemble_into_a_model_folder_with_the_same_predictions
     monkeypatch.setattr(accelerator, "PART_BYTES", 20_000)  # several parts, as a ResNet50 needs
     parts = accelerator.export_weights(tmp_path / "model", downloaded, "stage-")
     assert len(parts) > 1 and all(p.stat().st_size <= 20_000 and p.name.startswith("stage-") for p in parts)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    weights = accelerator.check_room_to_return(empty, tmp_path / "model")
+    assert 0.9 * sum(p.stat().st_size for p in parts) < weights <= sum(p.stat().st_size for p in parts)
+    # A second stage whose parts would not come back with the first's is refused before it trains.
+    monkeypatch.setattr(accelerator, "RETURN_BYTES", 2 * weights + accelerator.ARCHIVE_BYTES - 1)
+    with pytest.raises(ValueError, match="call of its own"):
+        accelerator.check_room_to_return(downloaded, tmp_path / "model")
     with tarfile.open(downloaded / f"stage-{accelerator.SMALL_FILES}", "w:gz") as archive:
         archive.add(tmp_path / "model" / "config.json", arcname="model/config.json")
         archive.add(tmp_path / "run" / "state.json", arcname="state.json")
