@@ -19,7 +19,8 @@ from fer.model.config import CONFIG_FILE, MODEL_FILE
 START, END = "<!-- MODEL TABLE -->", "<!-- /MODEL TABLE -->"
 # Trained models kept outside models/ (their weights are too big for git) whose committed cards join the
 # architecture tables: the seeds compare a ResNet50 with the custom CNN.
-COMPARED_RUNS = (Path(__file__).resolve().parent.parent / "runs" / "ferplus-resnet50" / "model",)
+COMPARED_RUNS = tuple(Path(__file__).resolve().parent.parent / "runs" / name / "model"
+                      for name in ("ferplus-resnet50", "fer2013-resnet50"))
 PER_CLASS_START, PER_CLASS_END = "<!-- PER-CLASS TABLE -->", "<!-- /PER-CLASS TABLE -->"
 
 
