@@ -29,6 +29,7 @@ from fer.runtime.export import (CONFIG_FILE, EXPORT_FILE, EXPORT_FORMAT_VERSION,
                           ExportedModel, is_export_folder)
 from fer.model.sources import load_model  # noqa: E402
 from fer.runtime.export_writer import export_graph  # noqa: E402
+from fer.runtime import onnx_writer  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 TOLERANCE = 1e-4  # largest probability difference a float32 export may show against Keras
@@ -38,7 +39,7 @@ CALIBRATION_FACES = 512
 
 def supported_modes(model: EmotionModel) -> list[str]:
     """Every TTA mode the model can serve (ten_crop only for models of crops of a larger frame)."""
-    return [mode for mode in TTA_MODES if mode != "ten_crop" or model.config.crop_pct < 1.0]
+    return onnx_writer.supported_modes(model.config)
 
 
 def runtime_versions(export_format: str) -> dict[str, str]:

@@ -16,12 +16,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from tqdm import tqdm  # noqa: E402
 
 from fer.runtime.keras import EmotionModel  # noqa: E402
 from fer.model.config import TTA_MODES, ModelConfig  # noqa: E402
 from fer.data import FaceDataset, load_dataset  # noqa: E402
 from fer.errors import FerError  # noqa: E402
 from fer.runtime.base import softmax, view_offsets  # noqa: E402
+from fer.runtime.onnx_writer import supported_modes  # noqa: E402
 from fer.runtime.keras import load_model_folder, save_model_folder  # noqa: E402
 from fer.model.sources import resolve_source  # noqa: E402
 from fer.model.architectures import LOGITS_NAME, multiply_adds  # noqa: E402
@@ -112,14 +114,17 @@ def finalize_run(folder: str | Path, config: ModelConfig, state: dict, val: Face
     set_logit_adjustment(model, config, 0.0, None)  # score the network as trained first
     classifier = EmotionModel(model, config)
     frames = preprocess_faces(val.images, config.face_input_shape)
-    by_mode = {}
-    for mode in TTA_MODES:
-        try:
-            view_offsets(config, mode)
-        except ValueError:
-            continue  # e.g. ten_crop on a model of whole frames
-        by_mode[mode] = np.concatenate([classifier.logits(frames[i:i + 256], mode)
-                                        for i in range(0, len(frames), 256)])
+    modes = supported_modes(config)
+    starts = range(0, len(frames), 256)
+    by_mode = {mode: [] for mode in modes}
+    # A large network on the CPU scores the split in every mode for many minutes (a ResNet50's ten crops: about 20).
+    with tqdm(total=len(modes) * len(starts), desc=f"scoring {len(frames)} faces ({', '.join(modes)})",
+              unit="batch", mininterval=10, file=sys.stderr) as progress:
+        for mode in modes:
+            for start in starts:
+                by_mode[mode].append(classifier.logits(frames[start:start + 256], mode))
+                progress.update()
+    by_mode = {mode: np.concatenate(parts) for mode, parts in by_mode.items()}
     if tta is not None and tta not in by_mode:
         raise FerError(f"--tta {tta}: this model serves {', '.join(by_mode)}")
     config.tta = tta or choose_tta({mode: float(np.mean(np.argmax(values, axis=1) == val.labels))

@@ -33,6 +33,7 @@ def require_onnx():
 
 
 def supported_modes(config) -> list[str]:
+    """Every TTA mode a model of this config can serve (ten_crop only for models of crops of a larger frame)."""
     from fer.model.config import TTA_MODES
 
     return [mode for mode in TTA_MODES if mode != "ten_crop" or config.crop_pct < 1.0]
