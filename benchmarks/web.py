@@ -35,7 +35,7 @@ from benchmarks.load import BROWSER_FLAGS, CHROMIUM, write_y4m
 from benchmarks.processes import REPO_ROOT
 
 FACE_COUNTS = (1, 4)
-TARGET_FPS = 15.0
+TARGET_FPS = {1: 25.0, 4: 15.0}  # the speed issue's targets, by faces in view
 CAMERA_FPS = 30
 SITE = REPO_ROOT / "web"
 STAGES = ("grab", "detect", "crop", "classify", "draw")
@@ -182,10 +182,16 @@ def table(results: dict) -> list[str]:
                      f"{row['classify_ms']:.0f} / {row['draw_ms']:.0f} | {cam}")
     isolated = all(row["cross_origin_isolated"] for row in results["rows"])
     lines.append(f"WASM in headless Chromium, page {'cross-origin isolated' if isolated else 'not isolated'}; "
-                 f"camera {results['camera_fps']} fps; target >= {results['target_fps']:.0f} fps with 1 face; "
+                 f"camera {results['camera_fps']} fps; {target_note()}; "
                  "throttled rows run the whole pipeline on the main thread (workers 0), the only thread Chromium "
                  "throttles")
     return lines
+
+
+def target_note() -> str:
+    """The speed issue's frame-rate targets (not a measurement: the published note always states the current ones)."""
+    return "targets " + ", ".join(f">= {fps:.0f} fps with {faces} face{'s' if faces > 1 else ''}"
+                                  for faces, fps in sorted(TARGET_FPS.items()))
 
 
 def main(argv: list[str] | None = None) -> None:
