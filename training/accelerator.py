@@ -52,6 +52,11 @@ def _prefix(name: str) -> str:
     return f"{name}-" if name else ""
 
 
+def _travel_dtype(ndim: int) -> type:
+    """How a weight travels: kernels and matrices in float16, vectors (batch-norm statistics, biases) in float32."""
+    return np.float16 if ndim > 1 else np.float32
+
+
 def _train(train_args: list[str], log: Path) -> int:
     command = [sys.executable, "-m", "training.train", *train_args]
     print("$", " ".join(command), flush=True)
@@ -87,7 +92,7 @@ def check_room_to_return(out: Path, folder: Path) -> int:
     import keras
 
     model = keras.saving.load_model(folder / "model.keras", compile=False, safe_mode=True)
-    weights = sum(int(np.prod(w.shape)) * (2 if len(w.shape) > 1 else 4) for w in model.weights)
+    weights = sum(int(np.prod(w.shape)) * np.dtype(_travel_dtype(len(w.shape))).itemsize for w in model.weights)
     present = [path for path in out.iterdir() if path.is_file()]
     files = len(present) + -(-weights // PART_BYTES) + 1
     total = sum(path.stat().st_size for path in present) + weights + ARCHIVE_BYTES
@@ -107,7 +112,7 @@ def export_weights(folder: Path, out: Path, name: str = "") -> list[Path]:
     arrays = {}
     for index, weight in enumerate(model.weights):
         value = np.asarray(keras.ops.convert_to_numpy(weight))
-        arrays[f"{index:04d}:{weight.path}"] = value.astype(np.float16 if value.ndim > 1 else np.float32)
+        arrays[f"{index:04d}:{weight.path}"] = value.astype(_travel_dtype(value.ndim))
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     data = buffer.getvalue()
