@@ -131,9 +131,9 @@ class LiveSession:
         probabilities = None if main is None else dict(zip(labels, map(float, tracks[main].probabilities)))
         cam = None
         due = self.cam_frame is None or self.frame_index - self.cam_frame >= max(1, int(self.cam_every))
-        # A network with class maps (global average pooling) gives Grad-CAM from its own forward pass, without
-        # TensorFlow; others need the Keras explainer, skipped while another session is using it.
-        own_maps = getattr(recognizer.model, "has_class_maps", False)
+        # A network with class maps (global average pooling) or gradcam.onnx gives Grad-CAM on ONNX Runtime,
+        # without TensorFlow; others need the Keras explainer, skipped while another session is using it.
+        own_maps = getattr(recognizer.model, "has_gradcam", False)
         if tracks and due and (own_maps or (explainer is not None and not explainer.busy)):
             largest = sorted(range(len(tracks)), key=lambda i: tracks[i].box.area, reverse=True)[:self.cam_faces]
             chosen = sorted(largest)

@@ -17,7 +17,7 @@ from serve.settings import (LIVE_MODEL, MAX_FACES, MAX_STREAM_FACES, MAX_STREAM_
                             STREAM_DETECTION_SIDE, STREAM_TTA)
 
 if TYPE_CHECKING:  # its module imports TensorFlow, which loads only when an explanation is asked for
-    from fer.explain import Explainer
+    from fer.explain import Explainer, FaceExplanation
 
 MAX_CACHED_MODELS = 3  # each holds a model, its compiled graphs and its visualizers
 
@@ -80,6 +80,20 @@ class Engine:
     def model(self):
         return self.recognizer.model
 
+    def explain_face(self, analysis, index: int, method: str, target: str | None = None) -> FaceExplanation:
+        """Face `index` of a photo's analysis explained by `method` for `target` (None: its predicted label).
+        Grad-CAM runs on ONNX Runtime when the model folder can (class maps or gradcam.onnx: the same maps as the
+        explainer's, without TensorFlow); the other methods, and Grad-CAM of other folders, on the explainer."""
+        from fer.explain import check_method, face_explanation
+
+        if check_method(method) == "gradcam" and getattr(self.model, "has_gradcam", False):
+            label = target or analysis.faces[index].label
+            if label not in self.labels:
+                raise ValueError(f"unknown class {label!r}; this model's labels are: {', '.join(self.labels)}")
+            heatmap = self.model.class_activation_maps(analysis.inputs[index:index + 1], [self.labels.index(label)])
+            return face_explanation(analysis, index, label, heatmap[0])
+        return self.explainer.explain_face(analysis, index, method, target)
+
     @property
     def labels(self) -> tuple[str, ...]:
         return self.recognizer.labels
@@ -90,8 +104,11 @@ class Engine:
         frame = np.zeros((240, 320, 3), np.uint8)
         self.recognizer.analyze_frame(frame)
         self.stream_recognizer.analyze_frame(frame)
+        blank = np.zeros((1, *self.model.face_input_shape), np.uint8)
+        if getattr(self.model, "has_gradcam", False):
+            self.model.class_activation_maps(blank, [0])
         if explanations:
-            self.explainer.explain(np.zeros(self.model.face_input_shape, np.uint8), "gradcam", 0)
+            self.explainer.explain(blank[0], "gradcam", 0)
 
     def card(self) -> str:
         """Markdown with the model's labels, input size, detector and card figures (accuracy and split)."""

@@ -96,7 +96,7 @@ def _analyze_frame(engine: Engine, frame: np.ndarray, method: str) -> dict[str, 
 def _explain_or_warn(engine: Engine, photo: PhotoAnalysis, index: int, label: str | None,
                      method: str) -> np.ndarray | None:
     try:
-        explanation = engine.explainer.explain_face(photo.analysis, index, method, label)
+        explanation = engine.explain_face(photo.analysis, index, method, label)
     except ValueError as error:
         common.warn(str(error))
         return None
@@ -149,7 +149,7 @@ def explain_all_methods(photo: PhotoAnalysis | None, face_index: int | None = 0,
     for method, title in METHODS.items():
         start = time.perf_counter()
         try:
-            explanation = engine.explainer.explain_face(photo.analysis, index, method, label)
+            explanation = engine.explain_face(photo.analysis, index, method, label)
         except ValueError as error:
             common.warn(str(error))
             return []

@@ -23,9 +23,9 @@ TINY_CNN = dict(filters=(8, 16), dense_units=(16,), block_dropout=0.0, head_drop
 
 
 def make_model_folder(folder: Path, labels=None, seed: int = 0, input_size: int = 48, onnx: bool = False,
-                      **options) -> Path:
+                      gradcam: bool = False, **options) -> Path:
     """Build an untrained tiny cnn and write it as a model folder (model.keras + config.json; with onnx=True
-    also its checked model.onnx, as training.finalize writes it).
+    also its checked model.onnx, as training.finalize writes it, and with gradcam=True its gradcam.onnx).
 
     input_size < 48 makes a model of center crops of 48x48 face frames (crop_pct = input_size / 48)."""
     import keras
@@ -51,6 +51,10 @@ def make_model_folder(folder: Path, labels=None, seed: int = 0, input_size: int 
 
         frames = np.random.default_rng(seed).integers(0, 256, (16, *config.face_input_shape), dtype=np.uint8)
         write_onnx(EmotionModel(built.model, config), folder, frames, "random frames")
+        if gradcam:
+            from fer.runtime.onnx_writer import write_gradcam_onnx
+
+            write_gradcam_onnx(EmotionModel(built.model, config), folder, frames, "random frames")
     return folder
 
 

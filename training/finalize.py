@@ -236,6 +236,7 @@ def write_runtimes(folder: str | Path, frames: np.ndarray, labels: np.ndarray, s
     sample = np.sort(rng.choice(len(frames), min(CHECK_FACES, len(frames)), replace=False))
     record = write_onnx(classifier, folder, frames[sample], f"{split} faces", calibration)
     print(f"model.onnx: max |p - p_keras| = {record['max_abs_difference']:.2e} on {record['checked_on']}", flush=True)
+    record = write_gradcam(folder, frames, split)
     if calibration is not None:
         accuracy = {}
         for precision in ("float32", "int8"):
@@ -251,6 +252,25 @@ def write_runtimes(folder: str | Path, frames: np.ndarray, labels: np.ndarray, s
         print(f"model.int8.onnx: {split} accuracy {accuracy['int8']:.4f} vs {accuracy['float32']:.4f} "
               f"({change * 100:+.2f} points, tta {config.tta})", flush=True)
     return record
+
+
+GRADCAM_CHECK_FACES = 256
+
+
+def write_gradcam(folder: str | Path, frames: np.ndarray, split: str) -> dict:
+    """gradcam.onnx beside the folder's model.onnx (Grad-CAM on ONNX Runtime for a dense-head network), its maps
+    checked against TensorFlow's on a fixed sample of `frames`; returns the folder's ONNX record."""
+    from fer.runtime.onnx_writer import write_gradcam_onnx
+
+    model, config = load_model_folder(folder)
+    sample = np.sort(np.random.default_rng(1).choice(len(frames), min(GRADCAM_CHECK_FACES, len(frames)),
+                                                     replace=False))
+    gradcam = write_gradcam_onnx(EmotionModel(model, config), folder, frames[sample], f"{split} faces")
+    if gradcam:
+        print(f"gradcam.onnx: maps within {gradcam['tolerance']:g} of TensorFlow's on "
+              f"{gradcam['faces_within_tolerance']:.1%} of {gradcam['checked_on']} (at most "
+              f"{gradcam['max_abs_map_difference']:.2e} apart)", flush=True)
+    return ModelConfig.load(Path(folder) / "config.json").runtimes["onnx"]
 
 
 def write_explanations(folder: str | Path, frames: np.ndarray, split: str) -> dict:
@@ -292,6 +312,9 @@ def main(argv: list[str] | None = None) -> int:
                              "bias) to lift rare classes; 0 removes an earlier one. Each run prints a sweep.")
     parser.add_argument("--onnx-only", action="store_true",
                         help="only write and check the folder's ONNX files (the weights and card stay as they are)")
+    parser.add_argument("--gradcam-only", action="store_true",
+                        help="only write gradcam.onnx for the folder's checked model.onnx (Grad-CAM without "
+                             "TensorFlow for a network with a dense head)")
     parser.add_argument("--explanations-only", action="store_true",
                         help="only (re)compute the card's explanation table and the default method")
     parser.add_argument("--no-explanations", action="store_true", help="skip the explanation table (minutes)")
@@ -317,6 +340,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.explanations_only:
             write_explanations(args.folder, preprocess_faces(val.images, config.face_input_shape),
                                record.get("val_split", "PublicTest"))
+            return 0
+        if args.gradcam_only:
+            write_gradcam(args.folder, preprocess_faces(val.images, config.face_input_shape),
+                          record.get("val_split", "PublicTest"))
             return 0
         if args.onnx_only:
             write_runtimes(args.folder, preprocess_faces(val.images, config.face_input_shape), val.labels,

@@ -10,10 +10,10 @@ from fer.errors import FerError
 from fer.model.sources import parse_hf_source
 from fer.model.config import CONFIG_FILE, MODEL_FILE
 from fer.runtime.keras import load_model_folder
-from fer.runtime.onnx import INT8_FILE, NETWORK_FILE, OnnxModel, has_onnx
+from fer.runtime.onnx import GRADCAM_FILE, INT8_FILE, NETWORK_FILE, OnnxModel, has_onnx
 from training.card import write_model_card
 
-PUBLISHED_FILES = [MODEL_FILE, CONFIG_FILE, NETWORK_FILE, INT8_FILE, "README.md", "learning_curve.png",
+PUBLISHED_FILES = [MODEL_FILE, CONFIG_FILE, NETWORK_FILE, INT8_FILE, GRADCAM_FILE, "README.md", "learning_curve.png",
                    "confusion_matrix.png"]
 
 

@@ -29,6 +29,46 @@ class FaceExplanation:
     evidence: bool  # False: an all-zero map, a real outcome (every channel argues against the class)
 
 
+# tf-keras-vis's normalize() adds Keras's epsilon to the range, so an all-equal map becomes zeros, not NaN.
+NORMALIZE_EPSILON = 1e-7
+
+
+def gradcam_from_gradients(activations: np.ndarray, gradients: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Grad-CAM maps (N, *size) in 0..1 as tf-keras-vis computes them: the ReLU of the activations (N, h, w, C)
+    weighted by their mean gradients, zoomed (scipy, linear) to `size` and normalized per map. The Keras
+    Explainer and ONNX Runtime's gradcam.onnx (fer.runtime.onnx) both end here, so their maps agree."""
+    weights = gradients.mean(axis=(1, 2), keepdims=True)
+    cam = np.maximum((activations * weights).sum(axis=-1), 0.0)
+    cam = zoom_linear(cam, size)
+    low = cam.min(axis=(1, 2), keepdims=True)
+    high = cam.max(axis=(1, 2), keepdims=True)
+    return ((cam - low) / (high - low + NORMALIZE_EPSILON)).astype(np.float32)
+
+
+def zoom_linear(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(N, h, w) maps resized to (N, *size) by linear interpolation with corner pixels on corner pixels: what
+    scipy.ndimage.zoom(order=1) computes (tf-keras-vis's upsampling), without scipy, which the TensorFlow-free
+    install does not have. OpenCV's resize puts pixel centers elsewhere and gives other maps."""
+    result = np.asarray(maps, np.float64)
+    for axis, target in ((1, int(size[0])), (2, int(size[1]))):
+        source = result.shape[axis]
+        position = np.linspace(0.0, source - 1, target) if target > 1 else np.zeros(1)
+        low = np.floor(position).astype(int)
+        high = np.minimum(low + 1, source - 1)
+        shape = [1, 1, 1]
+        shape[axis] = target
+        fraction = (position - low).reshape(shape)
+        result = np.take(result, low, axis=axis) * (1.0 - fraction) + np.take(result, high, axis=axis) * fraction
+    return result.astype(np.float32)
+
+
+def face_explanation(analysis, index: int, label: str, heatmap: np.ndarray) -> FaceExplanation:
+    """Face `index` of a Recognizer's analysis with `heatmap` (the map of `label`) overlaid on its crop."""
+    from fer.faces import to_rgb
+
+    return FaceExplanation(overlay(to_rgb(analysis.crops[index]), heatmap), label, bool(heatmap.any()))
+
+
 def check_method(method: str) -> str:
     """Return the method key, or raise ValueError naming the accepted ones."""
     key = str(method).strip().lower()

@@ -14,13 +14,12 @@ from tf_keras_vis.gradcam import Gradcam
 from tf_keras_vis.gradcam_plus_plus import GradcamPlusPlus
 from tf_keras_vis.saliency import Saliency
 from tf_keras_vis.scorecam import Scorecam
-from tf_keras_vis.utils import normalize, zoom_factor
-from scipy.ndimage import zoom
+from tf_keras_vis.utils import normalize
 
 from fer.runtime.keras import EmotionModel
 from fer.errors import ModelSourceError
-from fer.explain import DEFAULT_METHOD, METHODS, FaceExplanation, check_method, overlay
-from fer.faces import to_rgb
+from fer.explain import (DEFAULT_METHOD, METHODS, FaceExplanation, check_method, face_explanation,
+                         gradcam_from_gradients)
 
 if TYPE_CHECKING:  # for type hints only
     from fer.pipeline import FrameAnalysis
@@ -91,10 +90,7 @@ class Explainer:
         """Grad-CAM exactly as tf-keras-vis computes it: ReLU(sum of activations weighted by mean
         gradients), zoomed (linear) to the input size, normalized per map."""
         activations, gradients = (t.numpy() for t in self._gradcam_step(tf.constant(faces), targets))
-        weights = gradients.mean(axis=(1, 2), keepdims=True)
-        cam = np.maximum((activations * weights).sum(axis=-1), 0.0)
-        cam = zoom(cam, zoom_factor(cam.shape, faces.shape), order=1)
-        return normalize(cam)
+        return gradcam_from_gradients(activations, gradients, faces.shape[1:3])
 
     @property
     def methods(self) -> tuple[str, ...]:
@@ -135,8 +131,7 @@ class Explainer:
                      target: str | None = None) -> FaceExplanation:
         """Face `index` of a Recognizer's analysis: the map of `target` (None: the predicted label) on its crop."""
         label = target or analysis.faces[index].label
-        heatmap = self.explain(analysis.inputs[index], method, label)
-        return FaceExplanation(overlay(to_rgb(analysis.crops[index]), heatmap), label, bool(heatmap.any()))
+        return face_explanation(analysis, index, label, self.explain(analysis.inputs[index], method, label))
 
     def explain_batch(self, faces: np.ndarray, method: str = DEFAULT_METHOD,
                       targets: Sequence[int | str] | int | str = 0) -> np.ndarray:

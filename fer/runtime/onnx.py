@@ -25,6 +25,7 @@ NETWORK_FILE = "model.onnx"
 INT8_FILE = "model.int8.onnx"
 INSTALL_HINT = "pip install onnxruntime"
 CLASS_MAPS = "class_maps"  # the output of networks ending in global average pooling (fer.runtime.onnx_writer)
+GRADCAM_FILE = "gradcam.onnx"  # Grad-CAM's activations and gradients of a dense-head network (fer.runtime.gradcam_writer)
 
 
 def onnxruntime_available() -> bool:
@@ -52,6 +53,12 @@ def onnx_record(config: ModelConfig, precision: str = "float32") -> dict[str, An
         record = record.get("int8")
         return record if isinstance(record, dict) else None
     return record
+
+
+def gradcam_record(config: ModelConfig) -> dict[str, Any] | None:
+    """config.json's record of the folder's gradcam.onnx, or None."""
+    record = (onnx_record(config) or {}).get("gradcam")
+    return record if isinstance(record, dict) else None
 
 
 def int8_within_limit(config: ModelConfig) -> bool:
@@ -127,6 +134,12 @@ class OnnxModel(FaceModel):
         outputs = [output.name for output in self.session.get_outputs()]
         self.output_name = "logits" if "logits" in outputs else outputs[0]
         self.has_class_maps = CLASS_MAPS in outputs
+        record = gradcam_record(self.config)
+        # Grad-CAM without TensorFlow: from the class maps, or from gradcam.onnx (float32 only: it shares
+        # model.onnx's weights, and the explanations describe the float network).
+        self.has_gradcam = self.has_class_maps or bool(
+            precision == "float32" and record and (self.folder / str(record.get("file", ""))).is_file())
+        self._gradcam_session = None
         self._keras = None
         self._keras_lock = threading.Lock()
 
@@ -152,32 +165,63 @@ class OnnxModel(FaceModel):
         return softmax(self.logits(face_inputs, tta) / temperature).astype(np.float32)
 
     def class_activation_maps(self, face_inputs: np.ndarray, classes: Sequence[int]) -> np.ndarray:
-        """Grad-CAM of one class per face, (N, *face_input_shape[:2]) in 0..1, from one forward pass: for a network
-        ending in global average pooling and its logits layer it is the ReLU of the class's weighted feature
-        maps (the "class_maps" output), upsampled to the network's input, normalized per face and placed in
-        the frame (zero outside the center the network sees), as fer.explain's Grad-CAM places its maps."""
+        """Grad-CAM of one class per face, (N, *face_input_shape[:2]) in 0..1, placed in the frame (zero outside the
+        center the network sees) as fer.explain's Grad-CAM places its maps, without TensorFlow:
+        - a network ending in global average pooling and its logits layer: one forward pass; the map is the ReLU
+          of the class's weighted feature maps (the "class_maps" output), upsampled, normalized per face;
+        - a network with gradcam.onnx (a dense head): its activations and gradients, turned into maps by
+          fer.explain.gradcam_from_gradients, the function fer.explain's Explainer uses: the same maps."""
         import cv2
 
-        if not self.has_class_maps:
+        if not self.has_gradcam:
             raise ModelSourceError(f"{self.path.name} has no class maps (only networks ending in global average "
-                                   "pooling have them); use fer.explain.Explainer for Grad-CAM")
+                                   f"pooling have them) and the folder has no {GRADCAM_FILE}; use "
+                                   "fer.explain.Explainer for Grad-CAM")
         face_inputs = self.check_face_inputs(face_inputs)
         classes = [int(c) for c in classes]
         if len(classes) != len(face_inputs):
             raise ValueError(f"got {len(classes)} classes for {len(face_inputs)} faces")
+        if any(not 0 <= c < self.config.num_classes for c in classes):
+            raise ValueError(f"class indices must be within 0..{self.config.num_classes - 1}, got {classes}")
         frame_h, frame_w = self.config.face_input_shape[:2]
         height, width = self.config.input_shape[:2]
         result = np.zeros((len(face_inputs), frame_h, frame_w), np.float32)
         if not len(face_inputs):
             return result
         inputs = test_time_views(face_inputs, self.config, "none")
-        maps = self.session.run([CLASS_MAPS], {self.input_name: inputs})[0]
         top, left = (frame_h - height) // 2, (frame_w - width) // 2
+        if not self.has_class_maps:
+            from fer.explain import gradcam_from_gradients
+
+            targets = np.eye(self.config.num_classes, dtype=np.float32)[classes]
+            activations, gradients = self.gradcam_session().run(None, {"faces": inputs, "targets": targets})
+            result[:, top:top + height, left:left + width] = gradcam_from_gradients(activations, gradients,
+                                                                                    (height, width))
+            return result
+        maps = self.session.run([CLASS_MAPS], {self.input_name: inputs})[0]
         for index, (face_maps, target) in enumerate(zip(maps, classes)):
             cam = cv2.resize(np.maximum(face_maps[:, :, target], 0.0), (width, height), interpolation=cv2.INTER_LINEAR)
             low, high = float(cam.min()), float(cam.max())
             result[index, top:top + height, left:left + width] = (cam - low) / (high - low) if high > low else 0.0
         return result
+
+    def gradcam_session(self):
+        """The ONNX Runtime session of the folder's gradcam.onnx, opened on first use after checking its sha256 and
+        that the model.onnx whose weights it reads is the recorded one (OnnxModel checked that file's hash)."""
+        if self._gradcam_session is None:
+            with self._keras_lock:
+                if self._gradcam_session is None:
+                    record = gradcam_record(self.config) or {}
+                    path = self.folder / str(record.get("file", GRADCAM_FILE))
+                    if not self.has_gradcam or not path.is_file():
+                        raise ModelSourceError(f"{self.folder}: no {GRADCAM_FILE} recorded in config.json")
+                    if record.get("sha256") != file_sha256(path) or record.get("weights_sha256") != file_sha256(
+                            self.path):
+                        raise ModelSourceError(f"{path}: its sha256, or that of the model.onnx whose weights it "
+                                               "reads, is not the one config.json records; write it again with "
+                                               f"python -m training.finalize {self.folder} --onnx-only")
+                    self._gradcam_session = open_session(path)
+        return self._gradcam_session
 
     def keras_model(self):
         """The same folder's Keras EmotionModel (TensorFlow loads here, on first use), for explanations."""

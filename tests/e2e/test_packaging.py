@@ -27,6 +27,7 @@ def test_wheel_holds_the_package_data(wheel):
     for required in ("fer/assets/face_detection_yunet.onnx", "fer/assets/YUNET_LICENSE",
                      "fer/bundled_models/fer2013-cnn/model.keras", "fer/bundled_models/fer2013-cnn/config.json",
                      "fer/bundled_models/ferplus-cnn/model.keras", "fer/bundled_models/ferplus-cnn/config.json",
+                     "fer/bundled_models/ferplus-cnn/model.onnx", "fer/bundled_models/ferplus-cnn/gradcam.onnx",
                      "fer/pipeline.py", "fer/video.py"):
         assert required in names
     assert not any(name.startswith(("tests/", "training/", "benchmarks/")) for name in names)
