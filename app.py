@@ -34,9 +34,11 @@ demo = build_demo()
 
 
 def warm_up() -> None:
-    """Load the photo and webcam models (ONNX Runtime: a second or so) before serving, then their explainers
-    (TensorFlow: several seconds) in a background thread while the page comes up; a photo that arrives
-    sooner waits for its explanation only."""
+    """Load the photo and webcam models (ONNX Runtime: a second or so) before serving. A model whose default
+    explanation runs on ONNX Runtime (Grad-CAM from gradcam.onnx or class maps: every shipped one) loads its
+    explainer (TensorFlow: several seconds, several hundred MB) only when a visitor asks for another method;
+    the others load it in a background thread while the page comes up, and a photo that arrives sooner waits
+    for its explanation only."""
     engines = []
     for source in dict.fromkeys([common.ENGINES.default_source(), common.ENGINES.stream_source()]):
         try:
@@ -49,6 +51,8 @@ def warm_up() -> None:
 
     def load_explainers() -> None:
         for engine in engines:
+            if not engine.default_explanation_needs_tensorflow():
+                continue
             try:
                 engine.warm_up()
             except FerError as error:

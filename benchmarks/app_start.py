@@ -172,20 +172,24 @@ def noop_photo_demo():
         photo = gr.Image(type="filepath", label="Photo", elem_id="photo-input")  # the app's ids: the browser finds both
         model = gr.Dropdown(choices=[DEFAULT_MODEL], value=DEFAULT_MODEL, allow_custom_value=True)
         method = gr.Dropdown(choices=[(t, k) for k, t in METHODS.items()], value="gradcam")
-        outputs = [gr.Image(format="jpeg", elem_id="faces-output"), gr.JSON(), gr.Image(format="jpeg"), gr.State(None), gr.Dropdown(choices=[]),
-                   gr.Dropdown(choices=[]), *(gr.Label(visible=False) for _ in range(MAX_FACE_PANELS))]
+        analysis = gr.State(None)
+        outputs = [gr.Image(format="jpeg", elem_id="faces-output"), gr.JSON(), gr.Image(format="jpeg"), analysis,
+                   gr.Dropdown(choices=[]), gr.Dropdown(choices=[]),
+                   *(gr.Label(visible=False) for _ in range(MAX_FACE_PANELS))]
 
-        def handler(image, source, chosen):
+        def handler(image, source, chosen, previous):
             # The same kinds of outputs as the app's: the photo decoded and sent back as an array (Gradio encodes
-            # it), and an array the size of an explanation overlay (crops are shown at 256 to 512 px).
+            # it), an array the size of an explanation overlay (crops are shown at 256 to 512 px), property updates
+            # of the two pickers (the app sends their new choices), and no update of the face panels (the app
+            # updates a panel's properties only when it appears or disappears).
             if image is None:  # the photo removed: empty outputs, as the app answers
-                return [None, [], None, None, gr.update(), gr.update(), *(gr.update() for _ in range(MAX_FACE_PANELS))]
+                return [None, [], None, None, gr.update(), gr.update(), *(None for _ in range(MAX_FACE_PANELS))]
             with Image.open(image) as opened:
                 pixels = np.asarray(opened.convert("RGB"))
             overlay = np.ascontiguousarray(pixels[:MIN_CROP_SIDE, :MIN_CROP_SIDE])
-            return [pixels, [], overlay, None, gr.update(), gr.update(), *(gr.update() for _ in range(MAX_FACE_PANELS))]
+            return [pixels, [], overlay, None, gr.update(), gr.update(), *(None for _ in range(MAX_FACE_PANELS))]
 
-        photo.change(handler, [photo, model, method], outputs, api_name="predict")
+        photo.change(handler, [photo, model, method, analysis], outputs, api_name="predict")
     return demo
 
 

@@ -18,7 +18,8 @@ from fer.runtime.onnx import RUNTIME_KEY, file_sha256
 
 def model_hashes(source: str | Path) -> dict[str, str | None]:
     """{"onnx": the sha256 config.json records for model.onnx, "keras": the sha256 of model.keras} of a model
-    folder (None for a file it does not have)."""
+    folder (None for a file it does not have), and "gradcam": the recorded sha256 of its gradcam.onnx when it has
+    one (the photo path's Grad-CAM runs on it)."""
     folder = resolve_source(source)
     try:
         config = json.loads((folder / CONFIG_FILE).read_text())
@@ -26,8 +27,12 @@ def model_hashes(source: str | Path) -> dict[str, str | None]:
         config = {}
     record = config.get("runtimes", {}).get(RUNTIME_KEY)
     keras_file = folder / MODEL_FILE
-    return {"onnx": record.get("sha256") if isinstance(record, dict) else None,
-            "keras": _file_hash(keras_file.resolve(), *_signature(keras_file)) if keras_file.is_file() else None}
+    hashes = {"onnx": record.get("sha256") if isinstance(record, dict) else None,
+              "keras": _file_hash(keras_file.resolve(), *_signature(keras_file)) if keras_file.is_file() else None}
+    gradcam = record.get("gradcam") if isinstance(record, dict) else None
+    if isinstance(gradcam, dict):
+        hashes["gradcam"] = gradcam.get("sha256")
+    return hashes
 
 
 def _signature(path: Path) -> tuple[int, int]:

@@ -80,6 +80,16 @@ class Engine:
     def model(self):
         return self.recognizer.model
 
+    def default_explanation_needs_tensorflow(self) -> bool:
+        """Whether the model's own default method (config.json's explanation_method) needs the explainer."""
+        from fer.explain import check_method
+
+        try:
+            method = check_method(self.model.config.explanation_method)
+        except ValueError:
+            return True
+        return not (method == "gradcam" and getattr(self.model, "has_gradcam", False))
+
     def explain_face(self, analysis, index: int, method: str, target: str | None = None) -> FaceExplanation:
         """Face `index` of a photo's analysis explained by `method` for `target` (None: its predicted label).
         Grad-CAM runs on ONNX Runtime when the model folder can (class maps or gradcam.onnx: the same maps as the

@@ -35,8 +35,16 @@ class PhotoAnalysis:
         return self.analysis.faces
 
 
+def _shown_panels(previous: PhotoAnalysis | None) -> int:
+    """How many face panels the page shows now: one per face of the previous analysis, up to MAX_FACE_PANELS."""
+    return min(len(previous.predictions), MAX_FACE_PANELS) if isinstance(previous, PhotoAnalysis) else 0
+
+
 def _photo_outputs(annotated: np.ndarray | None = None, analysis: PhotoAnalysis | None = None,
-                   explanation: np.ndarray | None = None) -> dict[str, Any]:
+                   explanation: np.ndarray | None = None, shown: int = 0) -> dict[str, Any]:
+    """The outputs by name. `shown`: face panels visible before; only panels that appear or disappear get a
+    property update (Gradio rebuilds the component and its config for each, 1-2 ms apiece: with 8 panels that
+    was most of Gradio's own time per photo); the others get their new value, or None while hidden."""
     faces = analysis.predictions if analysis else []
     labels = analysis.analysis.labels if analysis else ()
     outputs = {
@@ -47,41 +55,51 @@ def _photo_outputs(annotated: np.ndarray | None = None, analysis: PhotoAnalysis 
         "class_picker": gr.update(choices=[PREDICTED, *labels], value=PREDICTED),
     }
     for i in range(MAX_FACE_PANELS):
-        outputs[f"panel{i}"] = (gr.update(value=faces[i].probabilities, label=f"Face #{i + 1}", visible=True)
-                                if i < len(faces) else gr.update(value=None, visible=False))
+        if i < len(faces):
+            outputs[f"panel{i}"] = (faces[i].probabilities if i < shown else
+                                    gr.update(value=faces[i].probabilities, label=panel_label(i), visible=True))
+        else:
+            outputs[f"panel{i}"] = gr.update(value=None, visible=False) if i < shown else None
     return outputs
 
 
-def analyze_photo(image: Any, model_source: str | None = None, method: str = DEFAULT_METHOD) -> dict[str, Any]:
-    """Photo handler: every face boxed and classified, with the explanation map of face #1."""
+def panel_label(index: int) -> str:
+    return f"Face #{index + 1}"
+
+
+def analyze_photo(image: Any, model_source: str | None = None, method: str = DEFAULT_METHOD,
+                  previous: PhotoAnalysis | None = None) -> dict[str, Any]:
+    """Photo handler: every face boxed and classified, with the explanation map of face #1. `previous`: the
+    session's last analysis (its face panels are the ones on the page)."""
+    shown = _shown_panels(previous)
     engine = common.engine_or_warn(model_source) if image is not None else None
     if engine is None:
-        return _photo_outputs()
+        return _photo_outputs(shown=shown)
     try:
         frame = engine.recognizer.read(image)
     except FerError as error:
         common.warn(f"Cannot read this image: {public_message(error)}")
-        return _photo_outputs()
+        return _photo_outputs(shown=shown)
     large = frame.nbytes >= LARGE_PHOTO_BYTES
-    outputs = _analyze_frame(engine, frame, method)
+    outputs = _analyze_frame(engine, frame, method, shown)
     del frame
     if large:
         release_free_memory()
     return outputs
 
 
-def _analyze_frame(engine: Engine, frame: np.ndarray, method: str) -> dict[str, Any]:
+def _analyze_frame(engine: Engine, frame: np.ndarray, method: str, shown: int) -> dict[str, Any]:
     """analyze_photo() once the photo is decoded."""
     analysis = engine.recognizer.analyze_frame(frame)
     display, scale = fit_within(frame, MAX_DISPLAY_SIDE)
     height, width = frame.shape[:2]
     if scale < 1.0:
-        shown = f"{display.shape[1]}×{display.shape[0]}"
-        common.info(f"Large photo ({width}×{height}): analyzed at full size, shown at {shown}.")
+        size = f"{display.shape[1]}×{display.shape[0]}"
+        common.info(f"Large photo ({width}×{height}): analyzed at full size, shown at {size}.")
     if not analysis.faces:
         common.info("No face found. The detector needs a face of at least about 12 pixels; "
               + ("this image is tiny." if min(height, width) < 48 else "try a closer or better-lit photo."))
-        return _photo_outputs(to_rgb(display))
+        return _photo_outputs(to_rgb(display), shown=shown)
     if analysis.found > analysis.kept:
         common.info(f"Found {analysis.found} faces; classified the {analysis.kept} largest.")
     if analysis.kept > MAX_FACE_PANELS:
@@ -90,7 +108,7 @@ def _analyze_frame(engine: Engine, frame: np.ndarray, method: str) -> dict[str, 
     # Session state keeps overlay-sized crops, not full-resolution ones.
     analysis.crops = [fit_between(crop, MIN_CROP_SIDE, MAX_CROP_SIDE) for crop in analysis.crops]
     photo = PhotoAnalysis(engine.source, analysis)
-    return _photo_outputs(annotated, photo, _explain_or_warn(engine, photo, 0, None, method))
+    return _photo_outputs(annotated, photo, _explain_or_warn(engine, photo, 0, None, method), shown)
 
 
 def _explain_or_warn(engine: Engine, photo: PhotoAnalysis, index: int, label: str | None,
@@ -218,7 +236,7 @@ def tab(model_picker: gr.Dropdown) -> None:
         c["annotated"] = gr.Image(label="Faces", format="jpeg", interactive=False, elem_id="faces-output")
     with gr.Row():
         for i in range(MAX_FACE_PANELS):
-            c[f"panel{i}"] = gr.Label(visible=False, elem_classes="face-panel", min_width=180)
+            c[f"panel{i}"] = gr.Label(label=panel_label(i), visible=False, elem_classes="face-panel", min_width=180)
     with gr.Accordion("Faces as JSON (fer-compatible, with landmarks)", open=False):
         c["faces"] = gr.JSON(label="faces")
     gr.Markdown("### Why? Explanation maps")
@@ -244,7 +262,7 @@ def tab(model_picker: gr.Dropdown) -> None:
     target = [c["analysis"], c["face_picker"], c["class_picker"]]
     # A new photo or a new model re-analyses the photo (an empty photo just clears the outputs); /predict is the
     # documented photo endpoint.
-    gr.on([photo.change, model_picker.change], keyed(analyze_photo, c), [photo, model_picker, method],
+    gr.on([photo.change, model_picker.change], keyed(analyze_photo, c), [photo, model_picker, method, c["analysis"]],
           [c[name] for name in names], api_name="predict")
     gr.on([c["face_picker"].input, c["class_picker"].input, method.input], explain_face, [*target, method],
           [c["explanation"]], api_name="explain")

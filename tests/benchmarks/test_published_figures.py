@@ -32,6 +32,8 @@ def test_shipped_hashes_are_the_files_on_disk(shipped):
         folder = report.REPO_ROOT / "models" / name
         assert hashes["keras"] == file_sha256(folder / "model.keras")
         assert hashes["onnx"] == file_sha256(folder / "model.onnx")  # what config.json records is the file
+        if (folder / "gradcam.onnx").exists():
+            assert hashes["gradcam"] == file_sha256(folder / "gradcam.onnx")
 
 
 @pytest.mark.parametrize("path", PUBLISHED, ids=lambda path: path.name)
@@ -133,3 +135,5 @@ def test_model_hashes_of_a_folder_with_and_without_its_onnx_export(tmp_path):
     without = make_model_folder(tmp_path / "without")
     assert provenance.model_hashes(without) == {"onnx": None, "keras": file_sha256(without / "model.keras")}
     assert provenance.measured([str(with_onnx), str(with_onnx)]) == {str(with_onnx): hashes}
+    with_gradcam = make_model_folder(tmp_path / "gradcam", onnx=True, gradcam=True)
+    assert provenance.model_hashes(with_gradcam)["gradcam"] == file_sha256(with_gradcam / "gradcam.onnx")

@@ -48,6 +48,13 @@ def photo_outputs(result: dict) -> dict:
     return {**result, "panels": [result[f"panel{i}"] for i in range(settings.MAX_FACE_PANELS)]}
 
 
+def shown(panels: list, before: int = 0) -> list[bool]:
+    """Which face panels the page shows after these outputs, `before` of them shown before: a property update sets
+    visibility, a bare value (or None) leaves it as it was."""
+    return [panel["visible"] if isinstance(panel, dict) and panel.get("__type__") == "update" else i < before
+            for i, panel in enumerate(panels)]
+
+
 def stream_outputs(result: dict) -> tuple:
     return result["live"], result["live_probabilities"], result["live_cam"], result["stream_state"]
 
@@ -90,7 +97,7 @@ def test_photo_boxes_the_face_with_probabilities_and_an_explanation(app, source,
     assert out["class_picker"]["choices"] == [settings.PREDICTED, *tiny_model.labels]
     first, *others = out["panels"]
     assert first["visible"] is True and first["value"] == face["emotions"] and first["label"] == "Face #1"
-    assert all(panel["visible"] is False for panel in others)
+    assert all(panel is None for panel in others)  # hidden before and after: not sent again
 
 
 def test_all_faces_of_a_photo_go_through_one_model_call(app, source, tmp_path, monkeypatch):
@@ -106,7 +113,18 @@ def test_all_faces_of_a_photo_go_through_one_model_call(app, source, tmp_path, m
     out = photo_outputs(app.analyze_photo(save(tmp_path, "two.png", two_faces()), source))
     assert len(out["faces"]) == 2
     assert calls == [2]
-    assert [panel["visible"] for panel in out["panels"][:3]] == [True, True, False]
+    assert shown(out["panels"])[:3] == [True, True, False]
+
+
+def test_only_panels_that_appear_or_disappear_get_a_property_update(app, source, tmp_path, face_photo_path):
+    two = photo_outputs(app.analyze_photo(save(tmp_path, "two.png", two_faces()), source))
+    assert shown(two["panels"]) == [True, True] + [False] * (settings.MAX_FACE_PANELS - 2)
+    one = photo_outputs(app.analyze_photo(str(face_photo_path), source, "gradcam", two["analysis"]))
+    assert one["panel0"] == one["faces"][0]["emotions"]  # still shown: its new value only
+    assert one["panel1"] == {"__type__": "update", "value": None, "visible": False}
+    assert shown(one["panels"], before=2) == [True] + [False] * (settings.MAX_FACE_PANELS - 1)
+    cleared = photo_outputs(app.analyze_photo(None, source, "gradcam", one["analysis"]))
+    assert shown(cleared["panels"], before=1) == [False] * settings.MAX_FACE_PANELS
 
 
 def test_model_source_comes_from_fer_model_by_default(app, source, face_photo_path, monkeypatch):
@@ -195,7 +213,7 @@ def test_photo_without_face_says_so(app, source, tmp_path, capsys):
     blank = np.full((300, 400, 3), 200, np.uint8)
     out = photo_outputs(app.analyze_photo(save(tmp_path, "wall.jpg", blank), source))
     assert out["faces"] == [] and out["annotated"].shape == (300, 400, 3)
-    assert "No face found" in capsys.readouterr().out and all(p["visible"] is False for p in out["panels"])
+    assert "No face found" in capsys.readouterr().out and not any(shown(out["panels"]))
 
 
 @pytest.mark.parametrize("kind", ["grey", "rgba", "png16"])
@@ -262,7 +280,7 @@ def test_thirty_faces_keep_the_largest_twenty(app, source, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert re.search(r"Found (\d+) faces; classified the 20 largest", printed)
     assert f"Showing panels for the first {settings.MAX_FACE_PANELS} faces" in printed
-    assert sum(panel["visible"] for panel in out["panels"]) == settings.MAX_FACE_PANELS
+    assert sum(shown(out["panels"])) == settings.MAX_FACE_PANELS
     assert all(sum(face["emotions"].values()) == pytest.approx(1.0, abs=1e-5) for face in out["faces"])
 
 

@@ -68,3 +68,36 @@ def test_the_webcam_runs_flip_unless_the_single_view_measured_as_accurate():
     assert stream_tta(config(none=0.80, flip=0.81)) == "flip"
     assert stream_tta(config(none=0.8182, flip=0.8159, ten_crop=0.8193)) == "none"
     assert stream_tta(ModelConfig("cnn", ["a", "b"], [48, 48, 1], "x")) == "flip"  # nothing measured
+
+
+def test_only_a_default_explanation_that_needs_gradients_needs_the_explainer(tiny_model_dir):
+    assert Engine.load(str(tiny_model_dir)).default_explanation_needs_tensorflow()  # Keras only: no gradcam.onnx
+    shipped = Engine.load(DEFAULT_MODEL)
+    assert shipped.model.has_gradcam and not shipped.default_explanation_needs_tensorflow()
+
+
+STARTUP_SCRIPT = """
+import json, sys, time
+sys.argv = ["app.py"]
+import app
+app.warm_up()
+time.sleep(2)  # a background explainer load would have imported TensorFlow by now
+print(json.dumps(sorted(name for name in sys.modules if name.split(".")[0] in {"tensorflow", "tf_keras_vis"})))
+"""
+
+
+def test_the_app_starts_without_tensorflow_when_its_models_explain_on_onnx_runtime(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO_ROOT
+
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    for name in ("FER_MODEL", "FER_STREAM_MODEL", "FER_DETECTOR"):
+        env.pop(name, None)
+    done = subprocess.run([sys.executable, "-c", STARTUP_SCRIPT], capture_output=True, text=True, env=env,
+                          cwd=REPO_ROOT, timeout=180)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
