@@ -226,10 +226,17 @@ def explain_image(args) -> int:
         methods = [check_method(method) for method in (args.method or METHODS)]
         recognizer = Recognizer(args.model or DEFAULT_MODEL)
         analysis = recognizer.analyze(args.image)
-        from fer.explain import Explainer
+        from fer.explain import explain_frames
         from fer.explain.faithfulness import faithfulness
 
-        explainer = Explainer(recognizer.model)
+        explainers = []
+
+        def explainer():  # TensorFlow loads only for a method ONNX Runtime cannot give (explain_frames)
+            if not explainers:
+                from fer.explain import Explainer
+
+                explainers.append(Explainer(recognizer.model))
+            return explainers[0]
     except (FerError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -240,7 +247,11 @@ def explain_image(args) -> int:
         target = recognizer.labels.index(face.label)
         entry = {"face": index + 1, "box": face.box.to_list(), "label": face.label, "methods": {}}
         for method in methods:
-            heatmap = explainer.explain_batch(inputs[index:index + 1], method, [target])[0]
+            try:  # maps of the whole face frame, as the overlay covers the frame's crop
+                heatmap = explain_frames(model, analysis.inputs[index:index + 1], method, [target], explainer)[0]
+            except (FerError, ValueError) as error:
+                print(f"error: {error}", file=sys.stderr)
+                return 2
             figures = {}
             if args.faithfulness:
                 figures = faithfulness(model, inputs[index], heatmap, target).to_dict()

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from fer.annotate import annotate, label_text, tile_strip
-from fer.explain import overlay
+from fer.explain import explain_frames, overlay
 from fer.faces import Box, to_rgb
 from fer.pipeline import Recognizer
 
@@ -138,10 +138,7 @@ class LiveSession:
             largest = sorted(range(len(tracks)), key=lambda i: tracks[i].box.area, reverse=True)[:self.cam_faces]
             chosen = sorted(largest)
             classes = [int(np.argmax(tracks[i].probabilities)) for i in chosen]
-            if own_maps:
-                heatmaps = recognizer.model.class_activation_maps(analysis.inputs[chosen], classes)
-            else:
-                heatmaps = explainer.explain_batch(analysis.inputs[chosen], "gradcam", classes)
+            heatmaps = explain_frames(recognizer.model, analysis.inputs[chosen], "gradcam", classes, lambda: explainer)
             overlays = [overlay(to_rgb(analysis.crops[i]), heatmap) for i, heatmap in zip(chosen, heatmaps)]
             cam = tile_strip(overlays, [labels[c] for c in classes], self.cam_tile)
             self.cam_frame = self.frame_index

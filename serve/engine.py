@@ -80,6 +80,10 @@ class Engine:
     def model(self):
         return self.recognizer.model
 
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.recognizer.labels
+
     def default_explanation_needs_tensorflow(self) -> bool:
         """Whether the model's own default method (config.json's explanation_method) needs the explainer."""
         from fer.explain import check_method
@@ -90,23 +94,24 @@ class Engine:
             return True
         return not (method == "gradcam" and getattr(self.model, "has_gradcam", False))
 
+    def heatmap(self, analysis, index: int, method: str, target: str | None = None) -> tuple[str, np.ndarray]:
+        """(label, map) of face `index` of a photo's analysis for `target` (None: its predicted label): Grad-CAM on
+        ONNX Runtime when the model folder can (fer.explain.explain_frames), the rest on the explainer."""
+        from fer.explain import explain_frames
+
+        label = target or analysis.faces[index].label
+        if label not in self.labels:
+            raise ValueError(f"unknown class {label!r}; this model's labels are: {', '.join(self.labels)}")
+        maps = explain_frames(self.model, analysis.inputs[index:index + 1], method, [self.labels.index(label)],
+                              lambda: self.explainer)
+        return label, maps[0]
+
     def explain_face(self, analysis, index: int, method: str, target: str | None = None) -> FaceExplanation:
-        """Face `index` of a photo's analysis explained by `method` for `target` (None: its predicted label).
-        Grad-CAM runs on ONNX Runtime when the model folder can (class maps or gradcam.onnx: the same maps as the
-        explainer's, without TensorFlow); the other methods, and Grad-CAM of other folders, on the explainer."""
-        from fer.explain import check_method, face_explanation
+        """Face `index` explained by `method` for `target` (None: its predicted label), overlaid on its crop."""
+        from fer.explain import face_explanation
 
-        if check_method(method) == "gradcam" and getattr(self.model, "has_gradcam", False):
-            label = target or analysis.faces[index].label
-            if label not in self.labels:
-                raise ValueError(f"unknown class {label!r}; this model's labels are: {', '.join(self.labels)}")
-            heatmap = self.model.class_activation_maps(analysis.inputs[index:index + 1], [self.labels.index(label)])
-            return face_explanation(analysis, index, label, heatmap[0])
-        return self.explainer.explain_face(analysis, index, method, target)
-
-    @property
-    def labels(self) -> tuple[str, ...]:
-        return self.recognizer.labels
+        label, heatmap = self.heatmap(analysis, index, method, target)
+        return face_explanation(analysis, index, label, heatmap)
 
     def warm_up(self, explanations: bool = True) -> None:
         """Run every per-request path once, so the first visitor does not pay for tracing."""

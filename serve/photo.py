@@ -183,7 +183,7 @@ def explain_all_methods(photo: PhotoAnalysis | None, face_index: int | None = 0,
 
 def _faithfulness_of(engine: Engine, photo: PhotoAnalysis, index: int, label: str, method: str, faithfulness):
     """Deletion / insertion curves of one face's map (on the network's view of the face; one network call)."""
-    heatmap = engine.explainer.explain(photo.analysis.inputs[index], method, label)
+    _, heatmap = engine.heatmap(photo.analysis, index, method, label)
     face_input = engine.model.network_inputs(photo.analysis.inputs[index:index + 1])[0]
     return faithfulness(engine.model, face_input, heatmap, list(engine.labels).index(label))
 

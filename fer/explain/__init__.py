@@ -62,6 +62,18 @@ def zoom_linear(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return result.astype(np.float32)
 
 
+def explain_frames(model, frames: np.ndarray, method: str, classes, explainer=None) -> np.ndarray:
+    """Maps (N, *face_input_shape[:2]) in 0..1 of preprocessed face frames, one class index per face, placed in the
+    frame as the Explainer places them. Grad-CAM runs on ONNX Runtime when the model can (class maps or
+    gradcam.onnx: the explainer's maps, without TensorFlow); anything else goes to `explainer`, a callable that
+    returns the model's Explainer, called only then (it loads TensorFlow)."""
+    if check_method(method) == "gradcam" and getattr(model, "has_gradcam", False):
+        return model.class_activation_maps(frames, classes)
+    if explainer is None:
+        raise ValueError(f"{METHODS[check_method(method)]} of this model needs its Explainer (TensorFlow)")
+    return explainer().explain_batch(frames, method, list(classes))
+
+
 def face_explanation(analysis, index: int, label: str, heatmap: np.ndarray) -> FaceExplanation:
     """Face `index` of a Recognizer's analysis with `heatmap` (the map of `label`) overlaid on its crop."""
     from fer.faces import to_rgb

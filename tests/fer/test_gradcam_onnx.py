@@ -109,15 +109,17 @@ from serve.engine import Engine
 engine = Engine.load("ferplus-cnn")
 analysis = engine.recognizer.analyze(sys.argv[1])
 explanation = engine.explain_face(analysis, 0, "gradcam")
+from fer.__main__ import main
+code = main(["explain", sys.argv[1], "--method", "gradcam", "--faithfulness", "--json"])
 heavy = sorted(name for name in sys.modules if name.split(".")[0] in {"tensorflow", "keras", "tf_keras_vis"})
 print(json.dumps({"heavy": heavy, "label": explanation.label, "evidence": explanation.evidence,
-                  "shape": list(explanation.image.shape)}))
+                  "shape": list(explanation.image.shape), "code": code}))
 """
 
 
 def test_the_photo_path_s_grad_cam_of_the_default_model_loads_no_tensorflow(face_photo_path, tmp_path):
-    """The bundled ferplus-cnn carries gradcam.onnx: the app's photo handler explains with it, TensorFlow unloaded,
-    and the map is the Keras explainer's."""
+    """The bundled ferplus-cnn carries gradcam.onnx: the app's photo handler and `python -m fer explain --method
+    gradcam --faithfulness` explain with it, TensorFlow unloaded, and the map is the Keras explainer's."""
     from fer.explain import Explainer
 
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
@@ -125,7 +127,7 @@ def test_the_photo_path_s_grad_cam_of_the_default_model_loads_no_tensorflow(face
                           env=env, cwd=tmp_path, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result["heavy"] == [] and result["evidence"]
+    assert result["heavy"] == [] and result["evidence"] and result["code"] == 0
     served = load_model("ferplus-cnn")
     analysis = Recognizer(served).analyze(face_photo_path)
     assert result["label"] == analysis.faces[0].label

@@ -499,7 +499,8 @@ def test_an_empty_explanation_map_is_said_not_hidden(app, analysis, monkeypatch)
     engine = app.get_engine(analysis.source)
     messages = []
     monkeypatch.setattr(serve.common, "info", messages.append)
-    monkeypatch.setattr(engine.explainer, "explain", lambda face, method, target: np.zeros((48, 48), np.float32))
+    monkeypatch.setattr(engine.explainer, "explain_batch",
+                        lambda frames, method, targets: np.zeros((len(frames), 48, 48), np.float32))
     image = app.explain_face(analysis, 0, "happy", "gradcam")
     assert image is not None
     assert messages == ["Grad-CAM found no positive evidence for 'happy' on this face; another method may show "
