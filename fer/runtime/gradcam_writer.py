@@ -194,8 +194,9 @@ def share_weights(graph, weights_file: Path) -> int:
     reference (location, offset, length) into that file, which must sit beside the saved graph. The forward
     pass's kernels are byte for byte the ones tf2onnx wrote into model.onnx, so gradcam.onnx stores almost none
     of its own (the cnn's 8.9 MB of weights become a 25 kB file). Returns the number of tensors shared."""
-    from onnx import TensorProto
+    from fer.runtime.onnx_writer import require_onnx
 
+    external = require_onnx().TensorProto.EXTERNAL
     blob = weights_file.read_bytes()
     shared = 0
     for tensor in graph.graph.initializer:
@@ -206,7 +207,7 @@ def share_weights(graph, weights_file: Path) -> int:
         if offset < 0 or blob.find(data, offset + 1) >= 0:
             continue
         tensor.ClearField("raw_data")
-        tensor.data_location = TensorProto.EXTERNAL
+        tensor.data_location = external
         for key, value in (("location", weights_file.name), ("offset", str(offset)), ("length", str(len(data)))):
             entry = tensor.external_data.add()
             entry.key, entry.value = key, value
