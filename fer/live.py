@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from fer.annotate import annotate, label_text, tile_strip
-from fer.explain import explain_frames, overlay
+from fer.explain import explain_frames, explains_without_tensorflow, overlay
 from fer.faces import Box, to_rgb
 from fer.pipeline import Recognizer
 
@@ -133,7 +133,7 @@ class LiveSession:
         due = self.cam_frame is None or self.frame_index - self.cam_frame >= max(1, int(self.cam_every))
         # A network with class maps (global average pooling) or gradcam.onnx gives Grad-CAM on ONNX Runtime,
         # without TensorFlow; others need the Keras explainer, skipped while another session is using it.
-        own_maps = getattr(recognizer.model, "has_gradcam", False)
+        own_maps = explains_without_tensorflow(recognizer.model, "gradcam")
         if tracks and due and (own_maps or (explainer is not None and not explainer.busy)):
             largest = sorted(range(len(tracks)), key=lambda i: tracks[i].box.area, reverse=True)[:self.cam_faces]
             chosen = sorted(largest)

@@ -86,13 +86,12 @@ class Engine:
 
     def default_explanation_needs_tensorflow(self) -> bool:
         """Whether the model's own default method (config.json's explanation_method) needs the explainer."""
-        from fer.explain import check_method
+        from fer.explain import explains_without_tensorflow
 
         try:
-            method = check_method(self.model.config.explanation_method)
-        except ValueError:
+            return not explains_without_tensorflow(self.model, self.model.config.explanation_method)
+        except ValueError:  # an unknown method: the explainer will say so
             return True
-        return not (method == "gradcam" and getattr(self.model, "has_gradcam", False))
 
     def heatmap(self, analysis, index: int, method: str, target: str | None = None) -> tuple[str, np.ndarray]:
         """(label, map) of face `index` of a photo's analysis for `target` (None: its predicted label): Grad-CAM on

@@ -35,7 +35,7 @@ NORMALIZE_EPSILON = 1e-7
 
 def gradcam_from_gradients(activations: np.ndarray, gradients: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Grad-CAM maps (N, *size) in 0..1 as tf-keras-vis computes them: the ReLU of the activations (N, h, w, C)
-    weighted by their mean gradients, zoomed (scipy, linear) to `size` and normalized per map. The Keras
+    weighted by their mean gradients, zoomed (zoom_linear) to `size` and normalized per map. The Keras
     Explainer and ONNX Runtime's gradcam.onnx (fer.runtime.onnx) both end here, so their maps agree."""
     weights = gradients.mean(axis=(1, 2), keepdims=True)
     cam = np.maximum((activations * weights).sum(axis=-1), 0.0)
@@ -62,12 +62,17 @@ def zoom_linear(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return result.astype(np.float32)
 
 
+def explains_without_tensorflow(model, method: str) -> bool:
+    """Whether `model` gives `method`'s maps on ONNX Runtime: Grad-CAM of a folder with class maps or gradcam.onnx."""
+    return check_method(method) == "gradcam" and bool(getattr(model, "has_gradcam", False))
+
+
 def explain_frames(model, frames: np.ndarray, method: str, classes, explainer=None) -> np.ndarray:
     """Maps (N, *face_input_shape[:2]) in 0..1 of preprocessed face frames, one class index per face, placed in the
     frame as the Explainer places them. Grad-CAM runs on ONNX Runtime when the model can (class maps or
     gradcam.onnx: the explainer's maps, without TensorFlow); anything else goes to `explainer`, a callable that
     returns the model's Explainer, called only then (it loads TensorFlow)."""
-    if check_method(method) == "gradcam" and getattr(model, "has_gradcam", False):
+    if explains_without_tensorflow(model, method):
         return model.class_activation_maps(frames, classes)
     if explainer is None:
         raise ValueError(f"{METHODS[check_method(method)]} of this model needs its Explainer (TensorFlow)")

@@ -140,6 +140,7 @@ class OnnxModel(FaceModel):
         self.has_gradcam = self.has_class_maps or bool(
             precision == "float32" and record and (self.folder / str(record.get("file", ""))).is_file())
         self._gradcam_session = None
+        self._gradcam_lock = threading.Lock()
         self._keras = None
         self._keras_lock = threading.Lock()
 
@@ -209,7 +210,7 @@ class OnnxModel(FaceModel):
         """The ONNX Runtime session of the folder's gradcam.onnx, opened on first use after checking its sha256 and
         that the model.onnx whose weights it reads is the recorded one (OnnxModel checked that file's hash)."""
         if self._gradcam_session is None:
-            with self._keras_lock:
+            with self._gradcam_lock:
                 if self._gradcam_session is None:
                     record = gradcam_record(self.config) or {}
                     path = self.folder / str(record.get("file", GRADCAM_FILE))
@@ -219,7 +220,7 @@ class OnnxModel(FaceModel):
                             self.path):
                         raise ModelSourceError(f"{path}: its sha256, or that of the model.onnx whose weights it "
                                                "reads, is not the one config.json records; write it again with "
-                                               f"python -m training.finalize {self.folder} --onnx-only")
+                                               f"python -m training.finalize {self.folder} --gradcam-only")
                     self._gradcam_session = open_session(path)
         return self._gradcam_session
 
