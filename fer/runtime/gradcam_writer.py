@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-FACES_INPUT, TARGETS_INPUT = "faces", "targets"
-ACTIVATIONS_OUTPUT, GRADIENTS_OUTPUT = "activations", "gradients"
+from fer.runtime.onnx import GRADCAM_INPUTS, GRADCAM_OUTPUTS
+
+(FACES_INPUT, TARGETS_INPUT), (ACTIVATIONS_OUTPUT, GRADIENTS_OUTPUT) = GRADCAM_INPUTS, GRADCAM_OUTPUTS
 
 
 class UnsupportedLayerError(ValueError):

@@ -26,6 +26,7 @@ INT8_FILE = "model.int8.onnx"
 INSTALL_HINT = "pip install onnxruntime"
 CLASS_MAPS = "class_maps"  # the output of networks ending in global average pooling (fer.runtime.onnx_writer)
 GRADCAM_FILE = "gradcam.onnx"  # Grad-CAM's activations and gradients of a dense-head network (fer.runtime.gradcam_writer)
+GRADCAM_INPUTS, GRADCAM_OUTPUTS = ("faces", "targets"), ("activations", "gradients")  # its names, read and written
 
 
 def onnxruntime_available() -> bool:
@@ -195,7 +196,8 @@ class OnnxModel(FaceModel):
             from fer.explain import gradcam_from_gradients
 
             targets = np.eye(self.config.num_classes, dtype=np.float32)[classes]
-            activations, gradients = self.gradcam_session().run(None, {"faces": inputs, "targets": targets})
+            activations, gradients = self.gradcam_session().run(list(GRADCAM_OUTPUTS),
+                                                                dict(zip(GRADCAM_INPUTS, (inputs, targets))))
             result[:, top:top + height, left:left + width] = gradcam_from_gradients(activations, gradients,
                                                                                     (height, width))
             return result

@@ -208,7 +208,7 @@ def write_gradcam_onnx(model, folder: str | Path, check_face_inputs: np.ndarray,
 
     from fer.explain import gradcam_from_gradients
     from fer.runtime.gradcam_writer import UnsupportedLayerError, export_gradcam, layers_after
-    from fer.runtime.onnx import GRADCAM_FILE
+    from fer.runtime.onnx import GRADCAM_FILE, GRADCAM_INPUTS, GRADCAM_OUTPUTS
 
     folder, config = Path(folder), model.config
     served = OnnxModel(folder, config)
@@ -236,7 +236,8 @@ def write_gradcam_onnx(model, folder: str | Path, check_face_inputs: np.ndarray,
     gradients = tape.gradient(score, activations).numpy()
     size = tuple(config.input_shape[:2])
     expected = gradcam_from_gradients(activations.numpy(), gradients, size)
-    got_activations, got_gradients = open_session(path).run(None, {"faces": inputs, "targets": targets})
+    got_activations, got_gradients = open_session(path).run(list(GRADCAM_OUTPUTS),
+                                                            dict(zip(GRADCAM_INPUTS, (inputs, targets))))
     got = gradcam_from_gradients(got_activations, got_gradients, size)
     per_face = np.abs(got - expected).reshape(len(inputs), -1).max(axis=1)
     worst, agreeing = float(per_face.max()), float(np.mean(per_face <= TOLERANCE))
