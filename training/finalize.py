@@ -280,10 +280,17 @@ def write_gradcam(folder: str | Path, frames: np.ndarray, split: str) -> dict:
 def write_explanations(folder: str | Path, frames: np.ndarray, split: str) -> dict:
     """The card's explanation table (training.explanations) on a fixed sample of `frames`, recorded in the folder's
     config.json with the default method it chooses, and the card rewritten."""
+    from fer.explain import METHODS, explains_without_tensorflow
+    from fer.runtime.onnx import OnnxModel
     from training.explanations import explanation_table
 
     model, config = load_model_folder(folder)
-    table = explanation_table(EmotionModel(model, config), frames, split)
+    try:
+        onnx_model = OnnxModel(folder)
+    except ModelSourceError:  # no checked export (yet): every method then needs TensorFlow
+        onnx_model = None
+    served = {method for method in METHODS if explains_without_tensorflow(onnx_model, method)}
+    table = explanation_table(EmotionModel(model, config), frames, split, served_without_tensorflow=served)
     config.metrics["explanations"] = table
     config.explanation_method = table["default"]
     config.save(Path(folder) / "config.json")

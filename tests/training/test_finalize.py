@@ -12,6 +12,7 @@ import pytest
 from fer.model.sources import load_model
 from test_training import train_args
 from training.card import model_card
+from training.explanations import choose_default
 from training.finalize import choose_tta, main
 
 
@@ -22,6 +23,25 @@ def test_the_most_accurate_mode_wins_and_a_tie_goes_to_the_cheaper():
     assert choose_tta({"none": 0.5, "flip": 0.5, "ten_crop": 0.51}) == "ten_crop"
     with pytest.raises(ValueError):
         choose_tta({})
+
+
+def method_figures(gain: float, ms: float, passed: bool = True) -> dict:
+    return {"deletion_auc": 0.45 - gain / 2, "insertion_auc": 0.45 + gain / 2, "random_deletion_auc": 0.45,
+            "random_insertion_auc": 0.45, "ms_per_face": ms, "sanity": {"passed": passed}}
+
+
+def test_the_default_explanation_is_the_most_faithful_unless_a_close_one_is_lighter_to_serve():
+    table = {"saliency": method_figures(0.028, 4.5), "gradcam": method_figures(0.026, 4.2),
+             "scorecam": method_figures(0.3, 180, passed=False)}
+    assert choose_default(table)[0] == "saliency"  # a failed sanity check rules out the most faithful
+    chosen, why = choose_default(table, served_without_tensorflow={"gradcam"})
+    assert chosen == "gradcam" and "without TensorFlow" in why and "scorecam fail" in why
+    # Served without TensorFlow only breaks near-ties: 0.01 or more behind, the more faithful method stays.
+    table["saliency"] = method_figures(0.04, 4.5)
+    assert choose_default(table, served_without_tensorflow={"gradcam"})[0] == "saliency"
+    # Without an ONNX path, a close method needs to be 5x faster to win.
+    table["gradcam"] = method_figures(0.035, 0.9)
+    assert choose_default(table)[0] == "gradcam"
 
 
 @pytest.fixture(scope="module")
