@@ -61,17 +61,17 @@ def faithfulness_gain(figures: dict) -> float:
 def choose_default(table: dict, served_without_tensorflow=frozenset()) -> tuple[str, str]:
     """The method with the largest faithfulness gain among those that pass the sanity check (all, if none
     does). Among the methods within 0.01 of it, one the folder serves without TensorFlow wins (the app then
-    never loads TensorFlow for its photos: seconds at start-up and about 0.6 GiB); else one at least 5x faster
-    wins, since the app draws one per photo. 0.01 is about what 100 faces can tell apart."""
+    never loads TensorFlow for its photos: seconds at start-up and about 0.6 GiB); when none is, one at least 5x
+    faster wins, since the app draws one per photo. 0.01 is about what 100 faces can tell apart."""
     passing = [m for m in table if table[m].get("sanity", {}).get("passed", True)] or list(table)
     best = max(passing, key=lambda m: faithfulness_gain(table[m]))
     close = [m for m in passing if faithfulness_gain(table[m]) >= faithfulness_gain(table[best]) - 0.01]
     light = [m for m in close if m in served_without_tensorflow]
-    fast = min(close, key=lambda m: table[m]["ms_per_face"])
-    if best in served_without_tensorflow or not light:
-        chosen = fast if table[fast]["ms_per_face"] * 5 <= table[best]["ms_per_face"] else best
+    if light:
+        chosen = best if best in light else min(light, key=lambda m: table[m]["ms_per_face"])
     else:
-        chosen = min(light, key=lambda m: table[m]["ms_per_face"])
+        fast = min(close, key=lambda m: table[m]["ms_per_face"])
+        chosen = fast if table[fast]["ms_per_face"] * 5 <= table[best]["ms_per_face"] else best
     failed = [m for m in table if m not in passing]
     if chosen == best:
         why = (f"{METHODS[chosen]}: the largest faithfulness gain over random orders "

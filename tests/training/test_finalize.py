@@ -42,6 +42,10 @@ def test_the_default_explanation_is_the_most_faithful_unless_a_close_one_is_ligh
     # Without an ONNX path, a close method needs to be 5x faster to win.
     table["gradcam"] = method_figures(0.035, 0.9)
     assert choose_default(table)[0] == "gradcam"
+    # A most faithful method served without TensorFlow stays, even beside a close one 5x faster on TensorFlow.
+    table["saliency"] = method_figures(0.03, 0.1)
+    assert choose_default(table)[0] == "saliency"
+    assert choose_default(table, served_without_tensorflow={"gradcam"})[0] == "gradcam"
 
 
 @pytest.fixture(scope="module")
